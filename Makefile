@@ -1,0 +1,80 @@
+# station-scorer: every command sets up what it needs from the project's own files.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+KAFKA_VERSION ?= 3.9.1
+KAFKA4_VERSION ?= 4.1.1
+export KAFKA_VERSION
+
+.PHONY: help setup system-deps jars broker broker-stop broker-status topics demo test \
+        test-unit test-kafka4 lint clean
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+system-deps: ## Install Java 17 and Maven through apt-get when they are missing
+	@missing=""; command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
+	command -v mvn >/dev/null || missing="$$missing maven"; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing$$missing with apt-get ..."; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
+$(STAMP): pyproject.toml
+	@echo "Setting up $(VENV) with $(PYTHON) (torch is a large download the first time) ..."
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip uv
+	$(VENV)/bin/uv pip install --python $(PY) -e ".[dev]"
+	@touch $@
+
+setup: system-deps $(STAMP) ## Create the virtual environment with every package
+
+jars: setup ## Fetch the Kafka broker jars through Maven (both tested releases)
+	@KAFKA_VERSION=$(KAFKA_VERSION) $(PY) -c "from infra.kafka.broker import ensure_jars as e; e('$(KAFKA_VERSION)')"
+	@KAFKA_VERSION=$(KAFKA4_VERSION) $(PY) -c "from infra.kafka.broker import ensure_jars as e; e('$(KAFKA4_VERSION)')"
+
+broker: setup ## Start the local Kafka broker (no-op when it runs) and print its address
+	@$(PY) -m infra.kafka.broker start
+
+broker-stop: setup ## Stop the local Kafka broker
+	@$(PY) -m infra.kafka.broker stop
+
+broker-status: setup ## Tell whether the local Kafka broker runs, and where
+	@$(PY) -m infra.kafka.broker status
+
+topics: setup ## Create the product's topics (idempotent)
+	@$(PY) -m streams.admin create-topics
+
+demo: setup ## The product end to end on the local broker, with a summary
+	@started=0; \
+	if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ] && ! $(PY) -m infra.kafka.broker status >/dev/null; then \
+	  started=1; fi; \
+	[ -n "$$KAFKA_BOOTSTRAP_SERVERS" ] || $(PY) -m infra.kafka.broker start || exit 1; \
+	$(PY) -m streams.demo; rc=$$?; \
+	if [ $$started = 1 ]; then $(PY) -m infra.kafka.broker stop; fi; \
+	exit $$rc
+
+test: setup jars lint ## The whole suite on Kafka $(KAFKA_VERSION), then the Kafka tests on $(KAFKA4_VERSION)
+	$(PY) -m pytest
+	$(MAKE) --no-print-directory test-kafka4
+
+test-unit: setup ## Only the tests that need no broker
+	$(PY) -m pytest -m "not kafka"
+
+test-kafka4: setup ## The Kafka tests against a Kafka $(KAFKA4_VERSION) broker of their own
+	@if [ -n "$$KAFKA_BOOTSTRAP_SERVERS" ]; then echo "KAFKA_BOOTSTRAP_SERVERS is set: skipping the 4.x pass"; exit 0; fi; \
+	KAFKA_VERSION=$(KAFKA4_VERSION) SCORER_BROKER_DIR=$(CURDIR)/.cache/broker-kafka4 \
+	  $(PY) -m pytest -m kafka
+
+lint: setup ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy streams schemas model infra tests
+
+clean: ## Stop the broker and remove caches, state and outputs (keeps the venv)
+	-@$(PY) -m infra.kafka.broker stop 2>/dev/null
+	rm -rf .cache/broker .cache/broker-kafka4 out .pytest_cache .mypy_cache .ruff_cache

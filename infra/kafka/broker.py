@@ -1,0 +1,346 @@
+"""The project's own single-node Apache Kafka broker (KRaft, broker and controller in one).
+
+`python -m infra.kafka.broker start|stop|status|address` is what `make broker`,
+`make broker-stop` and `make broker-status` call. The jars come from Maven Central
+through infra/kafka/pom.xml into `.cache/kafka/<version>/libs`, once. The broker keeps
+its data, pid, log and chosen ports in `.cache/broker/` (SCORER_BROKER_DIR), so a later
+command finds it, and a broker killed without notice leaves nothing that blocks the next start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import string
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+CACHE = Path(os.environ.get("SCORER_CACHE_DIR", ROOT / ".cache"))
+STATE_DIR = Path(os.environ.get("SCORER_BROKER_DIR", CACHE / "broker"))
+DEFAULT_VERSION = "3.9.1"
+DEFAULT_PORT = 9092
+START_TIMEOUT_S = 120.0
+STOP_TIMEOUT_S = 30.0
+
+
+class BrokerError(RuntimeError):
+    """The local broker could not be set up, started or stopped; the message says why."""
+
+
+@dataclass(frozen=True)
+class BrokerState:
+    """What a running (or last started) broker recorded about itself."""
+
+    version: str
+    port: int
+    controller_port: int
+    pid: int
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+def kafka_version() -> str:
+    """The broker release to run: KAFKA_VERSION, or the pinned default."""
+    version = os.environ.get("KAFKA_VERSION", DEFAULT_VERSION).strip()
+    major = version.split(".", 1)[0]
+    if major not in ("3", "4") or not all(part.isdigit() for part in version.split(".")):
+        raise BrokerError(f"KAFKA_VERSION={version!r} is not a 3.x or 4.x release like 3.9.1")
+    return version
+
+
+def libs_dir(version: str) -> Path:
+    return CACHE / "kafka" / version / "libs"
+
+
+def ensure_jars(version: str) -> Path:
+    """Resolve the broker's jars through Maven once; later calls reuse the cache."""
+    libs = libs_dir(version)
+    done = libs / ".complete"
+    if done.exists():
+        return libs
+    if shutil.which("mvn") is None:
+        raise BrokerError("Maven (mvn) is not on PATH; install it to fetch the Kafka jars")
+    if libs.exists():
+        shutil.rmtree(libs)
+    profile = "kafka4" if version.startswith("4.") else "kafka3"
+    print(f"Fetching Apache Kafka {version} jars from Maven Central (once) ...", flush=True)
+    cmd = [
+        "mvn", "-B", "-f", str(HERE / "pom.xml"), "-P", profile,
+        f"-Dkafka.version={version}", f"-Dmaven.repo.local={CACHE / 'm2'}",
+        "dependency:copy-dependencies", f"-DoutputDirectory={libs}",
+    ]  # fmt: skip
+    if subprocess.run(cmd, check=False).returncode != 0:
+        raise BrokerError(f"Maven could not resolve org.apache.kafka:kafka_2.13:{version}")
+    done.touch()
+    return libs
+
+
+def _read_state() -> BrokerState | None:
+    try:
+        return BrokerState(**json.loads((STATE_DIR / "broker.json").read_text()))
+    except (FileNotFoundError, json.JSONDecodeError, TypeError):
+        return None
+
+
+def _is_our_broker(pid: int) -> bool:
+    """True when pid is alive and is a kafka.Kafka process using our state folder."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return False
+    return "kafka.Kafka" in cmdline and str(STATE_DIR) in cmdline
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port(preferred: int | None, avoid: set[int] | None = None) -> int:
+    if preferred and preferred not in (avoid or set()) and _port_free(preferred):
+        return preferred
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in (avoid or set()):
+            return port
+
+
+def metadata_ok(bootstrap: str, timeout: float = 3.0) -> bool:
+    """True when the broker at bootstrap answers a topic-metadata request."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient(
+        {"bootstrap.servers": bootstrap, "socket.timeout.ms": int(timeout * 1000), "log_level": 0}
+    )
+    try:
+        admin.list_topics(timeout=timeout)
+    except Exception:  # any KafkaException or timeout means "not ready yet"
+        return False
+    return True
+
+
+def running() -> BrokerState | None:
+    """The running local broker, or None (cleaning up a stale pid file on the way)."""
+    state = _read_state()
+    if state is None:
+        return None
+    if _is_our_broker(state.pid):
+        return state
+    (STATE_DIR / "broker.json").unlink(missing_ok=True)
+    return None
+
+
+def _prepare_data(version: str) -> Path:
+    """The log folder, formatted for this version; a folder from another release is reset."""
+    data = STATE_DIR / "data"
+    marker = STATE_DIR / "data-version"
+    if data.exists() and (not marker.exists() or marker.read_text().strip() != version):
+        print(f"Resetting local broker data (was made by another Kafka release) in {data}")
+        shutil.rmtree(data)
+    data.mkdir(parents=True, exist_ok=True)
+    marker.write_text(version)
+    return data
+
+
+def _write_config(version: str, port: int, controller_port: int, data: Path) -> Path:
+    template = string.Template((HERE / "server.properties.template").read_text())
+    props = STATE_DIR / "server.properties"
+    props.write_text(template.substitute(port=port, controller_port=controller_port, data_dir=data))
+    return props
+
+
+def _java_cmd(version: str, libs: Path, main: list[str]) -> list[str]:
+    if version.startswith("4."):
+        logging = f"-Dlog4j2.configurationFile={HERE / 'log4j2.properties'}"
+    else:
+        logging = f"-Dlog4j.configuration=file:{HERE / 'log4j.properties'}"
+    heap = os.environ.get("KAFKA_HEAP", "512m")
+    return [
+        "java", f"-Xmx{heap}", f"-Xms{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+        "-Djava.awt.headless=true", logging, f"-Dkafka.logs.dir={STATE_DIR / 'logs'}",
+        "-cp", f"{libs}/*", *main,
+    ]  # fmt: skip
+
+
+def _cluster_id() -> str:
+    """A random Kafka cluster id (URL-safe base64 of 16 bytes), never starting with "-",
+    which the storage tool's argument parser would take for an option."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
+def _format_storage(version: str, libs: Path, props: Path, data: Path) -> None:
+    if (data / "meta.properties").exists():
+        return
+    cluster_id = _cluster_id()
+    cmd = _java_cmd(version, libs, ["kafka.tools.StorageTool", "format", "-t", cluster_id,
+                                     "-c", str(props)])  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise BrokerError(f"formatting {data} failed:\n{done.stdout}{done.stderr}")
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log)"
+
+
+def start(version: str | None = None, timeout: float = START_TIMEOUT_S) -> BrokerState:
+    """Start the local broker unless it already runs, and wait until metadata works."""
+    version = version or kafka_version()
+    current = running()
+    if current is not None:
+        if current.version != version:
+            raise BrokerError(
+                f"the local broker runs Kafka {current.version}, not {version}; "
+                "stop it first with `make broker-stop`"
+            )
+        _wait_ready(current, timeout)
+        return current
+    libs = ensure_jars(version)
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    data = _prepare_data(version)
+    last = json.loads((STATE_DIR / "ports.json").read_text()) if (
+        STATE_DIR / "ports.json").exists() else {}  # fmt: skip
+    port = _free_port(last.get("port", DEFAULT_PORT))
+    controller_port = _free_port(last.get("controller_port"), avoid={port})
+    props = _write_config(version, port, controller_port, data)
+    _format_storage(version, libs, props, data)
+    log = STATE_DIR / "broker.log"
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            _java_cmd(version, libs, ["kafka.Kafka", str(props)]),
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+    state = BrokerState(version=version, port=port, controller_port=controller_port, pid=proc.pid)
+    (STATE_DIR / "broker.json").write_text(json.dumps(asdict(state)))
+    (STATE_DIR / "ports.json").write_text(
+        json.dumps({"port": port, "controller_port": controller_port})
+    )
+    _wait_ready(state, timeout, proc)
+    return state
+
+
+def _wait_ready(state: BrokerState, timeout: float, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            (STATE_DIR / "broker.json").unlink(missing_ok=True)
+            raise BrokerError(
+                f"Kafka exited with code {proc.returncode} while starting; "
+                f"end of {STATE_DIR / 'broker.log'}:\n{_tail(STATE_DIR / 'broker.log')}"
+            )
+        if metadata_ok(state.bootstrap, timeout=2.0):
+            return
+        time.sleep(0.3)
+    raise BrokerError(
+        f"Kafka at {state.bootstrap} did not answer within {timeout:.0f}s; "
+        f"end of {STATE_DIR / 'broker.log'}:\n{_tail(STATE_DIR / 'broker.log')}"
+    )
+
+
+def stop(timeout: float = STOP_TIMEOUT_S) -> bool:
+    """Stop the local broker (SIGTERM, then SIGKILL). False when none was running."""
+    state = running()
+    if state is None:
+        return False
+    os.kill(state.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _is_our_broker(state.pid) and time.monotonic() < deadline:
+        _reap(state.pid)
+        time.sleep(0.2)
+    if _is_our_broker(state.pid):
+        os.kill(state.pid, signal.SIGKILL)
+        while _is_our_broker(state.pid):
+            _reap(state.pid)
+            time.sleep(0.1)
+    (STATE_DIR / "broker.json").unlink(missing_ok=True)
+    return True
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status when the broker is our own child, so it does not linger."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def bootstrap_servers() -> str:
+    """KAFKA_BOOTSTRAP_SERVERS when set, else the running local broker's address."""
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
+    if external:
+        return external
+    state = running()
+    if state is None:
+        raise BrokerError(
+            "no Kafka broker: KAFKA_BOOTSTRAP_SERVERS is not set and the local broker "
+            "is not running; start it with `make broker`"
+        )
+    return state.bootstrap
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.kafka.broker",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("command", choices=["start", "stop", "status", "address"])
+    args = parser.parse_args(argv)
+    try:
+        return _run(args.command)
+    except BrokerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(command: str) -> int:
+    if command == "start":
+        began = time.monotonic()
+        already = running() is not None
+        state = start()
+        how = "already running" if already else f"started in {time.monotonic() - began:.1f}s"
+        print(f"Kafka {state.version} {how} at {state.bootstrap} (pid {state.pid})")
+        return 0
+    if command == "stop":
+        print("Kafka stopped" if stop() else "Kafka was not running")
+        return 0
+    if command == "address":
+        print(bootstrap_servers())
+        return 0
+    current = running()
+    if current is None:
+        print("Kafka is not running")
+        return 3
+    ready = "ready" if metadata_ok(current.bootstrap) else "not answering"
+    print(f"Kafka {current.version} running at {current.bootstrap} (pid {current.pid}), {ready}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,261 @@
+"""Avro single-object encoding over the schemas kept in this folder.
+
+A message is `C3 01`, the 8-byte little-endian CRC-64-AVRO fingerprint of the writer
+schema's Parsing Canonical Form, then the Avro binary body. Every version of every
+schema is kept as `<name>.v<N>.avsc`; a reader finds the writer schema by its
+fingerprint and resolves the body to the newest version of the same record (Avro
+schema resolution), so events from producers on an older schema still decode.
+
+Fields may carry `"x-range": [min, max]`; decode and encode both refuse a value
+outside it. Every failure is a CodecError subclass whose `reason` is the short,
+stable name the dead-letter topic records.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import struct
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import fastavro
+from fastavro.validation import ValidationError, validate
+
+MAGIC = b"\xc3\x01"
+HEADER_SIZE = len(MAGIC) + 8
+SCHEMA_DIR = Path(__file__).resolve().parent
+_FILE_NAME = re.compile(r"^(?P<stem>[a-z0-9_]+)\.v(?P<version>[1-9][0-9]*)\.avsc$")
+
+
+class CodecError(Exception):
+    """A message could not be encoded or decoded; `reason` names the kind of failure."""
+
+    reason = "codec_error"
+
+
+class BadMagic(CodecError):
+    """The message does not start with the single-object marker C3 01."""
+
+    reason = "bad_magic"
+
+
+class UnknownFingerprint(CodecError):
+    """The writer schema's fingerprint matches none of the kept schema versions."""
+
+    reason = "unknown_fingerprint"
+
+
+class TruncatedBody(CodecError):
+    """The message ends before its header or body is complete."""
+
+    reason = "truncated"
+
+
+class InvalidDatum(CodecError):
+    """The body decodes to, or the caller gave, a value the schema does not allow."""
+
+    reason = "invalid_datum"
+
+
+class WrongSchema(CodecError):
+    """The message is of another record type than the one the reader expects."""
+
+    reason = "wrong_schema"
+
+
+class SchemaSetError(Exception):
+    """The schema files themselves are inconsistent (a bug in this folder, not in a message)."""
+
+
+@dataclass(frozen=True)
+class SchemaVersion:
+    """One kept version of one record schema."""
+
+    name: str  # full name, e.g. station.scorer.SessionStarted
+    version: int
+    path: Path
+    raw: Mapping[str, Any]
+    parsed: Any
+    fingerprint: bytes  # 8 bytes, in the order they appear on the wire
+
+    @property
+    def short_name(self) -> str:
+        return self.name.rsplit(".", 1)[-1]
+
+
+def fingerprint_of(schema: Any) -> bytes:
+    """The CRC-64-AVRO fingerprint of a schema's canonical form, as written on the wire."""
+    canonical = fastavro.schema.to_parsing_canonical_form(schema)
+    return bytes.fromhex(fastavro.schema.fingerprint(canonical, "CRC-64-AVRO"))
+
+
+def load_version(path: Path) -> SchemaVersion:
+    match = _FILE_NAME.match(path.name)
+    if match is None:
+        raise SchemaSetError(f"{path.name}: schema files are named <name>.v<N>.avsc")
+    raw = json.loads(path.read_text())
+    parsed = fastavro.parse_schema(raw, _write_hint=False)
+    name = f"{raw.get('namespace', '')}.{raw['name']}".lstrip(".")
+    return SchemaVersion(name, int(match["version"]), path, raw, parsed, fingerprint_of(raw))
+
+
+class SchemaSet:
+    """Every kept version of every schema in a folder, by name and by fingerprint."""
+
+    def __init__(self, folder: Path = SCHEMA_DIR) -> None:
+        versions = [load_version(p) for p in sorted(folder.glob("*.avsc"))]
+        if not versions:
+            raise SchemaSetError(f"no .avsc files in {folder}")
+        self.by_fingerprint: dict[bytes, SchemaVersion] = {}
+        self.by_name: dict[str, list[SchemaVersion]] = {}
+        for sv in versions:
+            if sv.fingerprint in self.by_fingerprint:
+                other = self.by_fingerprint[sv.fingerprint].path.name
+                raise SchemaSetError(f"{sv.path.name} is the same schema as {other}")
+            self.by_fingerprint[sv.fingerprint] = sv
+            self.by_name.setdefault(sv.name, []).append(sv)
+        for history in self.by_name.values():
+            history.sort(key=lambda sv: sv.version)
+
+    def current(self, name: str) -> SchemaVersion:
+        """The newest version of a record, by full or short name."""
+        return self.by_name[self.full_name(name)][-1]
+
+    def full_name(self, name: str) -> str:
+        if name in self.by_name:
+            return name
+        for full in self.by_name:
+            if full.rsplit(".", 1)[-1] == name:
+                return full
+        raise KeyError(f"no schema named {name!r}; known: {sorted(self.by_name)}")
+
+    def __iter__(self) -> Iterator[SchemaVersion]:
+        return iter(self.by_fingerprint.values())
+
+
+class _StrictReader(io.BytesIO):
+    """A buffer that raises on a short read, so a cut-off string is not decoded short."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        if size is not None and size > 0 and len(data) < size:
+            raise EOFError(f"wanted {size} bytes, {len(data)} left")
+        return data
+
+
+class Codec:
+    """Encodes records to, and decodes them from, Avro single-object encoding."""
+
+    def __init__(self, schemas: SchemaSet | None = None) -> None:
+        self.schemas = schemas or SchemaSet()
+
+    def encode(self, name: str, record: Mapping[str, Any], version: int | None = None) -> bytes:
+        """Encode a record with the current (or the given) version of schema `name`."""
+        sv = self._writer(name, version)
+        try:
+            validate(record, sv.parsed, raise_errors=True)
+        except ValidationError as exc:
+            raise InvalidDatum(f"{sv.short_name}: {exc}") from exc
+        check_ranges(sv.raw, record)
+        out = io.BytesIO()
+        out.write(MAGIC)
+        out.write(sv.fingerprint)
+        fastavro.schemaless_writer(out, sv.parsed, dict(record))
+        return out.getvalue()
+
+    def decode(self, data: bytes | None, expect: str | None = None) -> dict[str, Any]:
+        """Decode a message into a record of the current version of its schema.
+
+        With `expect`, a message of any other record type is refused (WrongSchema).
+        """
+        return self.decode_with_schema(data, expect)[1]
+
+    def decode_with_schema(
+        self, data: bytes | None, expect: str | None = None
+    ) -> tuple[SchemaVersion, dict[str, Any]]:
+        """Like decode, also returning the version the message was written with."""
+        writer = self.writer_of(data)
+        assert data is not None  # writer_of refuses None
+        if expect is not None and writer.name != self.schemas.full_name(expect):
+            raise WrongSchema(f"expected {expect}, got {writer.short_name}")
+        reader = self.schemas.current(writer.name)
+        record = _read_body(data, writer, reader)
+        check_ranges(reader.raw, record)
+        return writer, record
+
+    def writer_of(self, data: bytes | None) -> SchemaVersion:
+        """The schema version a message was written with, from its header."""
+        if not data:
+            raise TruncatedBody("empty message")
+        if not MAGIC.startswith(data[:2]):
+            raise BadMagic(f"message starts with {data[:2].hex()}, not c301")
+        if len(data) < HEADER_SIZE:
+            raise TruncatedBody(f"header is {len(data)} bytes, needs {HEADER_SIZE}")
+        fingerprint = bytes(data[2:HEADER_SIZE])
+        writer = self.schemas.by_fingerprint.get(fingerprint)
+        if writer is None:
+            raise UnknownFingerprint(f"no kept schema has fingerprint {fingerprint.hex()}")
+        return writer
+
+    def _writer(self, name: str, version: int | None) -> SchemaVersion:
+        try:
+            history = self.schemas.by_name[self.schemas.full_name(name)]
+        except KeyError as exc:
+            raise InvalidDatum(str(exc)) from exc
+        if version is None:
+            return history[-1]
+        for sv in history:
+            if sv.version == version:
+                return sv
+        raise InvalidDatum(f"{name} has no version {version}")
+
+
+def _read_body(data: bytes, writer: SchemaVersion, reader: SchemaVersion) -> dict[str, Any]:
+    buf = _StrictReader(data[HEADER_SIZE:])
+    try:
+        record = fastavro.schemaless_reader(buf, writer.parsed, reader.parsed)
+    except (EOFError, struct.error) as exc:
+        raise TruncatedBody(f"{writer.short_name} body ends early: {exc}") from exc
+    except (ValueError, TypeError, IndexError, KeyError, UnicodeDecodeError, OverflowError,
+            fastavro.read.SchemaResolutionError) as exc:  # fmt: skip
+        raise InvalidDatum(f"{writer.short_name} body does not decode: {exc}") from exc
+    left = len(data) - HEADER_SIZE - buf.tell()
+    if left:
+        raise InvalidDatum(f"{writer.short_name} body has {left} bytes past its end")
+    if not isinstance(record, dict):
+        raise InvalidDatum(f"{writer.short_name} body is not a record")
+    return record
+
+
+def check_ranges(schema: Mapping[str, Any], record: Mapping[str, Any], path: str = "") -> None:
+    """Refuse any field value outside the field's declared `x-range` (NaN included)."""
+    for field in schema.get("fields", ()):
+        value = record.get(field["name"])
+        where = f"{path}{field['name']}"
+        bounds = field.get("x-range")
+        if bounds is not None and value is not None:
+            low, high = bounds
+            if not low <= value <= high:
+                raise InvalidDatum(f"{where}={value!r} is outside {low}..{high}")
+        _check_nested(field["type"], value, where)
+
+
+def _check_nested(ftype: Any, value: Any, where: str) -> None:
+    if value is None:
+        return
+    if isinstance(ftype, list):  # a union: check against its record branch, if any
+        for branch in ftype:
+            if isinstance(branch, dict) and branch.get("type") == "record":
+                _check_nested(branch, value, where)
+        return
+    if not isinstance(ftype, dict):
+        return
+    if ftype.get("type") == "record" and isinstance(value, Mapping):
+        check_ranges(ftype, value, f"{where}.")
+    elif ftype.get("type") == "array":
+        for i, item in enumerate(value):
+            _check_nested(ftype["items"], item, f"{where}[{i}]")

@@ -1,0 +1,108 @@
+"""Creating the product's topics on a cluster, idempotently, through confluent-kafka's admin.
+
+`python -m streams.admin create-topics` is what `make topics` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from infra.kafka.broker import BrokerError, bootstrap_servers
+from streams.settings import SettingsError, settings
+from streams.topics import ALL, TopicSpec
+
+
+class BrokerUnreachable(RuntimeError):
+    """No broker answered at the configured address."""
+
+
+def admin_client(bootstrap: str) -> AdminClient:
+    return AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+
+
+def check_reachable(admin: AdminClient, bootstrap: str, timeout: float = 10.0) -> set[str]:
+    """The topic names on the cluster; BrokerUnreachable when it does not answer in time."""
+    try:
+        return set(admin.list_topics(timeout=timeout).topics)
+    except KafkaException as exc:
+        raise BrokerUnreachable(
+            f"no Kafka broker answered at {bootstrap} within {timeout:.0f}s ({exc.args[0]}). "
+            "Start the project's own with `make broker`, or set KAFKA_BOOTSTRAP_SERVERS "
+            "to a running cluster."
+        ) from exc
+
+
+def ensure_topics(
+    bootstrap: str,
+    partitions: int,
+    replication: int = 1,
+    specs: Iterable[TopicSpec] = ALL,
+    timeout: float = 30.0,
+) -> list[str]:
+    """Create whichever of the topics are missing; return the names created.
+
+    Existing topics are left as they are; a co-partitioned topic with another partition
+    count is an error, since the join and the tables would silently miss events.
+    """
+    admin = admin_client(bootstrap)
+    existing = check_reachable(admin, bootstrap)
+    specs = list(specs)
+    _check_partitions(admin, [s for s in specs if s.name in existing], partitions, timeout)
+    wanted = [
+        NewTopic(s.name, num_partitions=partitions if s.co_partitioned else 1,
+                 replication_factor=replication, config=dict(s.config))
+        for s in specs if s.name not in existing
+    ]  # fmt: skip
+    if not wanted:
+        return []
+    created = []
+    for name, future in admin.create_topics(wanted, request_timeout=timeout).items():
+        try:
+            future.result(timeout=timeout)
+            created.append(name)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:  # lost a race: fine
+                raise
+    return created
+
+
+def _check_partitions(
+    admin: AdminClient, specs: list[TopicSpec], partitions: int, timeout: float
+) -> None:
+    meta = admin.list_topics(timeout=timeout).topics
+    for spec in specs:
+        have = len(meta[spec.name].partitions)
+        if spec.co_partitioned and have != partitions:
+            raise RuntimeError(
+                f"topic {spec.name} has {have} partitions but SCORER_PARTITIONS={partitions}; "
+                "co-partitioned topics must all have the same count"
+            )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m streams.admin", description=__doc__)
+    parser.add_argument("command", choices=["create-topics", "list-topics"])
+    args = parser.parse_args(argv)
+    try:
+        conf = settings()
+        bootstrap = bootstrap_servers()
+        if args.command == "list-topics":
+            names = check_reachable(admin_client(bootstrap), bootstrap)
+            print("\n".join(sorted(n for n in names if not n.startswith("__"))))
+            return 0
+        created = ensure_topics(bootstrap, conf.scorer_partitions, conf.scorer_replication_factor)
+    except (BrokerError, BrokerUnreachable, SettingsError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    made = ", ".join(created) if created else "none (all exist)"
+    print(f"Topics on {bootstrap}: created {made}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

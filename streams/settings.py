@@ -1,0 +1,71 @@
+"""Typed settings of the scorer, read once from the environment and checked at start-up."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(RuntimeError):
+    """A setting has a bad value; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    """Every knob of the scorer. Each field is read from the environment variable of the
+    same name in upper case (e.g. SCORER_PARTITIONS); KAFKA_BOOTSTRAP_SERVERS has no prefix
+    so that it can point every tool of the project at another cluster."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    kafka_bootstrap_servers: str | None = Field(
+        default=None, description="Kafka cluster to use; unset means the project's local broker"
+    )
+    scorer_partitions: int = Field(
+        default=6, ge=1, le=1024, description="partitions of every co-partitioned topic"
+    )
+    scorer_replication_factor: int = Field(
+        default=1, ge=1, le=16, description="replication factor of created topics"
+    )
+    scorer_face_wait_ms: int = Field(
+        default=1500, ge=0, le=600_000, description="how long a session waits for its face"
+    )
+    scorer_match_threshold: float = Field(
+        default=80.0, ge=0, le=100, description="face-library match score that counts"
+    )
+    scorer_conversion_window_s: int = Field(
+        default=1800, ge=1, description="how long an order can follow a session"
+    )
+    scorer_model_dir: Path = Field(
+        default=Path("out/model"), description="folder of the model artifact to serve"
+    )
+    scorer_web_host: str = Field(default="127.0.0.1", description="worker web server address")
+    scorer_web_port: int = Field(
+        default=8827, ge=0, le=65535, description="worker web server port (scoring, metrics)"
+    )
+    scorer_store: Literal["rocksdb", "memory"] = Field(
+        default="rocksdb", description="Faust table store"
+    )
+    scorer_data_dir: Path = Field(
+        default=Path(".cache/worker"), description="where the worker keeps its table state"
+    )
+
+
+def load_settings() -> Settings:
+    """Read the settings, turning a validation error into one that names the variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        raise SettingsError(f"bad setting: {problems}") from exc
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """The process-wide settings."""
+    return load_settings()

@@ -1,0 +1,29 @@
+"""The topics of the product (DESIGN section 3): names, keys, value schemas and configs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One topic: what its key is, which schema its values follow, how it is configured."""
+
+    name: str
+    key: str
+    value_schema: str
+    co_partitioned: bool = True
+    config: dict[str, str] = field(default_factory=dict)
+
+
+SESSIONS = TopicSpec("station.sessions", "session_id", "SessionStarted")
+FACES = TopicSpec("station.faces", "session_id", "FaceDetected")
+ORDERS = TopicSpec("station.orders", "user_id, or session_id when anonymous", "OrderPlaced")
+REGISTRY = TopicSpec(
+    "station.registry", "station_id", "Station", co_partitioned=False,
+    config={"cleanup.policy": "compact", "min.compaction.lag.ms": "0"},
+)  # fmt: skip
+RECOMMENDATIONS = TopicSpec("scoring.recommendations", "session_id", "Recommendation")
+DEAD_LETTERS = TopicSpec("scoring.dead-letters", "original key", "DeadLetter")
+
+ALL: tuple[TopicSpec, ...] = (SESSIONS, FACES, ORDERS, REGISTRY, RECOMMENDATIONS, DEAD_LETTERS)

@@ -1,0 +1,112 @@
+"""Shared fixtures: the real Kafka broker and factories that keep tests apart.
+
+`kafka_bootstrap` is the project's own broker (started for the session when it is not
+already running, stopped again afterwards) or the cluster in KAFKA_BOOTSTRAP_SERVERS.
+Every test gets topics and consumer groups of its own, named uniquely.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from infra.kafka import broker
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """A running Kafka cluster's bootstrap address, for the whole session."""
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
+    if external:
+        yield external
+        return
+    started_here = broker.running() is None
+    state = broker.start()
+    yield state.bootstrap
+    if started_here:
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_admin(kafka_bootstrap: str) -> AdminClient:
+    return AdminClient({"bootstrap.servers": kafka_bootstrap, "log_level": 0})
+
+
+@pytest.fixture
+def unique_name(request: pytest.FixtureRequest) -> Callable[[str], str]:
+    """Names no other test uses: test.<test name>.<base>.<random>."""
+    test = request.node.name.replace("[", ".").replace("]", "")[:60]
+
+    def make(base: str) -> str:
+        return f"test.{test}.{base}.{uuid.uuid4().hex[:8]}"
+
+    return make
+
+
+@pytest.fixture
+def topic_factory(
+    kafka_admin: AdminClient, unique_name: Callable[[str], str]
+) -> Iterator[Callable[..., str]]:
+    """Create a fresh topic (deleted again after the test) and return its name."""
+    created: list[str] = []
+
+    def make(base: str = "topic", partitions: int = 1, config: dict | None = None) -> str:
+        name = unique_name(base)
+        futures = kafka_admin.create_topics(
+            [NewTopic(name, num_partitions=partitions, replication_factor=1,
+                      config=config or {})]
+        )  # fmt: skip
+        futures[name].result(timeout=30)
+        created.append(name)
+        return name
+
+    yield make
+    if created:
+        for future in kafka_admin.delete_topics(created).values():
+            future.result(timeout=30)
+
+
+@pytest.fixture
+def group_factory(unique_name: Callable[[str], str]) -> Callable[[str], str]:
+    """Consumer group ids no other test uses."""
+    return unique_name
+
+
+@pytest.fixture
+def producer_factory(kafka_bootstrap: str) -> Iterator[Callable[..., Producer]]:
+    producers: list[Producer] = []
+
+    def make(**config: object) -> Producer:
+        producer = Producer({"bootstrap.servers": kafka_bootstrap, "linger.ms": 5, **config})
+        producers.append(producer)
+        return producer
+
+    yield make
+    for producer in producers:
+        producer.flush(10)
+
+
+@pytest.fixture
+def consumer_factory(
+    kafka_bootstrap: str, group_factory: Callable[[str], str]
+) -> Iterator[Callable[..., Consumer]]:
+    consumers: list[Consumer] = []
+
+    def make(*topics: str, **config: object) -> Consumer:
+        consumer = Consumer({
+            "bootstrap.servers": kafka_bootstrap, "group.id": group_factory("consumer"),
+            "auto.offset.reset": "earliest", "enable.auto.commit": False, **config,
+        })  # fmt: skip
+        if topics:
+            consumer.subscribe(list(topics))
+        consumers.append(consumer)
+        return consumer
+
+    yield make
+    for consumer in consumers:
+        consumer.close()

@@ -1,0 +1,59 @@
+"""docker-compose.yml cannot run here (no Docker engine); check that what it names exists."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from infra.kafka.broker import DEFAULT_VERSION
+from streams.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_kafka_image_is_the_pinned_release() -> None:
+    assert _compose()["services"]["kafka"]["image"] == f"apache/kafka:{DEFAULT_VERSION}"
+
+
+def test_every_built_image_and_mounted_file_exists() -> None:
+    for name, service in _compose()["services"].items():
+        build = service.get("build")
+        if build:
+            assert (ROOT / build["context"] / build["dockerfile"]).is_file(), name
+        for volume in service.get("volumes", []):
+            source = volume.split(":", 1)[0]
+            if source.startswith("."):
+                assert (ROOT / source).exists(), f"{name}: {source}"
+
+
+def test_every_setting_is_one_the_scorer_reads() -> None:
+    known = {name.upper() for name in Settings.model_fields}
+    for name, service in _compose()["services"].items():
+        if service.get("image", "").startswith("apache/kafka"):
+            continue
+        for variable in service.get("environment", {}):
+            assert variable in known, f"{name}: {variable} is not a setting"
+
+
+def test_every_python_command_names_a_module_of_the_project() -> None:
+    for name, service in _compose()["services"].items():
+        command = service.get("command") or []
+        if command[:2] == ["python", "-m"]:
+            assert importlib.util.find_spec(command[2]) is not None, f"{name}: {command[2]}"
+            assert (ROOT / (command[2].replace(".", "/") + ".py")).is_file()
+
+
+def test_published_ports_match_the_settings() -> None:
+    services = _compose()["services"]
+    assert "9092:9092" in services["kafka"]["ports"]
+    worker = services.get("worker")
+    if worker is not None:
+        port = Settings.model_fields["scorer_web_port"].default
+        assert f"{port}:{port}" in worker["ports"]
