@@ -10,8 +10,13 @@ KAFKA_VERSION ?= 3.9.1
 KAFKA4_VERSION ?= 4.1.1
 export KAFKA_VERSION
 
+MODEL_DIR ?= out/model
+EVAL_DIR ?= out/eval
+SESSIONS ?= 1400000
+SEED ?= 20240701
+
 .PHONY: help setup system-deps jars broker broker-stop broker-status topics demo test \
-        test-unit test-kafka4 lint clean
+        test-unit test-kafka4 lint clean model train evaluate
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -57,6 +62,16 @@ demo: setup ## The product end to end on the local broker, with a summary
 	$(PY) -m streams.demo; rc=$$?; \
 	if [ $$started = 1 ]; then $(PY) -m infra.kafka.broker stop; fi; \
 	exit $$rc
+
+train: setup ## Train the MLP on SESSIONS generated sessions into MODEL_DIR (overwrites)
+	$(PY) -m model train --sessions $(SESSIONS) --seed $(SEED) --out $(MODEL_DIR)
+
+model: setup ## Train the model unless MODEL_DIR already holds one
+	@if [ -f $(MODEL_DIR)/artifact.json ]; then echo "Model: $(MODEL_DIR) (exists)"; \
+	else $(PY) -m model train --sessions $(SESSIONS) --seed $(SEED) --out $(MODEL_DIR); fi
+
+evaluate: model ## Write the evaluation report of MODEL_DIR to EVAL_DIR
+	$(PY) -m model evaluate --model $(MODEL_DIR) --out $(EVAL_DIR)
 
 test: setup jars lint ## The whole suite on Kafka $(KAFKA_VERSION), then the Kafka tests on $(KAFKA4_VERSION)
 	$(PY) -m pytest

@@ -220,8 +220,15 @@ def _read_body(data: bytes, writer: SchemaVersion, reader: SchemaVersion) -> dic
         record = fastavro.schemaless_reader(buf, writer.parsed, reader.parsed)
     except (EOFError, struct.error) as exc:
         raise TruncatedBody(f"{writer.short_name} body ends early: {exc}") from exc
-    except (ValueError, TypeError, IndexError, KeyError, UnicodeDecodeError, OverflowError,
-            fastavro.read.SchemaResolutionError) as exc:  # fmt: skip
+    except (
+        ValueError,
+        TypeError,
+        IndexError,
+        KeyError,
+        UnicodeDecodeError,
+        OverflowError,
+        fastavro.read.SchemaResolutionError,
+    ) as exc:
         raise InvalidDatum(f"{writer.short_name} body does not decode: {exc}") from exc
     left = len(data) - HEADER_SIZE - buf.tell()
     if left:

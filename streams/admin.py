@@ -54,10 +54,15 @@ def ensure_topics(
     specs = list(specs)
     _check_partitions(admin, [s for s in specs if s.name in existing], partitions, timeout)
     wanted = [
-        NewTopic(s.name, num_partitions=partitions if s.co_partitioned else 1,
-                 replication_factor=replication, config=dict(s.config))
-        for s in specs if s.name not in existing
-    ]  # fmt: skip
+        NewTopic(
+            s.name,
+            num_partitions=partitions if s.co_partitioned else 1,
+            replication_factor=replication,
+            config=dict(s.config),
+        )
+        for s in specs
+        if s.name not in existing
+    ]
     if not wanted:
         return []
     created = []

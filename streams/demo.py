@@ -30,8 +30,9 @@ def round_trip(bootstrap: str) -> int:
     for name, record in EXAMPLES.items():
         producer.produce(topic, key=name.encode(), value=codec.encode(name, record))
     producer.flush(10)
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": topic,
-                         "auto.offset.reset": "earliest"})  # fmt: skip
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": topic, "auto.offset.reset": "earliest"}
+    )
     consumer.subscribe([topic])
     seen = 0
     deadline = time.monotonic() + 30
@@ -42,8 +43,10 @@ def round_trip(bootstrap: str) -> int:
                 continue
             data = msg.value() or b""
             writer, record = codec.decode_with_schema(data)
-            print(f"  {writer.short_name} v{writer.version} ({len(data)} bytes, "
-                  f"fingerprint {writer.fingerprint.hex()}):")  # fmt: skip
+            print(
+                f"  {writer.short_name} v{writer.version} ({len(data)} bytes, "
+                f"fingerprint {writer.fingerprint.hex()}):"
+            )
             print(f"    {_show(record)}")
             seen += 1
     finally:
@@ -70,8 +73,10 @@ def main() -> int:
     except (BrokerError, BrokerUnreachable, SettingsError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"Kafka at {bootstrap}; topics: {', '.join(s.name for s in ALL)}"
-          f" ({len(created)} created now, {conf.scorer_partitions} partitions)")  # fmt: skip
+    print(
+        f"Kafka at {bootstrap}; topics: {', '.join(s.name for s in ALL)}"
+        f" ({len(created)} created now, {conf.scorer_partitions} partitions)"
+    )
     print("Round trip of one event of every type through Kafka, decoded:")
     seen = round_trip(bootstrap)
     print(f"{seen}/{len(EXAMPLES)} events came back intact.")

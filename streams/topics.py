@@ -20,9 +20,12 @@ SESSIONS = TopicSpec("station.sessions", "session_id", "SessionStarted")
 FACES = TopicSpec("station.faces", "session_id", "FaceDetected")
 ORDERS = TopicSpec("station.orders", "user_id, or session_id when anonymous", "OrderPlaced")
 REGISTRY = TopicSpec(
-    "station.registry", "station_id", "Station", co_partitioned=False,
+    "station.registry",
+    "station_id",
+    "Station",
+    co_partitioned=False,
     config={"cleanup.policy": "compact", "min.compaction.lag.ms": "0"},
-)  # fmt: skip
+)
 RECOMMENDATIONS = TopicSpec("scoring.recommendations", "session_id", "Recommendation")
 DEAD_LETTERS = TopicSpec("scoring.dead-letters", "original key", "DeadLetter")
 

@@ -8,6 +8,7 @@ Every test gets topics and consumer groups of its own, named uniquely.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -19,14 +20,19 @@ from infra.kafka import broker
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap() -> Iterator[str]:
+def kafka_bootstrap(request: pytest.FixtureRequest) -> Iterator[str]:
     """A running Kafka cluster's bootstrap address, for the whole session."""
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
     if external:
         yield external
         return
     started_here = broker.running() is None
+    began = time.monotonic()
     state = broker.start()
+    how = f"started in {time.monotonic() - began:.1f}s" if started_here else "already running"
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"\nKafka {state.version} {how} at {state.bootstrap}")
     yield state.bootstrap
     if started_here:
         broker.stop()
@@ -58,9 +64,8 @@ def topic_factory(
     def make(base: str = "topic", partitions: int = 1, config: dict | None = None) -> str:
         name = unique_name(base)
         futures = kafka_admin.create_topics(
-            [NewTopic(name, num_partitions=partitions, replication_factor=1,
-                      config=config or {})]
-        )  # fmt: skip
+            [NewTopic(name, num_partitions=partitions, replication_factor=1, config=config or {})]
+        )
         futures[name].result(timeout=30)
         created.append(name)
         return name
@@ -98,10 +103,15 @@ def consumer_factory(
     consumers: list[Consumer] = []
 
     def make(*topics: str, **config: object) -> Consumer:
-        consumer = Consumer({
-            "bootstrap.servers": kafka_bootstrap, "group.id": group_factory("consumer"),
-            "auto.offset.reset": "earliest", "enable.auto.commit": False, **config,
-        })  # fmt: skip
+        consumer = Consumer(
+            {
+                "bootstrap.servers": kafka_bootstrap,
+                "group.id": group_factory("consumer"),
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+                **config,
+            }
+        )
         if topics:
             consumer.subscribe(list(topics))
         consumers.append(consumer)

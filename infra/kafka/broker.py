@@ -79,10 +79,17 @@ def ensure_jars(version: str) -> Path:
     profile = "kafka4" if version.startswith("4.") else "kafka3"
     print(f"Fetching Apache Kafka {version} jars from Maven Central (once) ...", flush=True)
     cmd = [
-        "mvn", "-B", "-f", str(HERE / "pom.xml"), "-P", profile,
-        f"-Dkafka.version={version}", f"-Dmaven.repo.local={CACHE / 'm2'}",
-        "dependency:copy-dependencies", f"-DoutputDirectory={libs}",
-    ]  # fmt: skip
+        "mvn",
+        "-B",
+        "-f",
+        str(HERE / "pom.xml"),
+        "-P",
+        profile,
+        f"-Dkafka.version={version}",
+        f"-Dmaven.repo.local={CACHE / 'm2'}",
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={libs}",
+    ]
     if subprocess.run(cmd, check=False).returncode != 0:
         raise BrokerError(f"Maven could not resolve org.apache.kafka:kafka_2.13:{version}")
     done.touch()
@@ -177,10 +184,18 @@ def _java_cmd(version: str, libs: Path, main: list[str]) -> list[str]:
         logging = f"-Dlog4j.configuration=file:{HERE / 'log4j.properties'}"
     heap = os.environ.get("KAFKA_HEAP", "512m")
     return [
-        "java", f"-Xmx{heap}", f"-Xms{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-        "-Djava.awt.headless=true", logging, f"-Dkafka.logs.dir={STATE_DIR / 'logs'}",
-        "-cp", f"{libs}/*", *main,
-    ]  # fmt: skip
+        "java",
+        f"-Xmx{heap}",
+        f"-Xms{heap}",
+        "-XX:+UseG1GC",
+        "-XX:MaxGCPauseMillis=20",
+        "-Djava.awt.headless=true",
+        logging,
+        f"-Dkafka.logs.dir={STATE_DIR / 'logs'}",
+        "-cp",
+        f"{libs}/*",
+        *main,
+    ]
 
 
 def _cluster_id() -> str:
@@ -196,8 +211,9 @@ def _format_storage(version: str, libs: Path, props: Path, data: Path) -> None:
     if (data / "meta.properties").exists():
         return
     cluster_id = _cluster_id()
-    cmd = _java_cmd(version, libs, ["kafka.tools.StorageTool", "format", "-t", cluster_id,
-                                     "-c", str(props)])  # fmt: skip
+    cmd = _java_cmd(
+        version, libs, ["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)]
+    )
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise BrokerError(f"formatting {data} failed:\n{done.stdout}{done.stderr}")
@@ -225,8 +241,11 @@ def start(version: str | None = None, timeout: float = START_TIMEOUT_S) -> Broke
     libs = ensure_jars(version)
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     data = _prepare_data(version)
-    last = json.loads((STATE_DIR / "ports.json").read_text()) if (
-        STATE_DIR / "ports.json").exists() else {}  # fmt: skip
+    last = (
+        json.loads((STATE_DIR / "ports.json").read_text())
+        if (STATE_DIR / "ports.json").exists()
+        else {}
+    )
     port = _free_port(last.get("port", DEFAULT_PORT))
     controller_port = _free_port(last.get("controller_port"), avoid={port})
     props = _write_config(version, port, controller_port, data)
@@ -235,9 +254,11 @@ def start(version: str | None = None, timeout: float = START_TIMEOUT_S) -> Broke
     with log.open("ab") as out:
         proc = subprocess.Popen(
             _java_cmd(version, libs, ["kafka.Kafka", str(props)]),
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
-        )  # fmt: skip
+        )
     state = BrokerState(version=version, port=port, controller_port=controller_port, pid=proc.pid)
     (STATE_DIR / "broker.json").write_text(json.dumps(asdict(state)))
     (STATE_DIR / "ports.json").write_text(

@@ -33,8 +33,14 @@ def broker_dir(tmp_path: Path, kafka_bootstrap: str) -> Iterator[Path]:
 def _cli(folder: Path, command: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SCORER_BROKER_DIR": str(folder)}
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
-    return subprocess.run([sys.executable, "-m", "infra.kafka.broker", command], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=180)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "infra.kafka.broker", command],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
 def _state(folder: Path) -> dict:
@@ -72,7 +78,13 @@ def test_start_is_idempotent_and_survives_sigkill(broker_dir: Path, kafka_bootst
 
 def test_bad_version_is_refused_with_the_variable_named() -> None:
     env = {**os.environ, "KAFKA_VERSION": "latest"}
-    done = subprocess.run([sys.executable, "-m", "infra.kafka.broker", "start"], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "infra.kafka.broker", "start"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 1
     assert "KAFKA_VERSION='latest'" in done.stderr

@@ -17,8 +17,9 @@ pytestmark = pytest.mark.kafka
 def _specs() -> list[TopicSpec]:
     """The product's topics under a unique prefix, so the test owns them."""
     prefix = f"test.topics.{uuid.uuid4().hex[:8]}."
-    return [TopicSpec(prefix + s.name, s.key, s.value_schema, s.co_partitioned, s.config)
-            for s in ALL]  # fmt: skip
+    return [
+        TopicSpec(prefix + s.name, s.key, s.value_schema, s.co_partitioned, s.config) for s in ALL
+    ]
 
 
 def test_ensure_topics_creates_all_once(kafka_bootstrap: str, kafka_admin: AdminClient) -> None:

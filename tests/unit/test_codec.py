@@ -65,8 +65,15 @@ def test_station_golden_bytes(codec: Codec) -> None:
 
 
 def test_order_golden_bytes_with_nulls_and_timestamp(codec: Codec) -> None:
-    record = {"order_id": "o1", "session_id": None, "user_id": "u", "station_id": "s",
-              "lottery_type": "WELFARE_3D", "amount": 200, "placed_at": 1000}  # fmt: skip
+    record = {
+        "order_id": "o1",
+        "session_id": None,
+        "user_id": "u",
+        "station_id": "s",
+        "lottery_type": "WELFARE_3D",
+        "amount": 200,
+        "placed_at": 1000,
+    }
     data = codec.encode("OrderPlaced", record)
     body = data[10:]
     # o1 | union branch 0 (null) | branch 1 + "u" | "s" | enum 2 | 200 | 1000 ms
@@ -177,8 +184,7 @@ def test_new_enum_symbol_reads_as_the_default_for_an_old_reader() -> None:
     codec = Codec(schemas)
     new = codec.encode("Probe", {"probe_id": "p2", "kind": "gamma", "level": 1, "note": "x"})
     v1, v2 = schemas.by_name["station.scorer.test.Probe"]
-    assert _read_body(new, writer=v2, reader=v1) == {"probe_id": "p2", "kind": "alpha",
-                                                      "level": 1}  # fmt: skip
+    assert _read_body(new, writer=v2, reader=v1) == {"probe_id": "p2", "kind": "alpha", "level": 1}
 
 
 def test_timestamps_may_be_given_as_datetimes(codec: Codec) -> None:

@@ -1,0 +1,67 @@
+"""Scoring sessions with a trained artifact, for callers off Kafka and for the stream."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from model import artifact
+from model.features import CLASSES, encode, frame_from_records
+
+BUY_CLASSES = CLASSES[1:]
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Probabilities for a batch of sessions, with which inputs were imputed."""
+
+    probabilities: np.ndarray  # (n, 5), columns in CLASSES order
+    imputed_face: np.ndarray
+    imputed_history: np.ndarray
+
+    def ranked(self, row: int) -> dict[str, Any]:
+        """One session's recommendation: buy classes by probability, No Buy apart."""
+        p = self.probabilities[row]
+        buys = sorted(
+            ((c, float(p[i + 1])) for i, c in enumerate(BUY_CLASSES)), key=lambda item: -item[1]
+        )
+        return {
+            "ranking": [{"lottery_type": c, "probability": q} for c, q in buys],
+            "p_no_buy": float(p[0]),
+            "top_pick": buys[0][0],
+            "predicted_class": CLASSES[int(p.argmax())],
+            "imputed_face": bool(self.imputed_face[row]),
+            "imputed_history": bool(self.imputed_history[row]),
+        }
+
+
+class Predictor:
+    """A loaded model: `predict` for records, `score_frame` for a session frame."""
+
+    def __init__(self, model: artifact.Artifact) -> None:
+        self.artifact = model
+        self.version = model.version
+
+    @classmethod
+    def from_artifact(cls, path: Path | str) -> Predictor:
+        """Load and check an artifact folder (ArtifactError when it is refused)."""
+        return cls(artifact.load(path))
+
+    def score_frame(self, frame: pd.DataFrame) -> Scores:
+        """Encode a session frame (FeatureError on bad input) and run one forward pass."""
+        encoded = encode(frame, self.artifact.imputation)
+        with torch.inference_mode():
+            logits = self.artifact.network(torch.from_numpy(encoded.x))
+            p = torch.softmax(logits, dim=1).numpy()
+        return Scores(p, encoded.imputed_face, encoded.imputed_history)
+
+    def predict(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Ranked lottery types with probabilities, one dict per session record."""
+        scores = self.score_frame(frame_from_records(records))
+        return [scores.ranked(i) for i in range(len(records))]
