@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Iterable
 
 from confluent_kafka import KafkaError, KafkaException
@@ -52,7 +53,7 @@ def ensure_topics(
     admin = admin_client(bootstrap)
     existing = check_reachable(admin, bootstrap)
     specs = list(specs)
-    _check_partitions(admin, [s for s in specs if s.name in existing], partitions, timeout)
+    present = [s for s in specs if s.name in existing]
     wanted = [
         NewTopic(
             s.name,
@@ -63,30 +64,43 @@ def ensure_topics(
         for s in specs
         if s.name not in existing
     ]
-    if not wanted:
-        return []
     created = []
-    for name, future in admin.create_topics(wanted, request_timeout=timeout).items():
-        try:
-            future.result(timeout=timeout)
-            created.append(name)
-        except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:  # lost a race: fine
-                raise
+    if wanted:
+        for name, future in admin.create_topics(wanted, request_timeout=timeout).items():
+            try:
+                future.result(timeout=timeout)
+                created.append(name)
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise
+                # Made meanwhile, or not yet in the metadata we listed: check it like the rest.
+                present += [s for s in specs if s.name == name]
+    _check_partitions(admin, present, partitions, timeout)
     return created
 
 
 def _check_partitions(
     admin: AdminClient, specs: list[TopicSpec], partitions: int, timeout: float
 ) -> None:
-    meta = admin.list_topics(timeout=timeout).topics
     for spec in specs:
-        have = len(meta[spec.name].partitions)
+        have = _partition_count(admin, spec.name, timeout)
         if spec.co_partitioned and have != partitions:
             raise RuntimeError(
                 f"topic {spec.name} has {have} partitions but SCORER_PARTITIONS={partitions}; "
                 "co-partitioned topics must all have the same count"
             )
+
+
+def _partition_count(admin: AdminClient, name: str, timeout: float) -> int:
+    """Partitions of an existing topic, waiting out metadata that has not caught up yet."""
+    deadline = time.monotonic() + timeout
+    while True:
+        topic = admin.list_topics(topic=name, timeout=timeout).topics.get(name)
+        if topic is not None and topic.error is None and topic.partitions:
+            return len(topic.partitions)
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"topic {name} exists but its metadata did not arrive in time")
+        time.sleep(0.2)
 
 
 def main(argv: list[str] | None = None) -> int:

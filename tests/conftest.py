@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
+from _pytest.capture import CaptureManager
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -30,9 +31,9 @@ def kafka_bootstrap(request: pytest.FixtureRequest) -> Iterator[str]:
     began = time.monotonic()
     state = broker.start()
     how = f"started in {time.monotonic() - began:.1f}s" if started_here else "already running"
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"\nKafka {state.version} {how} at {state.bootstrap}")
+    capture: CaptureManager = request.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        print(f"\nKafka {state.version} {how} at {state.bootstrap}")
     yield state.bootstrap
     if started_here:
         broker.stop()
