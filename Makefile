@@ -16,7 +16,7 @@ SESSIONS ?= 1400000
 SEED ?= 20240701
 
 .PHONY: help setup system-deps jars broker broker-stop broker-status topics demo test \
-        test-unit test-kafka4 lint clean model train evaluate
+        test-unit test-kafka4 lint clean model train evaluate worker simulate
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -50,6 +50,13 @@ broker-stop: setup ## Stop the local Kafka broker
 
 broker-status: setup ## Tell whether the local Kafka broker runs, and where
 	@$(PY) -m infra.kafka.broker status
+
+worker: setup model ## Run one scorer worker in the foreground (web on :8827)
+	@$(PY) -m infra.kafka.broker start >/dev/null 2>&1 || true
+	SCORER_MODEL_DIR=$(MODEL_DIR) $(PY) -m streams.worker
+
+simulate: setup ## Run the station simulator (ARGS="--rate 50 --duration 60 ...")
+	$(PY) -m streams.simulator $(ARGS)
 
 topics: setup ## Create the product's topics (idempotent)
 	@$(PY) -m streams.admin create-topics

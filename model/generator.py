@@ -115,14 +115,34 @@ def sample_sessions(world: World, n: int, rng: np.random.Generator) -> pd.DataFr
     frame = pd.concat([who, _draw_history(world, who, rng)], axis=1)
     frame = pd.concat([frame, _draw_time(world, frame, rng)], axis=1)
     frame = pd.concat([frame, _draw_face(frame, rng)], axis=1)
-    x = encode(frame, _NO_IMPUTATION).x
-    p = truth.posterior(x)
-    frame["label"] = _draw_categorical(p, rng)
-    frame["class_name"] = np.asarray(CLASSES)[frame["label"]]
-    frame = pd.concat([frame, _draw_order(world, frame, rng), _draw_identity(frame, rng)], axis=1)
+    frame = draw_outcomes(world, frame, rng)
     frame = frame.sort_values("started_at", kind="stable").reset_index(drop=True)
     frame.insert(0, "session_id", [f"sess-{i:09d}" for i in range(n)])
     return frame
+
+
+OUTCOME_COLUMNS = (
+    "label",
+    "class_name",
+    "order_type",
+    "order_amount",
+    "order_at",
+    "user_id",
+    "counter_user_id",
+    "matched_user_id",
+    "match_score",
+)
+
+
+def draw_outcomes(world: World, frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Steps 5 to 7 for sessions whose features are set: the class, the order, the
+    identity on the wire. The station simulator calls it again after it has put in the
+    live clock and the history it has really published."""
+    frame = frame.drop(columns=[c for c in OUTCOME_COLUMNS if c in frame.columns])
+    p = truth.posterior(encode(frame, _NO_IMPUTATION).x)
+    frame["label"] = _draw_categorical(p, rng)
+    frame["class_name"] = np.asarray(CLASSES)[frame["label"]]
+    return pd.concat([frame, _draw_order(world, frame, rng), _draw_identity(frame, rng)], axis=1)
 
 
 def _draw_customers(world: World, n: int, rng: np.random.Generator) -> pd.DataFrame:

@@ -15,7 +15,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from infra.kafka.broker import BrokerError, bootstrap_servers
 from streams.settings import SettingsError, settings
-from streams.topics import ALL, TopicSpec
+from streams.topics import ALL, TopicSpec, prefixed
 
 
 class BrokerUnreachable(RuntimeError):
@@ -103,6 +103,28 @@ def _partition_count(admin: AdminClient, name: str, timeout: float) -> int:
         time.sleep(0.2)
 
 
+def consumer_lag(bootstrap: str, group: str, topic: str, timeout: float = 10.0) -> dict[int, int]:
+    """Messages of `topic` not yet committed by consumer group `group`, per partition."""
+    from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
+
+    admin = admin_client(bootstrap)
+    partitions = admin.list_topics(topic=topic, timeout=timeout).topics[topic].partitions
+    request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in partitions])
+    future = admin.list_consumer_group_offsets([request])[group]
+    committed = {tp.partition: tp.offset for tp in future.result(timeout=timeout).topic_partitions}
+    probe = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{group}-lag-probe",
+                      "log_level": 3})  # fmt: skip
+    try:
+        lag = {}
+        for p in partitions:
+            low, high = probe.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
+            done = committed.get(p, -1)
+            lag[p] = high - (done if done >= 0 else low)
+        return lag
+    finally:
+        probe.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m streams.admin", description=__doc__)
     parser.add_argument("command", choices=["create-topics", "list-topics"])
@@ -114,7 +136,12 @@ def main(argv: list[str] | None = None) -> int:
             names = check_reachable(admin_client(bootstrap), bootstrap)
             print("\n".join(sorted(n for n in names if not n.startswith("__"))))
             return 0
-        created = ensure_topics(bootstrap, conf.scorer_partitions, conf.scorer_replication_factor)
+        created = ensure_topics(
+            bootstrap,
+            conf.scorer_partitions,
+            conf.scorer_replication_factor,
+            prefixed(conf.scorer_topic_prefix),
+        )
     except (BrokerError, BrokerUnreachable, SettingsError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

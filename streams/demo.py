@@ -1,24 +1,42 @@
 """`make demo`: the product end to end on the local broker, printed as it happens.
 
-For now: the broker, the topics, and one event of every type produced in the wire
-format, consumed back and printed decoded.
+1. The topics, and one event of every type through Kafka and back, decoded.
+2. A model: out/model, trained on 200,000 generated sessions first if there is none.
+3. A scorer worker, the station simulator for a minute, and a live view of what comes out.
+4. A summary: sessions in, recommendations out, latency, face joins, dead letters and
+   conversions so far, and where the worker's web server and logs are. Then a clean stop.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
 import sys
 import time
+import urllib.request
 import uuid
+from collections import Counter
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
+import numpy as np
 from confluent_kafka import Consumer, Producer
 
 from infra.kafka.broker import BrokerError, bootstrap_servers
 from schemas.codec import Codec
 from schemas.examples import EXAMPLES
 from streams.admin import BrokerUnreachable, admin_client, ensure_topics
-from streams.settings import SettingsError, settings
-from streams.topics import ALL, TopicSpec
+from streams.kafka import producer_config
+from streams.settings import Settings, SettingsError, settings
+from streams.topics import ALL, DEAD_LETTERS, ORDERS, RECOMMENDATIONS, TopicSpec, named, prefixed
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "out" / "demo"
+DEMO_SESSIONS = 200_000
+RATE, DURATION = 40.0, 60.0
 
 
 def round_trip(bootstrap: str) -> int:
@@ -26,14 +44,11 @@ def round_trip(bootstrap: str) -> int:
     codec = Codec()
     topic = f"demo.roundtrip.{uuid.uuid4().hex[:8]}"
     ensure_topics(bootstrap, 1, specs=[TopicSpec(topic, "schema name", "any")])
-    producer = Producer({"bootstrap.servers": bootstrap})
+    producer = Producer(producer_config(bootstrap))
     for name, record in EXAMPLES.items():
         producer.produce(topic, key=name.encode(), value=codec.encode(name, record))
     producer.flush(10)
-    consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": topic, "auto.offset.reset": "earliest"}
-    )
-    consumer.subscribe([topic])
+    consumer = _consumer(bootstrap, [topic])
     seen = 0
     deadline = time.monotonic() + 30
     try:
@@ -43,11 +58,8 @@ def round_trip(bootstrap: str) -> int:
                 continue
             data = msg.value() or b""
             writer, record = codec.decode_with_schema(data)
-            print(
-                f"  {writer.short_name} v{writer.version} ({len(data)} bytes, "
-                f"fingerprint {writer.fingerprint.hex()}):"
-            )
-            print(f"    {_show(record)}")
+            print(f"  {writer.short_name} v{writer.version} ({len(data)} bytes, "
+                  f"fingerprint {writer.fingerprint.hex()}): {_show(record)}")  # fmt: skip
             seen += 1
     finally:
         consumer.close()
@@ -55,32 +67,209 @@ def round_trip(bootstrap: str) -> int:
     return seen
 
 
-def _show(record: dict) -> str:
+def _consumer(bootstrap: str, topics: list[str]) -> Consumer:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"demo-{uuid.uuid4().hex}",
+                         "auto.offset.reset": "earliest", "isolation.level": "read_committed",
+                         "enable.auto.commit": False})  # fmt: skip
+    consumer.subscribe(topics)
+    return consumer
+
+
+def _show(record: dict[str, Any]) -> str:
     parts = []
     for key, value in record.items():
         if isinstance(value, datetime):
             value = value.isoformat(timespec="milliseconds")
         parts.append(f"{key}={value!r}")
     text = ", ".join(parts)
-    return text if len(text) < 400 else text[:397] + "..."
+    return text if len(text) < 160 else text[:157] + "..."
+
+
+def ensure_model(conf: Settings) -> Path:
+    model_dir = conf.scorer_model_dir
+    if (model_dir / "artifact.json").exists():
+        print(f"Model: {model_dir} (exists)")
+        return model_dir
+    print(f"Model: none in {model_dir}; training on {DEMO_SESSIONS:,} generated sessions ...")
+    subprocess.run([sys.executable, "-m", "model", "train", "--sessions", str(DEMO_SESSIONS),
+                    "--out", str(model_dir)], check=True, cwd=ROOT)  # fmt: skip
+    return model_dir
+
+
+class Tally:
+    """What the scorer published, as read back from the topics (read_committed)."""
+
+    def __init__(self, codec: Codec, session_prefix: str) -> None:
+        self.codec = codec
+        self.session_prefix = session_prefix  # this run's sessions; the topics hold older ones
+        self.recs: dict[str, dict[str, Any]] = {}
+        self.duplicates = 0
+        self.latency_ms: list[float] = []
+        self.dead = Counter[str]()
+        self.orders: dict[str, str] = {}  # session_id -> lottery type
+
+    def add(self, topic: str, value: bytes, prefix: str) -> None:
+        record = self.codec.decode(value)
+        if topic == named(DEAD_LETTERS, prefix):
+            if (record["key"] or b"").decode(errors="replace").startswith(self.session_prefix):
+                self.dead[record["error_class"]] += 1
+            return
+        session_id = record.get("session_id") or ""
+        if not session_id.startswith(self.session_prefix):
+            return
+        if topic == named(ORDERS, prefix):
+            self.orders[session_id] = record["lottery_type"]
+        elif session_id in self.recs:
+            self.duplicates += 1
+        else:
+            self.recs[session_id] = record
+            done = record["scored_at"].timestamp() - record["event_time"].timestamp()
+            self.latency_ms.append(done * 1000)
+
+    def conversions(self) -> Counter[str]:
+        out = Counter[str]()
+        for sid, rec in self.recs.items():
+            bought = self.orders.get(sid)
+            if bought is None:
+                out["no purchase (yet)"] += 1
+            elif _class_of(bought) == rec["top_pick"]:
+                out["bought the top pick"] += 1
+            else:
+                out["bought another type"] += 1
+        return out
+
+
+def _class_of(lottery_type: str) -> str:
+    return lottery_type if lottery_type in ("TWO_COLOR_BALL", "TEN_TIMES_GOOD_LUCK",
+                                            "WELFARE_3D") else "OTHER"  # fmt: skip
+
+
+def run_live(bootstrap: str, conf: Settings) -> int:
+    OUT.mkdir(parents=True, exist_ok=True)
+    codec = Codec()
+    prefix = conf.scorer_topic_prefix
+    consumer = _consumer(bootstrap, [named(s, prefix) for s in (RECOMMENDATIONS, DEAD_LETTERS,
+                                                                ORDERS)])  # fmt: skip
+    seed = int(time.time()) % 1_000_000
+    tally = Tally(codec, f"live-{seed}-")
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
+    worker_log = (OUT / "worker.log").open("wb")
+    worker = subprocess.Popen([sys.executable, "-m", "streams.worker"], cwd=ROOT, env=env,
+                              stdout=worker_log, stderr=subprocess.STDOUT)  # fmt: skip
+    url = f"http://{conf.scorer_web_host}:{conf.scorer_web_port}"
+    try:
+        if not _wait_ready(url, worker):
+            print(f"error: the worker did not get ready; see {OUT / 'worker.log'}")
+            return 1
+        print(f"Worker ready at {url} (log: {OUT / 'worker.log'}).")
+        sim = subprocess.Popen(
+            [sys.executable, "-m", "streams.simulator", "--rate", str(RATE), "--duration",
+             str(DURATION), "--seed", str(seed), "--order-delay", "2", "20",
+             "--summary", str(OUT / "simulator.json"), "--wait-for-group", conf.scorer_app_id],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=(OUT / "simulator.log").open("wb"),
+        )  # fmt: skip
+        print(f"Simulator: {RATE:.0f} sessions/s for {DURATION:.0f} s (seed {seed}) ...")
+        _watch(consumer, tally, prefix, sim)
+        sent = json.loads((OUT / "simulator.json").read_text())
+        _drain(consumer, tally, prefix, set(sent["session_ids"]))
+        _summary(sent, tally, url)
+    finally:
+        consumer.close()
+        worker.send_signal(signal.SIGTERM)
+        code = worker.wait(60)
+        print(f"Worker stopped (exit code {code}).")
+    return 0
+
+
+def _wait_ready(url: str, worker: subprocess.Popen[bytes], timeout: float = 120) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and worker.poll() is None:
+        try:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def _watch(consumer: Consumer, tally: Tally, prefix: str, sim: subprocess.Popen[bytes]) -> None:
+    began = time.monotonic()
+    next_report = 10.0
+    while sim.poll() is None:
+        _poll(consumer, tally, prefix)
+        elapsed = time.monotonic() - began
+        if elapsed >= next_report:
+            p99 = np.percentile(tally.latency_ms, 99) if tally.latency_ms else float("nan")
+            print(f"  {elapsed:4.0f}s  recommendations {len(tally.recs):6,}  "
+                  f"({len(tally.recs) / elapsed:5.1f}/s)  p99 {p99:6.1f} ms  "
+                  f"dead letters {sum(tally.dead.values())}")  # fmt: skip
+            next_report += 10
+
+
+def _drain(consumer: Consumer, tally: Tally, prefix: str, expected: set[str]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not expected <= tally.recs.keys():
+        _poll(consumer, tally, prefix)
+    end = time.monotonic() + 3
+    while time.monotonic() < end:
+        _poll(consumer, tally, prefix)
+
+
+def _poll(consumer: Consumer, tally: Tally, prefix: str) -> None:
+    msg = consumer.poll(0.2)
+    if msg is not None and not msg.error():
+        tally.add(msg.topic() or "", msg.value() or b"", prefix)
+
+
+def _summary(sent: dict[str, Any], tally: Tally, url: str) -> None:
+    expected = set(sent["session_ids"])
+    lat = np.array(tally.latency_ms) if tally.latency_ms else np.array([np.nan])
+    timed_out = sum(1 for r in tally.recs.values() if r["imputed_face"])
+    new_users = sum(1 for r in tally.recs.values() if r["is_new_user"])
+    n = max(len(tally.recs), 1)
+    print("\nSummary")
+    print(f"  sessions in                {len(expected):,} (+{sent['duplicates']} duplicated "
+          f"events, {sent['malformed']} malformed)")  # fmt: skip
+    print(
+        f"  recommendations out        {len(tally.recs):,} "
+        f"({len(expected - tally.recs.keys())} missing, {tally.duplicates} duplicates)"
+    )
+    print(
+        f"  latency, last input to publish   p50 {np.percentile(lat, 50):.1f} ms, "
+        f"p99 {np.percentile(lat, 99):.1f} ms (face-wait timeouts counted from the deadline)"
+    )
+    print(f"  face joined or embedded    {len(tally.recs) - timed_out:,}; timed out {timed_out:,}")
+    print(f"  new users                  {new_users:,} ({new_users / n:.0%})")
+    dead = ", ".join(f"{k} {v}" for k, v in sorted(tally.dead.items())) or "none"
+    print(f"  dead letters               {sum(tally.dead.values())} ({dead})")
+    conv = tally.conversions()
+    rate = (conv["bought the top pick"] + conv["bought another type"]) / n
+    print(
+        f"  conversions so far         {dict(conv)}; order rate {rate:.1%}, "
+        f"top pick {conv['bought the top pick'] / n:.1%}"
+    )
+    print(f"  web server                 {url}/score (POST), {url}/users/<id>, {url}/readyz")
 
 
 def main() -> int:
     try:
         conf = settings()
         bootstrap = bootstrap_servers()
-        created = ensure_topics(bootstrap, conf.scorer_partitions, conf.scorer_replication_factor)
+        created = ensure_topics(bootstrap, conf.scorer_partitions, conf.scorer_replication_factor,
+                                prefixed(conf.scorer_topic_prefix))  # fmt: skip
     except (BrokerError, BrokerUnreachable, SettingsError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(
-        f"Kafka at {bootstrap}; topics: {', '.join(s.name for s in ALL)}"
-        f" ({len(created)} created now, {conf.scorer_partitions} partitions)"
-    )
+    print(f"Kafka at {bootstrap}; topics: {', '.join(s.name for s in ALL)}"
+          f" ({len(created)} created now, {conf.scorer_partitions} partitions)")  # fmt: skip
     print("Round trip of one event of every type through Kafka, decoded:")
-    seen = round_trip(bootstrap)
-    print(f"{seen}/{len(EXAMPLES)} events came back intact.")
-    return 0 if seen == len(EXAMPLES) else 1
+    if round_trip(bootstrap) != len(EXAMPLES):
+        print("error: not every event came back", file=sys.stderr)
+        return 1
+    ensure_model(conf)
+    return run_live(bootstrap, conf)
 
 
 if __name__ == "__main__":

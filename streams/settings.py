@@ -24,6 +24,17 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str | None = Field(
         default=None, description="Kafka cluster to use; unset means the project's local broker"
     )
+    scorer_app_id: str = Field(
+        default="station-scorer",
+        min_length=1,
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="Faust app id: consumer group and table topics",
+    )
+    scorer_topic_prefix: str = Field(
+        default="",
+        pattern=r"^[A-Za-z0-9._-]*$",
+        description="prefix of every topic name (for test isolation)",
+    )
     scorer_partitions: int = Field(
         default=6, ge=1, le=1024, description="partitions of every co-partitioned topic"
     )
@@ -48,6 +59,15 @@ class Settings(BaseSettings):
     )
     scorer_store: Literal["rocksdb", "memory"] = Field(
         default="rocksdb", description="Faust table store"
+    )
+    scorer_batch_max: int = Field(
+        default=256, ge=1, le=65536, description="most sessions scored in one forward pass"
+    )
+    scorer_batch_wait_ms: int = Field(
+        default=5, ge=0, le=10_000, description="longest wait to fill a scoring batch"
+    )
+    scorer_tick_ms: int = Field(
+        default=100, ge=10, le=10_000, description="how often expired face waits are looked for"
     )
     scorer_data_dir: Path = Field(
         default=Path(".cache/worker"), description="where the worker keeps its table state"

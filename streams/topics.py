@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -29,4 +29,31 @@ REGISTRY = TopicSpec(
 RECOMMENDATIONS = TopicSpec("scoring.recommendations", "session_id", "Recommendation")
 DEAD_LETTERS = TopicSpec("scoring.dead-letters", "original key", "DeadLetter")
 
-ALL: tuple[TopicSpec, ...] = (SESSIONS, FACES, ORDERS, REGISTRY, RECOMMENDATIONS, DEAD_LETTERS)
+# Internal topics of the scorer (JSON values of its own, not for other consumers).
+JOIN_TICKS = TopicSpec(
+    "scoring.join-ticks", "partition number", "Tick (JSON)", config={"retention.ms": "3600000"}
+)
+SCORING_REQUESTS = TopicSpec(
+    "scoring.requests", "user_id, or session_id for a new user", "ScoringRequest (JSON)"
+)
+
+ALL: tuple[TopicSpec, ...] = (
+    SESSIONS,
+    FACES,
+    ORDERS,
+    REGISTRY,
+    RECOMMENDATIONS,
+    DEAD_LETTERS,
+    JOIN_TICKS,
+    SCORING_REQUESTS,
+)
+
+
+def named(spec: TopicSpec, prefix: str) -> str:
+    """The topic's name on the cluster: SCORER_TOPIC_PREFIX then the catalogue name."""
+    return prefix + spec.name
+
+
+def prefixed(prefix: str, specs: tuple[TopicSpec, ...] = ALL) -> list[TopicSpec]:
+    """The catalogue with every name prefixed, as ensure_topics creates them."""
+    return [replace(spec, name=named(spec, prefix)) for spec in specs]

@@ -11,6 +11,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from _pytest.capture import CaptureManager
@@ -18,6 +19,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from infra.kafka import broker
+from streams.kafka import producer_config
 
 
 @pytest.fixture(scope="session")
@@ -88,7 +90,7 @@ def producer_factory(kafka_bootstrap: str) -> Iterator[Callable[..., Producer]]:
     producers: list[Producer] = []
 
     def make(**config: object) -> Producer:
-        producer = Producer({"bootstrap.servers": kafka_bootstrap, "linger.ms": 5, **config})
+        producer = Producer(producer_config(kafka_bootstrap, **config))
         producers.append(producer)
         return producer
 
@@ -121,3 +123,13 @@ def consumer_factory(
     yield make
     for consumer in consumers:
         consumer.close()
+
+
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small model artifact (60,000 generated sessions), trained once per test session."""
+    from model.train import train
+
+    out = tmp_path_factory.mktemp("model")
+    train(60_000, 5, out, progress=False)
+    return out

@@ -16,17 +16,15 @@ from model import artifact, truth
 from model.artifact import ArtifactError
 from model.features import RAW_COLUMNS
 from model.predictor import Predictor
-from model.train import predict_proba, prepare, train
+from model.train import predict_proba, prepare
 
 ROOT = Path(__file__).resolve().parents[2]
 SESSIONS, SEED = 60_000, 5
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("model")
-    train(SESSIONS, SEED, out, progress=False)
-    return out
+def model_dir(trained_model: Path) -> Path:
+    return trained_model  # trained on SESSIONS sessions with SEED
 
 
 def test_small_run_reaches_near_bayes(model_dir: Path) -> None:

@@ -31,6 +31,8 @@ def test_every_built_image_and_mounted_file_exists() -> None:
             source = volume.split(":", 1)[0]
             if source.startswith("."):
                 assert (ROOT / source).exists(), f"{name}: {source}"
+            else:
+                assert source in _compose().get("volumes", {}), f"{name}: volume {source}"
 
 
 def test_every_setting_is_one_the_scorer_reads() -> None:
@@ -47,13 +49,20 @@ def test_every_python_command_names_a_module_of_the_project() -> None:
         command = service.get("command") or []
         if command[:2] == ["python", "-m"]:
             assert importlib.util.find_spec(command[2]) is not None, f"{name}: {command[2]}"
-            assert (ROOT / (command[2].replace(".", "/") + ".py")).is_file()
+            path = ROOT / command[2].replace(".", "/")
+            assert path.with_suffix(".py").is_file() or (path / "__main__.py").is_file()
 
 
 def test_published_ports_match_the_settings() -> None:
     services = _compose()["services"]
     assert "9092:9092" in services["kafka"]["ports"]
-    worker = services.get("worker")
-    if worker is not None:
-        port = Settings.model_fields["scorer_web_port"].default
-        assert f"{port}:{port}" in worker["ports"]
+    port = Settings.model_fields["scorer_web_port"].default
+    assert f"{port}:{port}" in services["worker"]["ports"]
+    assert services["worker"]["environment"]["SCORER_WEB_PORT"] == str(port)
+
+
+def test_the_simulator_waits_for_the_workers_group() -> None:
+    services = _compose()["services"]
+    command = services["simulator"]["command"]
+    group = command[command.index("--wait-for-group") + 1]
+    assert group == Settings.model_fields["scorer_app_id"].default

@@ -1,0 +1,57 @@
+"""record_orders: each order into its user's history, once per order_id (keyed by user_id).
+
+Anonymous orders (no user_id) leave no history; they still count for conversions.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from faust.types import EventT
+from mode import CrashingSupervisor
+
+from schemas.codec import CodecError
+from streams import channels, history
+from streams.app import app
+from streams.deadletters import CONTENT_ERRORS, send_dead_letter
+from streams.runtime import current, to_ms
+from streams.tables import history as history_table
+
+log = logging.getLogger(__name__)
+ORDERS: dict[str, int] = {"recorded": 0, "redelivered": 0, "anonymous": 0}
+
+
+@app.agent(supervisor_strategy=CrashingSupervisor, channel=channels.orders)
+async def record_orders(stream: Any) -> None:
+    async for event in stream.events():
+        try:
+            await _record(event)
+        except CONTENT_ERRORS as exc:  # a bad event must not stop the agent
+            log.exception("record_orders failed on offset %d", event.message.offset)
+            await send_dead_letter(event, "processing_error", f"{type(exc).__name__}: {exc}")
+
+
+async def _record(event: EventT) -> None:
+    rt = current()
+    try:
+        order = rt.codec.decode(event.message.value, expect="OrderPlaced")
+    except CodecError as exc:
+        await send_dead_letter(event, exc.reason, str(exc))
+        return
+    station = rt.registry.get(order["station_id"])
+    if station is None:
+        await send_dead_letter(
+            event, "unknown_station", f"station {order['station_id']!r} is not in the registry"
+        )
+        return
+    user = order["user_id"]
+    if not user:
+        ORDERS["anonymous"] += 1
+        return
+    order["placed_at_ms"] = to_ms(order["placed_at"])
+    updated, new = history.add_order(history_table.get(user), order, station["city"],
+                                     station["station_type"])  # fmt: skip
+    if new:
+        history_table[user] = updated
+    ORDERS["recorded" if new else "redelivered"] += 1

@@ -1,0 +1,75 @@
+"""score_sessions: micro-batches of ready sessions through the MLP (keyed by user_id).
+
+Each batch is one forward pass (DESIGN step 3); the user history table is read here,
+never written (record_orders owns it). The batch is bounded in size and in wait
+(SCORER_BATCH_MAX, SCORER_BATCH_WAIT_MS).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, cast
+
+from faust.types import EventT
+from mode import CrashingSupervisor
+
+from streams import channels, history
+from streams.app import app
+from streams.deadletters import CONTENT_ERRORS, send_dead_letter
+from streams.runtime import current, now_ms
+from streams.scoring import recommendation, score_rows, session_row
+from streams.settings import settings
+from streams.tables import RECENT_PER_KEY, recommended, writing_for
+from streams.tables import history as history_table
+
+log = logging.getLogger(__name__)
+SCORED: dict[str, int] = {"sessions": 0, "batches": 0, "replayed": 0}
+
+
+@app.agent(supervisor_strategy=CrashingSupervisor, channel=channels.scoring_requests)
+async def score_sessions(stream: Any) -> None:
+    conf = settings()
+    within = conf.scorer_batch_wait_ms / 1000
+    async for events in stream.take_events(conf.scorer_batch_max, within=within):
+        try:
+            await score_batch(events)
+        except CONTENT_ERRORS as exc:  # a batch that cannot be scored is kept, with why
+            log.exception("scoring a batch of %d sessions failed", len(events))
+            for event in events:
+                await send_dead_letter(event, "processing_error", f"{type(exc).__name__}: {exc}")
+
+
+async def score_batch(events: list[EventT]) -> None:
+    """Score a batch in one forward pass and publish a Recommendation per new session."""
+    rt = current()
+    seen: dict[str, list[str]] = {}
+    rows, kept = [], []
+    for event in events:
+        request, key = cast(channels.ScoringRequest, event.value).asdict(), str(event.key)
+        done = seen.setdefault(key, list(recommended.get(key) or []))
+        if request["session_id"] in done:
+            SCORED["replayed"] += 1
+            continue
+        station = rt.registry.get(request["station_id"])
+        if station is None:  # removed from the registry since the join accepted it
+            await send_dead_letter(
+                event, "unknown_station", f"station {request['station_id']!r} left the registry"
+            )
+            continue
+        user = request["user_id"]
+        summary = history.summary(history_table.get(user)) if user else None
+        rows.append(session_row(request["started_at_ms"], request["face"], station, summary))
+        kept.append((event, request, key))
+        done.append(request["session_id"])
+    if not rows:
+        return
+    results = score_rows(rt.predictor, rows)
+    scored_at = now_ms()
+    for (event, request, key), ranked in zip(kept, results, strict=True):
+        with writing_for(event):  # mark first: a replay after a crash is then skipped
+            recommended[key] = seen[key][-RECENT_PER_KEY:]
+        record = recommendation(request, ranked, rt.predictor.version, scored_at)
+        value = rt.codec.encode("Recommendation", record)
+        await channels.recommendations.send(key=request["session_id"].encode(), value=value)
+    SCORED["sessions"] += len(kept)
+    SCORED["batches"] += 1

@@ -1,0 +1,35 @@
+"""The Faust app object, and nothing else: agents, tables and views import it.
+
+`faust -A streams.app worker` would find it here, but the worker is started through
+`python -m streams.worker`, which also imports the agents and views and loads the model.
+"""
+
+from __future__ import annotations
+
+import faust
+
+from infra.kafka.broker import bootstrap_servers
+from streams.settings import settings
+
+_conf = settings()
+
+app = faust.App(
+    _conf.scorer_app_id,
+    broker=f"kafka://{_conf.kafka_bootstrap_servers or bootstrap_servers()}",
+    store="rocksdb://" if _conf.scorer_store == "rocksdb" else "memory://",
+    datadir=str(_conf.scorer_data_dir),
+    # Faust's exactly_once crashes and duplicates on every rebalance (faust-streaming issue
+    # #323), and changelogs it wrote stall table recovery later. The scorer is at least once
+    # and removes duplicates itself (streams/tables.py: scored, recommended; history keeps
+    # order ids), which the failover tests check with SIGTERM and SIGKILL.
+    processing_guarantee="at_least_once",
+    topic_partitions=_conf.scorer_partitions,
+    topic_replication_factor=_conf.scorer_replication_factor,
+    topic_allow_declare=True,
+    consumer_auto_offset_reset="earliest",
+    web_host=_conf.scorer_web_host,
+    web_port=_conf.scorer_web_port,
+    web_bind=_conf.scorer_web_host,
+    canonical_url=f"http://{_conf.scorer_web_host}:{_conf.scorer_web_port}",
+    autodiscover=False,
+)

@@ -1,0 +1,51 @@
+"""The Faust topic objects the agents read and write, from the catalogue in topics.py.
+
+Values of the product's topics are raw bytes here: agents decode them with the schemas'
+codec themselves, so that a bad message becomes a dead letter with its partition and
+offset instead of an exception inside Faust's deserialiser.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+from streams import topics
+from streams.app import app
+from streams.settings import settings
+
+PREFIX = settings().scorer_topic_prefix
+SESSIONS = topics.named(topics.SESSIONS, PREFIX)
+FACES = topics.named(topics.FACES, PREFIX)
+JOIN_TICKS = topics.named(topics.JOIN_TICKS, PREFIX)
+
+
+class ScoringRequest(faust.Record, serializer="json"):
+    """A session ready to score, re-keyed by user (internal topic scoring.requests)."""
+
+    session_id: str
+    station_id: str
+    started_at_ms: int
+    user_id: str | None
+    face: dict[str, Any] | None
+    join: str  # embedded | joined | timed_out
+    event_time_ms: int
+
+
+def _raw(*names: str) -> Any:
+    return app.topic(
+        *names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    )
+
+
+orders = _raw(topics.named(topics.ORDERS, PREFIX))
+recommendations = _raw(topics.named(topics.RECOMMENDATIONS, PREFIX))
+dead_letters = _raw(topics.named(topics.DEAD_LETTERS, PREFIX))
+# Ticks carry the clock to the face join, one per partition (JSON {"partition", "now_ms"}).
+join_ticks = _raw(JOIN_TICKS)
+# The face join reads sessions, faces and its ticks as one co-partitioned stream.
+join_input = _raw(SESSIONS, FACES, JOIN_TICKS)
+scoring_requests = app.topic(
+    topics.named(topics.SCORING_REQUESTS, PREFIX), key_type=str, value_type=ScoringRequest
+)

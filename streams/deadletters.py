@@ -1,0 +1,31 @@
+"""Sending what cannot be processed to scoring.dead-letters, with the reason."""
+
+from __future__ import annotations
+
+import logging
+
+from faust.types import EventT
+
+from streams import channels
+from streams.runtime import current, now_ms
+
+log = logging.getLogger(__name__)
+# What a bad event can make our own code raise. Anything else (Kafka, Faust, the network)
+# is not the event's fault: it stops the worker, which resumes from its last commit, so
+# that nothing is lost.
+CONTENT_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
+
+
+async def send_dead_letter(event: EventT, reason: str, message: str) -> None:
+    """Publish the event's raw key and value with why it failed; the agent carries on."""
+    msg = event.message
+    record = {
+        "source_topic": msg.topic, "partition": msg.partition, "offset": msg.offset,
+        "key": msg.key if isinstance(msg.key, bytes) else None,
+        "value": msg.value if isinstance(msg.value, bytes) else None,
+        "error_class": reason, "error_message": message[:4000], "failed_at": now_ms(),
+    }  # fmt: skip
+    log.warning("dead letter from %s[%d]@%d: %s: %s", msg.topic, msg.partition, msg.offset,
+                reason, message)  # fmt: skip
+    value = current().codec.encode("DeadLetter", record)
+    await channels.dead_letters.send(key=msg.key, value=value)

@@ -1,0 +1,48 @@
+"""What the agents and views share at run time: settings, codec, model, station registry.
+
+The worker fills it in before Faust starts (streams/worker.py); agents read it through
+`current()`. It is not created at import time, so that importing an agent never loads a
+model or connects to Kafka.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from model.predictor import Predictor
+from schemas.codec import Codec
+from streams.registry import StationRegistry
+from streams.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    codec: Codec
+    predictor: Predictor
+    registry: StationRegistry
+
+
+_runtime: Runtime | None = None
+
+
+def install(runtime: Runtime) -> None:
+    global _runtime
+    _runtime = runtime
+
+
+def current() -> Runtime:
+    if _runtime is None:
+        raise RuntimeError("the scorer's runtime is not installed; start it with streams.worker")
+    return _runtime
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def to_ms(value: datetime | int) -> int:
+    """Epoch milliseconds of a decoded timestamp-millis field."""
+    return value if isinstance(value, int) else int(value.timestamp() * 1000)

@@ -1,0 +1,412 @@
+"""`make simulate`: stations publishing live events, as the counter apps and cameras would.
+
+Built on model/generator.py and speaking only the wire format (confluent-kafka producer,
+Avro single-object encoding, murmur2 partitioning). In order:
+
+1. the station registry;
+2. the users' past orders (`--history-days` back), so that returning customers have a
+   purchase history when the live sessions begin;
+3. live sessions at `--rate` per second for `--duration` seconds: each session's class is
+   drawn from the true posterior of the features the scorer will see (the live hour and
+   the history published so far); its face comes embedded, as its own event after a short
+   delay, late (after the scorer's face wait), twice, or not at all, in the given shares;
+   a session that buys is followed by its order after a delay; a share of all events is
+   malformed on purpose.
+
+It prints what it sent as JSON on its last line (and to `--summary`), which the demo and
+the tests read to count against what the scorer published.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from confluent_kafka import Producer
+
+from infra.kafka.broker import BrokerError, bootstrap_servers
+from model import generator
+from model.features import LOTTERY_TYPES, local_hour
+from schemas.codec import Codec
+from streams import history, topics
+from streams.admin import consumer_lag
+from streams.kafka import producer_config
+from streams.settings import settings
+
+
+@dataclass
+class Options:
+    stations: int = 20
+    users: int = 2_000
+    rate: float = 50.0
+    duration: float = 60.0
+    seed: int = 1
+    history_days: int = 365
+    embedded_faces: float = 0.2
+    late_faces: float = 0.05
+    missing_faces: float = 0.05
+    duplicate_faces: float = 0.02
+    duplicate_sessions: float = 0.01
+    malformed: float = 0.01
+    face_delay_ms: tuple[int, int] = (100, 800)
+    late_delay_ms: tuple[int, int] = (2_500, 5_000)
+    order_delay_s: tuple[float, float] = (20.0, 240.0)
+
+
+@dataclass
+class Sent:
+    """What the simulator published, for counting against the scorer's output."""
+
+    stations: int = 0
+    history_orders: int = 0
+    sessions: int = 0
+    session_ids: list[str] = field(default_factory=list)
+    faces: int = 0
+    orders: int = 0
+    order_ids: list[str] = field(default_factory=list)
+    malformed: int = 0
+    duplicates: int = 0
+    buying_sessions: int = 0
+    orders_per_user: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if not isinstance(v, list | dict)}
+        out["distinct_sessions"] = len(set(self.session_ids))
+        return out
+
+
+class Simulator:
+    """Publishes a world's registry, history and live sessions to Kafka."""
+
+    def __init__(self, bootstrap: str, options: Options) -> None:
+        self.o = options
+        self.rng = np.random.default_rng(options.seed)
+        self.pick = random.Random(options.seed)
+        self.world = generator.make_world(self.rng, options.stations, options.users)
+        self.codec = Codec()
+        self.bootstrap = bootstrap
+        self.producer = Producer(producer_config(bootstrap, **{"linger.ms": 2}))
+        self.histories: dict[str, dict[str, Any]] = {}
+        prefix = settings().scorer_topic_prefix
+        self.registry_topic = topics.named(topics.REGISTRY, prefix)
+        self.orders_topic = topics.named(topics.ORDERS, prefix)
+        self.sessions_topic = topics.named(topics.SESSIONS, prefix)
+        self.faces_topic = topics.named(topics.FACES, prefix)
+        self.sent = Sent()
+        st = self.world.stations
+        self._stations: dict[str, tuple[str, str]] = {
+            str(s): (str(c), str(t))
+            for s, c, t in zip(st["station_id"], st["city"], st["station_type"], strict=True)
+        }
+        self._user_ids = [str(u) for u in self.world.users["user_id"]]
+        # (due ms, sequence, topic, key, value); an order is planned as a dict instead.
+        self._queue: list[tuple[int, int, str, str, bytes | dict[str, Any]]] = []
+        self._seq = 0
+
+    def run(self, wait_for_group: str | None = None) -> Sent:
+        self.publish_registry()
+        self.publish_history()
+        if wait_for_group:
+            self.wait_until_consumed(wait_for_group)
+        self.publish_live()
+        self.producer.flush(30)
+        return self.sent
+
+    def _produce(self, topic: str, key: str, value: bytes) -> None:
+        while True:
+            try:
+                self.producer.produce(topic, key=key.encode(), value=value)
+                break
+            except BufferError:
+                self.producer.poll(0.05)
+        self.producer.poll(0)
+
+    def publish_registry(self) -> None:
+        for station_id, (city, station_type) in self._stations.items():
+            record = {"station_id": station_id, "city": city, "station_type": station_type}
+            self._produce(self.registry_topic, station_id, self.codec.encode("Station", record))
+        self.producer.flush(30)
+        self.sent.stations = len(self.world.stations)
+
+    def publish_history(self) -> None:
+        """Past orders of every user, at the home station, over the last history_days."""
+        now = int(time.time() * 1000)
+        users = self.world.users
+        months = np.minimum(users["tenure"].to_numpy(), self.o.history_days / 30)
+        days = self.rng.poisson(users["rate"].to_numpy() * months)
+        homes = users["home_station"].to_numpy()
+        station_ids = list(self._stations)
+        for u, n_days in enumerate(days):
+            if n_days == 0:
+                continue
+            user_id, home = self._user_ids[u], station_ids[int(homes[u])]
+            types = self.rng.choice(LOTTERY_TYPES, size=int(n_days), p=self.world.tastes[u])
+            back = self.rng.integers(1, self.o.history_days + 1, size=int(n_days))
+            for i, (kind, day) in enumerate(zip(types, back, strict=True)):
+                order = {
+                    "order_id": f"hist-{user_id}-{i}", "session_id": None, "user_id": user_id,
+                    "station_id": home, "lottery_type": str(kind), "amount": 200 * (1 + i % 5),
+                    "placed_at": now - int(day) * history.DAY_MS,
+                }  # fmt: skip
+                self._send_order(order, *self._stations[home])
+                self.sent.history_orders += 1
+        self.producer.flush(60)
+
+    def wait_until_consumed(self, group: str, timeout: float = 300) -> None:
+        """Hold the live sessions until the scorer has recorded the published history."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if sum(consumer_lag(self.bootstrap, group, self.orders_topic).values()) == 0:
+                return
+            time.sleep(0.5)
+        raise TimeoutError(f"group {group} did not consume {self.orders_topic} in {timeout}s")
+
+    def _send_order(self, order: dict[str, Any], city: str, station_type: str) -> None:
+        user = order["user_id"]
+        if user:
+            self.sent.orders_per_user[user] = self.sent.orders_per_user.get(user, 0) + 1
+            tracked = {**order, "placed_at_ms": order["placed_at"]}
+            self.histories[user], _ = history.add_order(self.histories.get(user), tracked, city,
+                                                        station_type)  # fmt: skip
+        key = user or order["session_id"]
+        self._produce(self.orders_topic, key, self.codec.encode("OrderPlaced", order))
+
+    def publish_live(self) -> None:
+        total = int(self.o.rate * self.o.duration)
+        began = time.monotonic()
+        start_ms = int(time.time() * 1000)
+        chunk = max(1, int(self.o.rate))
+        made = 0
+        while made < total or self._queue:
+            if made < total and time.monotonic() - began >= made / self.o.rate - 1.0:
+                n = min(chunk, total - made)
+                frame = self._live_sessions(n, made, start_ms)
+                for row in frame.to_dict("records"):
+                    self._plan_session({str(k): v for k, v in row.items()})
+                made += n
+            self._drain(start_ms, began)
+            time.sleep(0.002)
+
+    def _live_sessions(self, n: int, offset: int, start_ms: int) -> pd.DataFrame:
+        frame = generator.sample_sessions(self.world, n, self.rng)
+        frame["started_at"] = start_ms + ((offset + np.arange(n)) / self.o.rate * 1000).astype(
+            np.int64
+        )
+        frame["hour"] = local_hour(frame["started_at"].to_numpy())
+        self._use_published_history(frame)
+        frame = generator.draw_outcomes(self.world, frame, self.rng)
+        frame["session_id"] = [f"live-{self.o.seed}-{offset + i:08d}" for i in range(n)]
+        return frame
+
+    def _use_published_history(self, frame: pd.DataFrame) -> None:
+        """Replace the sampled history with what the scorer can know from the topics."""
+        names = ("is_new_user", "total_purchase_days", "frequent_type", "city", "station_type")
+        columns: dict[str, list[Any]] = {name: [] for name in names}
+        rows = zip(frame["user_index"], frame["station_city"], frame["station_station_type"],
+                   strict=True)  # fmt: skip
+        for u, city, station_type in rows:
+            known = self.histories.get(self._user_ids[int(u)]) if u >= 0 else None
+            s = history.summary(known)
+            values = (
+                (True, np.nan, None, city, station_type)
+                if s is None
+                else (False, s["total_purchase_days"], s["frequent_type"], s["home_city"],
+                      s["usual_station_type"])
+            )  # fmt: skip
+            for name, value in zip(names, values, strict=True):
+                columns[name].append(value)
+        for name in names:
+            frame[name] = columns[name]
+
+    def _at(self, due_ms: int, topic: str, key: str, value: bytes | dict[str, Any]) -> None:
+        self._seq += 1
+        heapq.heappush(self._queue, (due_ms, self._seq, topic, key, value))
+
+    def _plan_session(self, row: dict[str, Any]) -> None:
+        o, pick = self.o, self.pick
+        face = _face(row)
+        embedded = pick.random() < o.embedded_faces
+        session = {"session_id": row["session_id"], "station_id": row["station_id"],
+                   "started_at": int(row["started_at"]), "user_id": row["counter_user_id"],
+                   "face": face if embedded else None}  # fmt: skip
+        value = self.codec.encode("SessionStarted", session)
+        self._at(session["started_at"], self.sessions_topic, row["session_id"], value)
+        self.sent.session_ids.append(row["session_id"])
+        if pick.random() < o.duplicate_sessions:
+            self._at(session["started_at"] + 50, self.sessions_topic, row["session_id"], value)
+            self.sent.duplicates += 1
+        if not embedded:
+            self._plan_face(row, face)
+        if row["order_type"] is not None:
+            self._plan_order(row)
+        if pick.random() < o.malformed:
+            self._at(session["started_at"], self.sessions_topic, row["session_id"] + "-bad",
+                     _malformed(pick, value))  # fmt: skip
+            self.sent.malformed += 1
+
+    def _plan_face(self, row: dict[str, Any], face: dict[str, Any]) -> None:
+        o, pick = self.o, self.pick
+        roll = pick.random()
+        if roll < o.missing_faces:
+            return
+        late = roll < o.missing_faces + o.late_faces
+        low, high = o.late_delay_ms if late else o.face_delay_ms
+        detected = int(row["started_at"]) + pick.randint(low, high)
+        matched = row["matched_user_id"]
+        record = {
+            "session_id": row["session_id"],
+            "station_id": row["station_id"],
+            "detected_at": detected,
+            "face": face,
+            "matched_user_id": matched,
+            "match_score": None if np.isnan(row["match_score"]) else row["match_score"],
+        }
+        if record["match_score"] is None:
+            record["matched_user_id"] = None
+        elif matched is None:  # a search that found only a weak candidate
+            record["matched_user_id"] = f"u-{pick.randrange(len(self.world.users)):07d}"
+        value = self.codec.encode("FaceDetected", record)
+        self._at(detected, self.faces_topic, row["session_id"], value)
+        if pick.random() < o.duplicate_faces:
+            self._at(detected + 30, self.faces_topic, row["session_id"], value)
+            self.sent.duplicates += 1
+
+    def _plan_order(self, row: dict[str, Any]) -> None:
+        low, high = self.o.order_delay_s
+        placed = int(row["started_at"]) + int(self.pick.uniform(low, high) * 1000)
+        order_id = f"ord-{row['session_id']}"
+        order = {"order_id": order_id, "session_id": row["session_id"], "user_id": row["user_id"],
+                 "station_id": row["station_id"], "lottery_type": row["order_type"],
+                 "amount": int(row["order_amount"]), "placed_at": placed}  # fmt: skip
+        self._at(placed, self.orders_topic, order_id, order)
+        self.sent.buying_sessions += 1
+
+    def _drain(self, start_ms: int, began: float) -> None:
+        now = start_ms + int((time.monotonic() - began) * 1000)
+        while self._queue and self._queue[0][0] <= now:
+            _, _, topic, key, value = heapq.heappop(self._queue)
+            if isinstance(value, dict):  # an order: it joins the history when it is sent
+                self._send_order(value, *self._stations[value["station_id"]])
+                self.sent.orders += 1
+                self.sent.order_ids.append(value["order_id"])
+                continue
+            self._produce(topic, key, value)
+            if topic == self.sessions_topic and not key.endswith("-bad"):
+                self.sent.sessions += 1
+            elif topic == self.faces_topic:
+                self.sent.faces += 1
+
+
+def _face(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "face_token": f"ft-{row['session_id']}", "face_probability": row["face_probability"],
+        "age": int(row["age"]), "beauty": float(row["beauty"]),
+        "expression": {"type": row["expression"], "probability": row["expression_probability"]},
+        "emotion": {"type": row["emotion"], "probability": row["emotion_probability"]},
+        "gender": {"type": row["gender"], "probability": row["gender_probability"]},
+    }  # fmt: skip
+
+
+def _malformed(pick: random.Random, good: bytes) -> bytes:
+    """One of the ways a broken producer gets it wrong."""
+    kind = pick.randrange(4)
+    if kind == 0:
+        return b"\x00garbage-" + bytes(pick.randrange(256) for _ in range(8))
+    if kind == 1:
+        return good[: len(good) // 2]  # truncated
+    if kind == 2:
+        return b"\xc3\x01" + b"\xee" * 8 + good[10:]  # unknown fingerprint
+    return good[:-1] + b"\x7f\x7f\x7f"  # a body that does not end where it should
+
+
+def parse_args(argv: list[str] | None) -> tuple[Options, Path | None, str | None]:
+    def share(text: str) -> float:
+        value = float(text)
+        if not 0 <= value <= 1:
+            raise argparse.ArgumentTypeError(f"{text} is not a share between 0 and 1")
+        return value
+
+    def positive(text: str) -> float:
+        value = float(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text} must be positive")
+        return value
+
+    p = argparse.ArgumentParser(
+        prog="python -m streams.simulator",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--stations", type=int, default=20)
+    p.add_argument("--users", type=int, default=2_000)
+    p.add_argument("--rate", type=positive, default=50.0, help="sessions per second")
+    p.add_argument("--duration", type=positive, default=60.0, help="seconds of live sessions")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--history-days", type=int, default=365)
+    p.add_argument("--embedded-faces", type=share, default=0.2)
+    p.add_argument("--late-faces", type=share, default=0.05)
+    p.add_argument("--missing-faces", type=share, default=0.05)
+    p.add_argument("--duplicate-faces", type=share, default=0.02)
+    p.add_argument("--duplicate-sessions", type=share, default=0.01)
+    p.add_argument("--malformed", type=share, default=0.01)
+    p.add_argument(
+        "--order-delay",
+        type=positive,
+        nargs=2,
+        default=(20.0, 240.0),
+        metavar=("MIN_S", "MAX_S"),
+        help="seconds from session to order",
+    )
+    p.add_argument("--summary", type=Path, help="also write the summary JSON here")
+    p.add_argument(
+        "--wait-for-group",
+        metavar="GROUP",
+        help="start the live sessions once GROUP has consumed the history orders",
+    )
+    a = p.parse_args(argv)
+    if a.stations < 1 or a.users < 1:
+        p.error("--stations and --users must be at least 1")
+    options = Options(stations=a.stations, users=a.users, rate=a.rate, duration=a.duration,
+                      seed=a.seed, history_days=a.history_days, embedded_faces=a.embedded_faces,
+                      late_faces=a.late_faces, missing_faces=a.missing_faces,
+                      duplicate_faces=a.duplicate_faces, duplicate_sessions=a.duplicate_sessions,
+                      malformed=a.malformed, order_delay_s=tuple(a.order_delay))  # fmt: skip
+    return options, a.summary, a.wait_for_group
+
+
+def main(argv: list[str] | None = None) -> int:
+    options, summary_path, wait_for_group = parse_args(argv)
+    try:
+        bootstrap = bootstrap_servers()
+    except BrokerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    sent = Simulator(bootstrap, options).run(wait_for_group)
+    summary = json.dumps(sent.as_dict())
+    if summary_path:
+        summary_path.parent.mkdir(parents=True, exist_ok=True)
+        summary_path.write_text(
+            json.dumps(
+                {
+                    **sent.as_dict(),
+                    "session_ids": sent.session_ids,
+                    "order_ids": sent.order_ids,
+                    "orders_per_user": sent.orders_per_user,
+                }
+            )
+        )
+    print(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

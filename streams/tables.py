@@ -1,0 +1,63 @@
+"""The scorer's Faust tables. Each is read and written only by the agent whose stream is
+partitioned like it (DESIGN section 4).
+
+Keys are raw UTF-8 bytes, exactly as on the topics: Faust would otherwise serialise them
+as JSON strings, and then route a key (GET /users/{id}) to the worker of another partition.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from faust.streams import _current_event
+from faust.types import EventT
+
+from streams.app import app
+
+# join_faces (keyed by session_id): sessions and faces waiting for each other.
+pending = app.Table(
+    "pending-sessions",
+    default=None,
+    key_type=bytes,
+    help="sessions and faces waiting for their other half",
+)
+# join_faces (keyed by session_id): when each session was sent to scoring, so that a
+# replayed session or a late face never yields a second recommendation.
+scored = app.Table(
+    "scored-sessions",
+    default=None,
+    key_type=bytes,
+    help="epoch ms at which a session was sent to scoring",
+)
+# record_orders writes, score_sessions reads (both keyed by user_id).
+history = app.Table(
+    "user-history",
+    default=None,
+    key_type=bytes,
+    help="purchase history per user (streams/history.py)",
+)
+# score_sessions (keyed like scoring.requests: user_id, or session_id for a new user):
+# the sessions recently recommended per key, so that a replayed request is not rescored.
+recommended = app.Table(
+    "recommended-sessions",
+    default=None,
+    key_type=bytes,
+    help="session ids recently recommended, per scoring key",
+)
+RECENT_PER_KEY = 64
+
+
+@contextmanager
+def writing_for(event: EventT) -> Iterator[None]:
+    """Let a table write inside a `take` batch go to the partition of `event`.
+
+    Faust places a table write by the stream's current event, which inside a batch is
+    not the event being handled (faust-streaming issue #497); this sets it for the write.
+    """
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)

@@ -1,0 +1,78 @@
+"""`python -m streams.worker`: one scorer worker (what `make worker` runs).
+
+Before Faust starts: the settings are checked, the model artifact is loaded (a bad one
+stops the worker with the reason), the topics are created if missing and the station
+registry starts loading. Then the agents and web views are registered and Faust runs
+until SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from infra.kafka.broker import BrokerError, bootstrap_servers
+from model.artifact import ArtifactError
+from model.predictor import Predictor
+from schemas.codec import Codec
+from streams import topics
+from streams.admin import BrokerUnreachable, ensure_topics
+from streams.registry import StationRegistry
+from streams.runtime import Runtime, install
+from streams.settings import SettingsError, settings
+from streams.topics import prefixed
+
+
+def prepare() -> Runtime:
+    """Everything a worker needs before Faust starts; raises with a clear reason."""
+    conf = settings()
+    bootstrap = conf.kafka_bootstrap_servers or bootstrap_servers()
+    predictor = Predictor.from_artifact(conf.scorer_model_dir)
+    ensure_topics(
+        bootstrap,
+        conf.scorer_partitions,
+        conf.scorer_replication_factor,
+        prefixed(conf.scorer_topic_prefix),
+    )
+    codec = Codec()
+    registry = StationRegistry(
+        bootstrap, codec, topics.named(topics.REGISTRY, conf.scorer_topic_prefix)
+    )
+    registry.start()
+    return Runtime(conf, codec, predictor, registry)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO)
+    try:
+        runtime = prepare()
+    except (SettingsError, ArtifactError, BrokerError, BrokerUnreachable, RuntimeError) as exc:
+        print(f"error: the worker cannot start: {exc}", file=sys.stderr)
+        return 1
+    install(runtime)
+    print(f"Serving model {runtime.predictor.version} from {runtime.settings.scorer_model_dir}; "
+          f"web on http://{runtime.settings.scorer_web_host}:{runtime.settings.scorer_web_port}",
+          flush=True)  # fmt: skip
+    import streams.agents
+    import streams.web  # noqa: F401 - registers the views
+    from streams.app import app
+
+    sys.argv = [sys.argv[0], "worker", "--loglevel", "info", *(argv or [])]
+    try:
+        app.main()
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else 0
+    else:
+        code = 0
+    # Faust has stopped every service and committed what it processed. Leave now rather
+    # than in the interpreter's exit, which was seen to hang on a leftover thread once
+    # Faust's event loop had closed.
+    runtime.registry.stop()
+    logging.shutdown()
+    sys.stdout.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

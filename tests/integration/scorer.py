@@ -1,0 +1,170 @@
+"""Running real scorer workers against the test broker, each test on topics of its own."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, Producer
+
+from schemas.codec import Codec
+from streams import topics
+from streams.kafka import producer_config
+from streams.topics import TopicSpec
+
+ROOT = Path(__file__).resolve().parents[2]
+PARTITIONS = 4
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ScorerSetup:
+    """One isolated scorer deployment: its topic prefix, app id, model and folders."""
+
+    bootstrap: str
+    model_dir: Path
+    base: Path
+    prefix: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:8]}.")
+    codec: Codec = field(default_factory=Codec)
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def app_id(self) -> str:
+        return f"scorer-{self.prefix.rstrip('.')}"
+
+    def topic(self, spec: TopicSpec) -> str:
+        return topics.named(spec, self.prefix)
+
+    def env(self, name: str, port: int) -> dict[str, str]:
+        env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+               "SCORER_TOPIC_PREFIX": self.prefix, "SCORER_APP_ID": self.app_id,
+               "SCORER_MODEL_DIR": str(self.model_dir), "SCORER_WEB_PORT": str(port),
+               "SCORER_DATA_DIR": str(self.base / name), "SCORER_PARTITIONS": str(PARTITIONS),
+               "SCORER_FACE_WAIT_MS": "1500", **self.extra_env}  # fmt: skip
+        return env
+
+    def producer(self) -> Producer:
+        return Producer(producer_config(self.bootstrap))
+
+    def send(self, producer: Producer, spec: TopicSpec, key: str, value: bytes) -> None:
+        producer.produce(self.topic(spec), key=key.encode(), value=value)
+
+    def send_record(self, producer: Producer, spec: TopicSpec, key: str, record: dict) -> None:
+        self.send(producer, spec, key, self.codec.encode(spec.value_schema, record))
+
+    def consumer(self, spec: TopicSpec) -> Consumer:
+        consumer = Consumer({"bootstrap.servers": self.bootstrap,
+                             "group.id": f"check-{uuid.uuid4().hex[:8]}",
+                             "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                             "isolation.level": "read_committed"})  # fmt: skip
+        consumer.subscribe([self.topic(spec)])
+        return consumer
+
+
+class Worker:
+    """One `python -m streams.worker` process with its own web port and state folder."""
+
+    def __init__(self, setup: ScorerSetup, name: str) -> None:
+        self.setup = setup
+        self.name = name
+        self.port = free_port()
+        self.log = setup.base / f"{name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Worker:
+        self.setup.base.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen([sys.executable, "-m", "streams.worker"], cwd=ROOT,
+                                         env=self.setup.env(self.name, self.port), stdout=out,
+                                         stderr=subprocess.STDOUT)  # fmt: skip
+        return self
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc is not None and self.proc.poll() is None, self.tail()
+            status, _ = self.get("/readyz")
+            if status == 200:
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"worker {self.name} not ready in {timeout}s\n{self.tail()}")
+
+    def get(self, path: str) -> tuple[int, Any]:
+        return self.request("GET", path)
+
+    def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, Any]:
+        req = urllib.request.Request(self.url + path, data=body, method=method,
+                                     headers={"Content-Type": "application/json"})  # fmt: skip
+        try:
+            with urllib.request.urlopen(req, timeout=10) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"null")
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return 0, None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            subprocess.run(
+                [str(Path(sys.executable).parent / "py-spy"), "dump", "--pid", str(self.proc.pid)],
+                stdout=self.log.open("ab"),
+                check=False,
+            )
+            self.proc.kill()
+            return self.proc.wait(10)
+
+    def tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
+
+
+def collect(setup: ScorerSetup, spec: TopicSpec, until: Any, timeout: float = 60,
+            settle: float = 0.0) -> list[dict[str, Any]]:  # fmt: skip
+    """Decoded records of a topic (read_committed) until `until(records)` holds or timeout,
+    then `settle` seconds more to catch anything extra (a duplicate, say)."""
+    consumer = setup.consumer(spec)
+    records: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and not until(records):
+            _poll_into(consumer, setup, records)
+        end = time.monotonic() + settle
+        while time.monotonic() < end:
+            _poll_into(consumer, setup, records)
+    finally:
+        consumer.close()
+    return records
+
+
+def _poll_into(consumer: Consumer, setup: ScorerSetup, records: list[dict[str, Any]]) -> None:
+    msg = consumer.poll(0.2)
+    if msg is None or msg.error():
+        return
+    records.append(setup.codec.decode(msg.value()))

@@ -1,0 +1,106 @@
+"""Two workers in one consumer group while the stations keep publishing: one is stopped
+with SIGTERM, or killed with SIGKILL and started again. Counted afterwards: exactly one
+recommendation per session (read_committed) and every order counted once in the history.
+What was seen is written to out/reports/failover-<mode>.json.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from streams import topics
+from streams.admin import ensure_topics
+from tests.integration.scorer import PARTITIONS, ROOT, ScorerSetup, Worker, collect
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+REPORTS = ROOT / "out" / "reports"
+
+
+def _simulate(setup: ScorerSetup, summary: Path) -> subprocess.Popen[bytes]:
+    args = ["--rate", "40", "--duration", "25", "--users", "300", "--stations", "10",
+            "--history-days", "60", "--order-delay", "1", "6", "--seed", "7",
+            "--summary", str(summary)]  # fmt: skip
+    log = (setup.base / "simulator.log").open("ab")
+    return subprocess.Popen([sys.executable, "-m", "streams.simulator", *args], cwd=ROOT,
+                            env=setup.env("simulator", 0), stdout=log, stderr=log)  # fmt: skip
+
+
+def _orders_of(body: object) -> object:
+    return body.get("history", {}).get("orders") if isinstance(body, dict) else None
+
+
+def _histories(w1: Worker, w2: Worker, expected: dict[str, int]) -> dict[str, object]:
+    """/users of 40 users, asked until all agree with what was sent or 60 s have passed
+    (a restarted worker answers only once it has recovered its tables)."""
+    users = sorted(expected)[:40]
+    deadline = time.monotonic() + 60
+    while True:
+        alive = [w for w in (w1, w2) if w.proc is not None and w.proc.poll() is None]
+        ready = all(w.get("/readyz")[0] == 200 for w in alive)
+        bodies = {u: w1.get(f"/users/{u}")[1] for u in users}
+        if ready and all(_orders_of(b) == expected[u] for u, b in bodies.items()):
+            return bodies
+        if time.monotonic() > deadline:
+            return bodies
+        time.sleep(1)
+
+
+@pytest.mark.parametrize("mode", ["sigterm", "sigkill-restart"])
+def test_two_workers_lose_nothing_and_count_once(
+    kafka_bootstrap: str, trained_model: Path, tmp_path: Path, mode: str
+) -> None:
+    setup = ScorerSetup(kafka_bootstrap, trained_model, tmp_path)
+    ensure_topics(kafka_bootstrap, PARTITIONS, specs=topics.prefixed(setup.prefix))
+    w1, w2 = Worker(setup, "w1").start(), Worker(setup, "w2").start()
+    w1.wait_ready()
+    w2.wait_ready()
+    summary_path = tmp_path / "sent.json"
+    sim = _simulate(setup, summary_path)
+    try:
+        time.sleep(12)
+        if mode == "sigterm":
+            assert w2.stop(signal.SIGTERM) == 0, w2.tail()
+        else:
+            w2.stop(signal.SIGKILL)
+            time.sleep(3)
+            w2.start()
+        assert sim.wait(180) == 0, (setup.base / "simulator.log").read_text()[-2000:]
+        sent = json.loads(summary_path.read_text())
+        expected = set(sent["session_ids"])
+        recs = collect(setup, topics.RECOMMENDATIONS,
+                       lambda rs: expected <= {r["session_id"] for r in rs}, timeout=180,
+                       settle=10)  # fmt: skip
+        per_session = Counter(r["session_id"] for r in recs)
+        histories = _histories(w1, w2, sent["orders_per_user"])
+        seen = {
+            "mode": mode, "sessions_sent": len(expected),
+            "recommendations": sum(per_session.values()),
+            "sessions_recommended": len(per_session),
+            "missing": len(expected - set(per_session)),
+            "duplicated_sessions": sum(1 for n in per_session.values() if n > 1),
+            "orders_sent": sent["orders"] + sent["history_orders"],
+            "users_checked": len(histories),
+            "users_with_wrong_counts": sum(
+                1 for u, body in histories.items()
+                if _orders_of(body) != sent["orders_per_user"][u]),
+        }  # fmt: skip
+        REPORTS.mkdir(parents=True, exist_ok=True)
+        (REPORTS / f"failover-{mode}.json").write_text(json.dumps(seen, indent=2))
+        print(json.dumps(seen))
+        assert seen["missing"] == 0, seen
+        assert seen["duplicated_sessions"] == 0, seen
+        assert seen["users_with_wrong_counts"] == 0, (seen, histories)
+    finally:
+        if sim.poll() is None:
+            sim.kill()
+        for w in (w1, w2):
+            if w.proc is not None and w.proc.poll() is None:
+                w.stop()

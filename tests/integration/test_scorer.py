@@ -1,0 +1,301 @@
+"""The streaming scorer end to end on the real broker: one worker process, real topics."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import fastavro
+import pytest
+
+from model.predictor import Predictor
+from schemas.examples import FACE
+from streams import history, topics
+from streams.scoring import score_rows, session_row
+from tests.integration.scorer import ScorerSetup, Worker, collect
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+STATIONS = {"st-wh-1": ("Wuhan", "supermarket"), "st-es-1": ("Enshi", "chess_room")}
+DAY = 86_400_000
+NOW = int(time.time() * 1000)
+HISTORY_ORDERS = [
+    {"order_id": f"h-{i}", "session_id": None, "user_id": "u-hist", "station_id": "st-wh-1",
+     "lottery_type": kind, "amount": 1000, "placed_at": NOW - (10 - i) * DAY}
+    for i, kind in enumerate(["TEN_TIMES_GOOD_LUCK", "TEN_TIMES_GOOD_LUCK", "TWO_COLOR_BALL"])
+]  # fmt: skip
+
+
+def face(beauty: float, expression: str = "none", emotion: str = "neutral") -> dict[str, Any]:
+    return {**FACE, "beauty": beauty, "expression": {"type": expression, "probability": 0.9},
+            "emotion": {"type": emotion, "probability": 0.8}}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def setup(
+    kafka_bootstrap: str, trained_model: Path, tmp_path_factory: pytest.TempPathFactory
+) -> ScorerSetup:
+    return ScorerSetup(kafka_bootstrap, trained_model, tmp_path_factory.mktemp("scorer"))
+
+
+@pytest.fixture(scope="module")
+def worker(setup: ScorerSetup) -> Iterator[Worker]:
+    producer = setup.producer()
+    from streams.admin import ensure_topics
+
+    ensure_topics(setup.bootstrap, 4, specs=topics.prefixed(setup.prefix))
+    for station_id, (city, kind) in STATIONS.items():
+        setup.send_record(
+            producer,
+            topics.REGISTRY,
+            station_id,
+            {"station_id": station_id, "city": city, "station_type": kind},
+        )
+    for order in HISTORY_ORDERS:
+        setup.send_record(producer, topics.ORDERS, "u-hist", order)
+    producer.flush(10)
+    w = Worker(setup, "w1").start()
+    w.wait_ready()
+    _wait_for(lambda: (w.get("/users/u-hist")[1] or {}).get("history", {}).get("orders") == 3,
+              "history of u-hist")  # fmt: skip
+    yield w
+    w.stop()
+
+
+def _wait_for(check: Any, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _summary() -> dict[str, Any] | None:
+    h = None
+    for order in HISTORY_ORDERS:
+        h, _ = history.add_order(h, {**order, "placed_at_ms": order["placed_at"]}, "Wuhan",
+                                 "supermarket")  # fmt: skip
+    return history.summary(h)
+
+
+def offline(setup: ScorerSetup, started: int, f: dict | None, station: str,
+            known: bool) -> dict[str, Any]:  # fmt: skip
+    city, kind = STATIONS[station]
+    row = session_row(started, f, {"city": city, "station_type": kind},
+                      _summary() if known else None)  # fmt: skip
+    return score_rows(Predictor.from_artifact(setup.model_dir), [row])[0]
+
+
+def session(sid: str, user: str | None = None, f: dict | None = None,
+            station: str = "st-wh-1") -> dict[str, Any]:  # fmt: skip
+    return {"session_id": sid, "station_id": station, "started_at": NOW, "user_id": user,
+            "face": f}  # fmt: skip
+
+
+def face_event(sid: str, f: dict, matched: str | None = None, score: float | None = None,
+               station: str = "st-wh-1") -> dict[str, Any]:  # fmt: skip
+    return {"session_id": sid, "station_id": station, "detected_at": NOW + 300, "face": f,
+            "matched_user_id": matched, "match_score": score}  # fmt: skip
+
+
+def _by_session(records: list[dict[str, Any]], prefix: str) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        if r["session_id"].startswith(prefix):
+            out.setdefault(r["session_id"], []).append(r)
+    return out
+
+
+def _assert_same_scores(rec: dict[str, Any], expected: dict[str, Any]) -> None:
+    assert rec["top_pick"] == expected["top_pick"]
+    assert rec["p_no_buy"] == pytest.approx(expected["p_no_buy"], abs=1e-6)
+    got = {r["lottery_type"]: r["probability"] for r in rec["ranking"]}
+    for item in expected["ranking"]:
+        assert got[item["lottery_type"]] == pytest.approx(item["probability"], abs=1e-6)
+
+
+def test_every_session_gets_one_recommendation_with_the_offline_scores(
+    setup: ScorerSetup, worker: Worker
+) -> None:
+    p = setup.producer()
+    f1, f2, f3, f4 = face(72, "laugh", "happy"), face(45), face(60, "smile"), face(30)
+    setup.send_record(p, topics.SESSIONS, "e2e-embed", session("e2e-embed", "u-hist", f1))
+    setup.send_record(p, topics.SESSIONS, "e2e-joined", session("e2e-joined"))
+    setup.send_record(p, topics.FACES, "e2e-joined", face_event("e2e-joined", f2, "u-hist", 92))
+    setup.send_record(p, topics.SESSIONS, "e2e-weak", session("e2e-weak"))
+    setup.send_record(p, topics.FACES, "e2e-weak", face_event("e2e-weak", f3, "u-hist", 50))
+    setup.send_record(p, topics.SESSIONS, "e2e-timeout", session("e2e-timeout", station="st-es-1"))
+    setup.send_record(p, topics.FACES, "e2e-early", face_event("e2e-early", f4))
+    p.flush(10)
+    time.sleep(0.5)  # the face waits for its session
+    setup.send_record(p, topics.SESSIONS, "e2e-early", session("e2e-early"))
+    p.flush(10)
+    recs = collect(setup, topics.RECOMMENDATIONS,
+                   lambda rs: len(_by_session(rs, "e2e-")) >= 5, settle=3)  # fmt: skip
+    by = _by_session(recs, "e2e-")
+    assert sorted(by) == ["e2e-early", "e2e-embed", "e2e-joined", "e2e-timeout", "e2e-weak"]
+    assert all(len(v) == 1 for v in by.values()), {k: len(v) for k, v in by.items()}
+    embed, joined, weak = by["e2e-embed"][0], by["e2e-joined"][0], by["e2e-weak"][0]
+    timeout, early = by["e2e-timeout"][0], by["e2e-early"][0]
+    assert (embed["user_id"], embed["is_new_user"], embed["imputed_face"]) == (
+        "u-hist",
+        False,
+        False,
+    )
+    _assert_same_scores(embed, offline(setup, NOW, f1, "st-wh-1", known=True))
+    assert joined["user_id"] == "u-hist" and not joined["imputed_face"]
+    _assert_same_scores(joined, offline(setup, NOW, f2, "st-wh-1", known=True))
+    assert weak["user_id"] is None and weak["is_new_user"]  # score 50 is below the threshold
+    _assert_same_scores(weak, offline(setup, NOW, f3, "st-wh-1", known=False))
+    assert timeout["imputed_face"] and timeout["imputed_history"]
+    _assert_same_scores(timeout, offline(setup, NOW, None, "st-es-1", known=False))
+    assert not early["imputed_face"]
+    _assert_same_scores(early, offline(setup, NOW, f4, "st-wh-1", known=False))
+    for rec in by.values():
+        assert rec[0]["model_version"] == Predictor.from_artifact(setup.model_dir).version
+        assert rec[0]["scored_at"] >= rec[0]["event_time"]
+
+
+def test_a_late_face_is_not_rescored(setup: ScorerSetup, worker: Worker) -> None:
+    p = setup.producer()
+    setup.send_record(p, topics.SESSIONS, "late-1", session("late-1"))
+    p.flush(10)
+    first = collect(setup, topics.RECOMMENDATIONS, lambda rs: bool(_by_session(rs, "late-")))
+    assert _by_session(first, "late-")["late-1"][0]["imputed_face"]
+    setup.send_record(p, topics.FACES, "late-1", face_event("late-1", face(80)))
+    p.flush(10)
+    again = collect(setup, topics.RECOMMENDATIONS, lambda rs: False, timeout=4)
+    assert len(_by_session(again, "late-")["late-1"]) == 1
+
+
+def test_redelivered_events_change_nothing(setup: ScorerSetup, worker: Worker) -> None:
+    p = setup.producer()
+    setup.send_record(p, topics.SESSIONS, "redo-1", session("redo-1", "u-hist", face(50)))
+    setup.send_record(p, topics.SESSIONS, "redo-2", session("redo-2"))
+    setup.send_record(p, topics.FACES, "redo-2", face_event("redo-2", face(66)))
+    p.flush(10)
+    collect(setup, topics.RECOMMENDATIONS, lambda rs: len(_by_session(rs, "redo-")) >= 2)
+    for _ in range(2):  # replay everything, orders included
+        setup.send_record(p, topics.SESSIONS, "redo-1", session("redo-1", "u-hist", face(50)))
+        setup.send_record(p, topics.SESSIONS, "redo-2", session("redo-2"))
+        setup.send_record(p, topics.FACES, "redo-2", face_event("redo-2", face(66)))
+        for order in HISTORY_ORDERS:
+            setup.send_record(p, topics.ORDERS, "u-hist", order)
+    p.flush(10)
+    recs = collect(setup, topics.RECOMMENDATIONS, lambda rs: False, timeout=5)
+    assert {k: len(v) for k, v in _by_session(recs, "redo-").items()} == {"redo-1": 1, "redo-2": 1}
+    status, body = worker.get("/users/u-hist")
+    assert status == 200 and body["history"]["orders"] == 3
+    assert body["history"]["total_purchase_days"] == 3
+
+
+def _raw_session(setup: ScorerSetup, record: dict[str, Any]) -> bytes:
+    """A SessionStarted written without the codec's checks, as a careless producer would."""
+    sv = setup.codec.schemas.current("SessionStarted")
+    out = io.BytesIO()
+    fastavro.schemaless_writer(out, sv.parsed, record)
+    return b"\xc3\x01" + sv.fingerprint + out.getvalue()
+
+
+def _order_with_enum_index(setup: ScorerSetup, index: int) -> bytes:
+    sv = setup.codec.schemas.current("OrderPlaced")
+    raw = json.loads(json.dumps(sv.raw))
+    for field in raw["fields"]:
+        if field["name"] == "lottery_type":
+            field["type"] = "int"  # an enum index is written like an int
+    out = io.BytesIO()
+    order = {**HISTORY_ORDERS[0], "order_id": "bad-enum", "lottery_type": index}
+    fastavro.schemaless_writer(out, fastavro.parse_schema(raw), order)
+    return b"\xc3\x01" + sv.fingerprint + out.getvalue()
+
+
+def test_bad_input_goes_to_dead_letters_and_the_next_event_is_scored(
+    setup: ScorerSetup, worker: Worker
+) -> None:
+    p = setup.producer()
+    good = setup.codec.encode("SessionStarted", session("bad-x"))
+    cases = {
+        "bad-garbage": (topics.SESSIONS, b"\x00\x01 not avro", "bad_magic"),
+        "bad-fingerprint": (topics.SESSIONS, b"\xc3\x01" + b"\xab" * 8 + good[10:],
+                            "unknown_fingerprint"),
+        "bad-truncated": (topics.SESSIONS, good[:-7], "truncated"),
+        "bad-beauty": (topics.SESSIONS, _raw_session(setup, session("bad-beauty", None,
+                                                                    face(150.0))),
+                       "invalid_datum"),
+        "bad-station": (topics.SESSIONS, setup.codec.encode("SessionStarted", session(
+            "bad-station", station="st-unknown")), "unknown_station"),
+        "bad-lottery": (topics.ORDERS, _order_with_enum_index(setup, 9), "invalid_datum"),
+    }  # fmt: skip
+    for key, (spec, value, _) in cases.items():
+        setup.send(p, spec, key, value)
+    setup.send_record(p, topics.SESSIONS, "after-bad", session("after-bad", None, face(55)))
+    p.flush(10)
+    letters = collect(setup, topics.DEAD_LETTERS,
+                      lambda ds: len([d for d in ds if (d["key"] or b"").startswith(b"bad-")])
+                      >= len(cases))  # fmt: skip
+    got = {d["key"].decode(): d for d in letters if (d["key"] or b"").startswith(b"bad-")}
+    assert {k: d["error_class"] for k, d in got.items()} == {k: c[2] for k, c in cases.items()}
+    for key, (spec, value, _) in cases.items():
+        assert got[key]["value"] == value and got[key]["source_topic"] == setup.topic(spec)
+        assert got[key]["offset"] >= 0 and got[key]["error_message"]
+    assert "beauty=150.0" in got["bad-beauty"]["error_message"]
+    recs = collect(setup, topics.RECOMMENDATIONS, lambda rs: bool(_by_session(rs, "after-bad")))
+    assert len(_by_session(recs, "after-bad")["after-bad"]) == 1
+
+
+def test_http_scoring_matches_the_stream_and_bad_bodies_get_400(
+    setup: ScorerSetup, worker: Worker
+) -> None:
+    f = face(72, "laugh", "happy")
+    body = json.dumps({"station_id": "st-wh-1", "started_at": NOW, "user_id": "u-hist",
+                       "face": f}).encode()  # fmt: skip
+    status, answer = worker.request("POST", "/score", body)
+    assert status == 200, answer
+    assert answer["user_id"] == "u-hist" and not answer["is_new_user"]
+    _assert_same_scores(answer, offline(setup, NOW, f, "st-wh-1", known=True))
+    bad = {
+        b"{not json": "not JSON",
+        b"[1, 2]": "JSON object",
+        json.dumps({"started_at": NOW}).encode(): "station_id",
+        json.dumps({"station_id": "st-wh-1", "face": face(101)}).encode(): "beauty=101",
+        json.dumps({"station_id": "st-nope"}).encode(): "not in the registry",
+        json.dumps({"station_id": "st-wh-1", "colour": "red"}).encode(): "unknown field",
+    }
+    for payload, words in bad.items():
+        status, answer = worker.request("POST", "/score", payload)
+        assert status == 400 and words in answer["error"], (payload, answer)
+
+
+def test_user_view_health_and_readiness(setup: ScorerSetup, worker: Worker) -> None:
+    status, body = worker.get("/users/u-hist")
+    assert status == 200
+    h = body["history"]
+    assert h["orders"] == 3 and h["frequent_type"] == "TEN_TIMES_GOOD_LUCK"
+    assert h["home_city"] == "Wuhan" and h["rfm"]["frequency"] == 2
+    assert h["rfm"]["recency_days"] == pytest.approx(2.0)
+    assert h["rfm"]["monetary_fen"] == pytest.approx(1000.0)
+    assert worker.get("/users/nobody")[0] == 404
+    assert worker.get("/healthz") == (200, {"status": "ok"})
+    status, ready = worker.get("/readyz")
+    assert status == 200 and ready["ready"]
+
+
+def test_lost_local_state_is_rebuilt_from_the_changelog(setup: ScorerSetup, worker: Worker) -> None:
+    before = worker.get("/users/u-hist")[1]
+    assert worker.stop() == 0
+    shutil.rmtree(setup.base / worker.name)
+    worker.start().wait_ready()
+    _wait_for(lambda: worker.get("/users/u-hist")[1] == before, "rebuilt history")
+    # A session scored before the loss is still known: its replay is not scored again.
+    p = setup.producer()
+    setup.send_record(p, topics.SESSIONS, "e2e-embed", session("e2e-embed", "u-hist", face(72)))
+    p.flush(10)
+    recs = collect(setup, topics.RECOMMENDATIONS, lambda rs: False, timeout=5)
+    assert Counter(r["session_id"] for r in recs)["e2e-embed"] == 1
