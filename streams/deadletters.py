@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from faust.types import EventT
 
+from schemas.codec import CodecError
 from streams import channels
 from streams.runtime import current, now_ms
 
@@ -29,3 +31,19 @@ async def send_dead_letter(event: EventT, reason: str, message: str) -> None:
                 reason, message)  # fmt: skip
     value = current().codec.encode("DeadLetter", record)
     await channels.dead_letters.send(key=msg.key, value=value)
+
+
+async def decode_or_dead_letter(event: EventT, schema: str) -> dict[str, Any] | None:
+    """The event's record of `schema` at a known station; else None, after a dead letter."""
+    rt = current()
+    try:
+        record = rt.codec.decode(event.message.value, expect=schema)
+    except CodecError as exc:
+        await send_dead_letter(event, exc.reason, str(exc))
+        return None
+    if rt.registry.get(record["station_id"]) is None:
+        await send_dead_letter(
+            event, "unknown_station", f"station {record['station_id']!r} is not in the registry"
+        )
+        return None
+    return record

@@ -19,10 +19,9 @@ from typing import Any
 from faust.types import EventT
 from mode import CrashingSupervisor
 
-from schemas.codec import CodecError
 from streams import channels, join
 from streams.app import app
-from streams.deadletters import CONTENT_ERRORS, send_dead_letter
+from streams.deadletters import CONTENT_ERRORS, decode_or_dead_letter, send_dead_letter
 from streams.runtime import current, now_ms, to_ms
 from streams.settings import settings
 from streams.tables import pending, scored
@@ -60,24 +59,8 @@ def _count(outcome: str) -> None:
     JOIN_OUTCOMES[outcome] = JOIN_OUTCOMES.get(outcome, 0) + 1
 
 
-async def _decode(event: EventT, schema: str) -> dict[str, Any] | None:
-    """The record, or None after sending a dead letter for a bad or unplaceable event."""
-    rt = current()
-    try:
-        record = rt.codec.decode(event.message.value, expect=schema)
-    except CodecError as exc:
-        await send_dead_letter(event, exc.reason, str(exc))
-        return None
-    if rt.registry.get(record["station_id"]) is None:
-        await send_dead_letter(
-            event, "unknown_station", f"station {record['station_id']!r} is not in the registry"
-        )
-        return None
-    return record
-
-
 async def _on_session(event: EventT) -> None:
-    record = await _decode(event, "SessionStarted")
+    record = await decode_or_dead_letter(event, "SessionStarted")
     if record is None:
         return
     session_id = record["session_id"]
@@ -94,7 +77,7 @@ async def _on_session(event: EventT) -> None:
 
 
 async def _on_face(event: EventT) -> None:
-    record = await _decode(event, "FaceDetected")
+    record = await decode_or_dead_letter(event, "FaceDetected")
     if record is None:
         return
     session_id = record["session_id"]

@@ -11,10 +11,9 @@ from typing import Any
 from faust.types import EventT
 from mode import CrashingSupervisor
 
-from schemas.codec import CodecError
 from streams import channels, history
 from streams.app import app
-from streams.deadletters import CONTENT_ERRORS, send_dead_letter
+from streams.deadletters import CONTENT_ERRORS, decode_or_dead_letter, send_dead_letter
 from streams.runtime import current, to_ms
 from streams.tables import history as history_table
 
@@ -33,18 +32,11 @@ async def record_orders(stream: Any) -> None:
 
 
 async def _record(event: EventT) -> None:
-    rt = current()
-    try:
-        order = rt.codec.decode(event.message.value, expect="OrderPlaced")
-    except CodecError as exc:
-        await send_dead_letter(event, exc.reason, str(exc))
+    order = await decode_or_dead_letter(event, "OrderPlaced")
+    if order is None:
         return
-    station = rt.registry.get(order["station_id"])
-    if station is None:
-        await send_dead_letter(
-            event, "unknown_station", f"station {order['station_id']!r} is not in the registry"
-        )
-        return
+    station = current().registry.get(order["station_id"])
+    assert station is not None  # decode_or_dead_letter checked it
     user = order["user_id"]
     if not user:
         ORDERS["anonymous"] += 1

@@ -128,20 +128,25 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_score_command_writes_predictions(model_dir: Path, tmp_path: Path) -> None:
-    frame = prepare(SESSIONS, SEED).test.frame[list(RAW_COLUMNS)].head(2_500)
-    frame.to_csv(tmp_path / "in.csv", index=False)
-    done = _cli(
+def _score_csv(model_dir: Path, folder: Path, batch_size: int) -> subprocess.CompletedProcess[str]:
+    """`python -m model score` from folder/in.csv to folder/out.csv."""
+    return _cli(
         "score",
         "--model",
         str(model_dir),
         "--input",
-        str(tmp_path / "in.csv"),
+        str(folder / "in.csv"),
         "--output",
-        str(tmp_path / "out.csv"),
+        str(folder / "out.csv"),
         "--batch-size",
-        "1000",
+        str(batch_size),
     )
+
+
+def test_score_command_writes_predictions(model_dir: Path, tmp_path: Path) -> None:
+    frame = prepare(SESSIONS, SEED).test.frame[list(RAW_COLUMNS)].head(2_500)
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    done = _score_csv(model_dir, tmp_path, batch_size=1000)
     assert done.returncode == 0, done.stderr
     out = pd.read_csv(tmp_path / "out.csv")
     assert len(out) == 2_500
@@ -155,17 +160,7 @@ def test_score_command_names_the_bad_row_and_column(model_dir: Path, tmp_path: P
     frame = prepare(SESSIONS, SEED).test.frame[list(RAW_COLUMNS)].head(1_500).copy()
     frame.loc[1_203, "hour"] = 25
     frame.to_csv(tmp_path / "in.csv", index=False)
-    done = _cli(
-        "score",
-        "--model",
-        str(model_dir),
-        "--input",
-        str(tmp_path / "in.csv"),
-        "--output",
-        str(tmp_path / "out.csv"),
-        "--batch-size",
-        "500",
-    )
+    done = _score_csv(model_dir, tmp_path, batch_size=500)
     assert done.returncode == 1
     assert "line 1205 (row 1204), column 'hour'" in done.stderr
 
