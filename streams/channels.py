@@ -19,6 +19,15 @@ PREFIX = settings().scorer_topic_prefix
 SESSIONS = topics.named(topics.SESSIONS, PREFIX)
 FACES = topics.named(topics.FACES, PREFIX)
 JOIN_TICKS = topics.named(topics.JOIN_TICKS, PREFIX)
+RECOMMENDATIONS = topics.named(topics.RECOMMENDATIONS, PREFIX)
+SESSION_ORDERS = topics.named(topics.SESSION_ORDERS, PREFIX)
+CONVERSIONS = topics.named(topics.CONVERSIONS, PREFIX)
+_CATALOGUE = {topics.named(spec, PREFIX): spec.name for spec in topics.ALL}
+
+
+def catalogue_name(topic: str) -> str:
+    """The topic's name without SCORER_TOPIC_PREFIX: a stable metrics label."""
+    return _CATALOGUE.get(topic, "other")
 
 
 class ScoringRequest(faust.Record, serializer="json"):
@@ -40,7 +49,11 @@ def _raw(*names: str) -> Any:
 
 
 orders = _raw(topics.named(topics.ORDERS, PREFIX))
-recommendations = _raw(topics.named(topics.RECOMMENDATIONS, PREFIX))
+recommendations = _raw(RECOMMENDATIONS)
+conversions = _raw(CONVERSIONS)
+session_orders = _raw(SESSION_ORDERS)
+# Conversion tracking reads recommendations, orders by session and the ticks as one stream.
+conversion_input = _raw(RECOMMENDATIONS, SESSION_ORDERS, JOIN_TICKS)
 dead_letters = _raw(topics.named(topics.DEAD_LETTERS, PREFIX))
 # Ticks carry the clock to the face join, one per partition (JSON {"partition", "now_ms"}).
 join_ticks = _raw(JOIN_TICKS)

@@ -8,7 +8,7 @@ from typing import Any
 from faust.types import EventT
 
 from schemas.codec import CodecError
-from streams import channels
+from streams import channels, metrics
 from streams.runtime import current, now_ms
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ async def send_dead_letter(event: EventT, reason: str, message: str) -> None:
     }  # fmt: skip
     log.warning("dead letter from %s[%d]@%d: %s: %s", msg.topic, msg.partition, msg.offset,
                 reason, message)  # fmt: skip
+    metrics.DEAD_LETTERS.labels(reason=reason, topic=channels.catalogue_name(msg.topic)).inc()
     value = current().codec.encode("DeadLetter", record)
     await channels.dead_letters.send(key=msg.key, value=value)
 

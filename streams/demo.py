@@ -31,12 +31,21 @@ from schemas.examples import EXAMPLES
 from streams.admin import BrokerUnreachable, admin_client, ensure_topics
 from streams.kafka import producer_config
 from streams.settings import Settings, SettingsError, settings
-from streams.topics import ALL, DEAD_LETTERS, ORDERS, RECOMMENDATIONS, TopicSpec, named, prefixed
+from streams.topics import (
+    ALL,
+    CONVERSIONS,
+    DEAD_LETTERS,
+    RECOMMENDATIONS,
+    TopicSpec,
+    named,
+    prefixed,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "out" / "demo"
 DEMO_SESSIONS = 200_000
 RATE, DURATION = 40.0, 60.0
+DEMO_WINDOW_S = 20
 
 
 def round_trip(bootstrap: str) -> int:
@@ -106,7 +115,7 @@ class Tally:
         self.duplicates = 0
         self.latency_ms: list[float] = []
         self.dead = Counter[str]()
-        self.orders: dict[str, str] = {}  # session_id -> lottery type
+        self.outcomes: dict[str, str] = {}  # session_id -> conversion outcome
 
     def add(self, topic: str, value: bytes, prefix: str) -> None:
         record = self.codec.decode(value)
@@ -117,8 +126,8 @@ class Tally:
         session_id = record.get("session_id") or ""
         if not session_id.startswith(self.session_prefix):
             return
-        if topic == named(ORDERS, prefix):
-            self.orders[session_id] = record["lottery_type"]
+        if topic == named(CONVERSIONS, prefix):
+            self.outcomes[session_id] = record["outcome"]
         elif session_id in self.recs:
             self.duplicates += 1
         else:
@@ -127,32 +136,23 @@ class Tally:
             self.latency_ms.append(done * 1000)
 
     def conversions(self) -> Counter[str]:
-        out = Counter[str]()
-        for sid, rec in self.recs.items():
-            bought = self.orders.get(sid)
-            if bought is None:
-                out["no purchase (yet)"] += 1
-            elif _class_of(bought) == rec["top_pick"]:
-                out["bought the top pick"] += 1
-            else:
-                out["bought another type"] += 1
-        return out
-
-
-def _class_of(lottery_type: str) -> str:
-    return lottery_type if lottery_type in ("TWO_COLOR_BALL", "TEN_TIMES_GOOD_LUCK",
-                                            "WELFARE_3D") else "OTHER"  # fmt: skip
+        return Counter(self.outcomes.values())
 
 
 def run_live(bootstrap: str, conf: Settings) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     codec = Codec()
     prefix = conf.scorer_topic_prefix
-    consumer = _consumer(bootstrap, [named(s, prefix) for s in (RECOMMENDATIONS, DEAD_LETTERS,
-                                                                ORDERS)])  # fmt: skip
+    watched = (RECOMMENDATIONS, DEAD_LETTERS, CONVERSIONS)
+    consumer = _consumer(bootstrap, [named(s, prefix) for s in watched])
     seed = int(time.time()) % 1_000_000
     tally = Tally(codec, f"live-{seed}-")
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
+    # A short conversion window, so that a one-minute demo sees every outcome decided.
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "SCORER_CONVERSION_WINDOW_S": str(DEMO_WINDOW_S),
+    }
     worker_log = (OUT / "worker.log").open("wb")
     worker = subprocess.Popen([sys.executable, "-m", "streams.worker"], cwd=ROOT, env=env,
                               stdout=worker_log, stderr=subprocess.STDOUT)  # fmt: skip
@@ -209,8 +209,9 @@ def _watch(consumer: Consumer, tally: Tally, prefix: str, sim: subprocess.Popen[
 
 
 def _drain(consumer: Consumer, tally: Tally, prefix: str, expected: set[str]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not expected <= tally.recs.keys():
+    """Read on until every session has its recommendation and its conversion outcome."""
+    deadline = time.monotonic() + DEMO_WINDOW_S + 40
+    while time.monotonic() < deadline and not expected <= tally.outcomes.keys():
         _poll(consumer, tally, prefix)
     end = time.monotonic() + 3
     while time.monotonic() < end:
@@ -245,12 +246,13 @@ def _summary(sent: dict[str, Any], tally: Tally, url: str) -> None:
     dead = ", ".join(f"{k} {v}" for k, v in sorted(tally.dead.items())) or "none"
     print(f"  dead letters               {sum(tally.dead.values())} ({dead})")
     conv = tally.conversions()
-    rate = (conv["bought the top pick"] + conv["bought another type"]) / n
-    print(
-        f"  conversions so far         {dict(conv)}; order rate {rate:.1%}, "
-        f"top pick {conv['bought the top pick'] / n:.1%}"
-    )
+    decided = max(sum(conv.values()), 1)
+    rate = (conv["CONVERTED_TOP_PICK"] + conv["CONVERTED_OTHER"]) / decided
+    print(f"  conversions ({DEMO_WINDOW_S} s window)  {sum(conv.values()):,} decided: "
+          f"rate {rate:.1%}, to the top pick {conv['CONVERTED_TOP_PICK'] / decided:.1%} "
+          f"({dict(conv)})")  # fmt: skip
     print(f"  web server                 {url}/score (POST), {url}/users/<id>, {url}/readyz")
+    print(f"  metrics                    {url}/metrics (Prometheus; dashboards: README)")
 
 
 def main() -> int:

@@ -47,6 +47,11 @@ recommended = app.Table(
     help="session ids recently recommended, per scoring key",
 )
 RECENT_PER_KEY = 64
+# track_conversions (keyed by session_id): recommendations waiting for an order, orders
+# waiting for their recommendation, and decided sessions (kept one more window).
+conversion_state = app.Table(
+    "conversion-state", default=None, key_type=bytes, help="conversion tracking per session"
+)
 
 
 @contextmanager

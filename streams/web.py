@@ -3,6 +3,7 @@
 - POST /score: a session as JSON (station_id, started_at in epoch ms or omitted for now,
   user_id or null, face as FaceAttributes or null) -> the ranked lottery types.
 - GET /users/{user_id}: history and RFM of a user; routed to the worker that owns it.
+- GET /metrics: Prometheus metrics (streams/metrics.py).
 - GET /healthz: the process answers. GET /readyz: partitions assigned, tables recovered,
   the station registry loaded.
 """
@@ -13,9 +14,10 @@ import json
 from typing import Any
 
 from faust.web import Request, Response, View
+from prometheus_client import generate_latest
 
 from schemas.codec import CodecError
-from streams import history
+from streams import history, metrics
 from streams.app import app
 from streams.runtime import current, now_ms
 from streams.scoring import score_rows, session_row
@@ -90,6 +92,12 @@ async def user_history(web: Any, request: Request, user_id: str) -> Response:
     if summary is None:
         return web.json({"error": f"no orders known for user {user_id!r}"}, status=404)
     return web.json({"user_id": user_id, "history": summary})
+
+
+@app.page("/metrics")
+async def prometheus_metrics(web: Any, request: Request) -> Response:
+    # aiohttp refuses a charset in content_type; the exposition format is UTF-8 anyway.
+    return web.bytes(generate_latest(metrics.REGISTRY), content_type="text/plain; version=0.0.4")
 
 
 @app.page("/healthz")

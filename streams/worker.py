@@ -28,6 +28,7 @@ def prepare() -> Runtime:
     """Everything a worker needs before Faust starts; raises with a clear reason."""
     conf = settings()
     bootstrap = conf.kafka_bootstrap_servers or bootstrap_servers()
+    conf = conf.model_copy(update={"kafka_bootstrap_servers": bootstrap})
     predictor = Predictor.from_artifact(conf.scorer_model_dir)
     ensure_topics(
         bootstrap,
@@ -55,8 +56,11 @@ def main(argv: list[str] | None = None) -> int:
           f"web on http://{runtime.settings.scorer_web_host}:{runtime.settings.scorer_web_port}",
           flush=True)  # fmt: skip
     import streams.agents
-    import streams.web  # noqa: F401 - registers the views
+    import streams.monitoring
+    import streams.web
     from streams.app import app
+
+    streams.monitoring.publish_model_info()
 
     sys.argv = [sys.argv[0], "worker", "--loglevel", "info", *(argv or [])]
     try:

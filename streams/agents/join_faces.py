@@ -5,9 +5,8 @@ co-partitioned, so that partition p of each is handled together. The rules are i
 streams/join.py; this agent applies them, keeps the `pending` and `scored` tables, and
 sends ready sessions to scoring.requests keyed by the resolved user (DESIGN steps 1-2).
 
-A tick for partition p scores the sessions of p whose face wait is over. The deadlines
-of each partition are indexed in memory (rebuilt from the `pending` table after every
-rebalance), so that a tick does not read the whole table.
+A tick for partition p scores the sessions of p whose face wait is over (streams/deadlines.py
+keeps the deadlines of each partition in memory, rebuilt from the table after rebalances).
 """
 
 from __future__ import annotations
@@ -19,18 +18,20 @@ from typing import Any
 from faust.types import EventT
 from mode import CrashingSupervisor
 
-from streams import channels, join
+from streams import channels, join, metrics
 from streams.app import app
 from streams.deadletters import CONTENT_ERRORS, decode_or_dead_letter, send_dead_letter
+from streams.deadlines import DeadlineIndex
+from streams.outputs import PublishedLog
 from streams.runtime import current, now_ms, to_ms
 from streams.settings import settings
 from streams.tables import pending, scored
 
 log = logging.getLogger(__name__)
-JOIN_OUTCOMES: dict[str, int] = {}
-# partition -> {session_id: deadline_ms}; partitions not in _indexed are rebuilt first.
-_deadlines: dict[int, dict[str, int]] = {}
-_indexed: set[int] = set()
+deadlines = DeadlineIndex(pending)
+# Recommendations are keyed by session_id too: partition p of that topic holds the
+# outcome of partition p of this join, whatever a crash did to the `scored` table.
+published = PublishedLog(channels.RECOMMENDATIONS)
 
 
 @app.agent(supervisor_strategy=CrashingSupervisor, channel=channels.join_input)
@@ -40,7 +41,9 @@ async def join_faces(stream: Any) -> None:
         try:
             if topic == channels.JOIN_TICKS:
                 await _on_tick(event)
-            elif topic == channels.SESSIONS:
+                continue
+            metrics.EVENTS.labels(topic=channels.catalogue_name(topic)).inc()
+            if topic == channels.SESSIONS:
                 await _on_session(event)
             else:
                 await _on_face(event)
@@ -56,7 +59,8 @@ def _event_ms(event: EventT) -> int:
 
 
 def _count(outcome: str) -> None:
-    JOIN_OUTCOMES[outcome] = JOIN_OUTCOMES.get(outcome, 0) + 1
+    if outcome != "waiting":
+        metrics.FACE_JOIN.labels(outcome=outcome).inc()
 
 
 async def _on_session(event: EventT) -> None:
@@ -64,7 +68,7 @@ async def _on_session(event: EventT) -> None:
     if record is None:
         return
     session_id = record["session_id"]
-    if scored.get(session_id) is not None:
+    if scored.get(session_id) is not None or (event.message.partition, session_id) in published:
         _count("duplicate")
         return
     session = {"session_id": session_id, "station_id": record["station_id"],
@@ -96,40 +100,29 @@ async def _on_tick(event: EventT) -> None:
     tick = json.loads(event.message.value or b"{}")
     if tick.get("partition") != partition:
         return
-    if partition not in _indexed:
-        _rebuild_index(partition)
     now = now_ms()
-    due = [sid for sid, deadline in _deadlines[partition].items() if deadline <= now]
-    for session_id in due:
+    for session_id in deadlines.due(partition, now):
         entry = pending.get(session_id)
         if entry is None:
-            _deadlines[partition].pop(session_id, None)
+            deadlines.keep(partition, session_id, None)
             continue
         await _apply(session_id, join.on_tick(entry, now), partition)
 
 
-def _rebuild_index(partition: int) -> None:
-    _deadlines[partition] = {
-        key.decode() if isinstance(key, bytes) else key: entry["deadline_ms"]
-        for key, entry in pending.items()
-        if entry is not None and entry.get("partition") == partition
-    }
-    _indexed.add(partition)
-
-
 async def _apply(session_id: str, step: join.Step, partition: int) -> None:
     _count(step.outcome)
-    index = _deadlines.setdefault(partition, {})
     if step.entry is None:
         if pending.get(session_id) is not None:
             del pending[session_id]
-        index.pop(session_id, None)
+        deadlines.keep(partition, session_id, None)
     elif step.outcome == "waiting":
         pending[session_id] = step.entry
-        index[session_id] = step.entry["deadline_ms"]
+        deadlines.keep(partition, session_id, step.entry)
     if step.ready is not None:
-        scored[session_id] = now_ms()
+        # Send first, then remember: a crash in between repeats the request (the scorer
+        # drops the repeat), where the other order could lose the session.
         await _send_to_scoring(step.ready)
+        scored[session_id] = now_ms()
 
 
 async def _send_to_scoring(ready: dict[str, Any]) -> None:
@@ -146,13 +139,18 @@ async def _send_to_scoring(ready: dict[str, Any]) -> None:
 
 
 async def _forget_index(app: Any, *args: Any, **kwargs: Any) -> None:
-    """Partitions moved: rebuild each partition's deadlines from the table on its next tick."""
-    _indexed.clear()
-    _deadlines.clear()
+    deadlines.forget_all()
+
+
+async def _reload_published(app: Any, *args: Any, **kwargs: Any) -> None:
+    deadlines.forget_all()
+    owned = [tp.partition for tp in app.assignor.assigned_actives()
+             if tp.topic == channels.SESSIONS]  # fmt: skip
+    await published.reload(current().settings.kafka_bootstrap_servers or "", owned)
 
 
 app.on_partitions_revoked.connect(_forget_index)  # type: ignore[arg-type]
-app.on_partitions_assigned.connect(_forget_index)  # type: ignore[arg-type]
+app.on_partitions_assigned.connect(_reload_published)  # type: ignore[arg-type]
 
 
 @app.timer(interval=settings().scorer_tick_ms / 1000)

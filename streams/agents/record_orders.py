@@ -1,6 +1,7 @@
 """record_orders: each order into its user's history, once per order_id (keyed by user_id).
 
-Anonymous orders (no user_id) leave no history; they still count for conversions.
+Anonymous orders (no user_id) leave no history. Every order with a session_id is also
+passed on, keyed by session_id, to scoring.session-orders for conversion tracking.
 """
 
 from __future__ import annotations
@@ -11,14 +12,13 @@ from typing import Any
 from faust.types import EventT
 from mode import CrashingSupervisor
 
-from streams import channels, history
+from streams import channels, history, metrics
 from streams.app import app
 from streams.deadletters import CONTENT_ERRORS, decode_or_dead_letter, send_dead_letter
 from streams.runtime import current, to_ms
 from streams.tables import history as history_table
 
 log = logging.getLogger(__name__)
-ORDERS: dict[str, int] = {"recorded": 0, "redelivered": 0, "anonymous": 0}
 
 
 @app.agent(supervisor_strategy=CrashingSupervisor, channel=channels.orders)
@@ -32,18 +32,22 @@ async def record_orders(stream: Any) -> None:
 
 
 async def _record(event: EventT) -> None:
+    metrics.EVENTS.labels(topic=channels.catalogue_name(event.message.topic)).inc()
     order = await decode_or_dead_letter(event, "OrderPlaced")
     if order is None:
         return
-    station = current().registry.get(order["station_id"])
-    assert station is not None  # decode_or_dead_letter checked it
+    if order["session_id"]:  # conversion tracking is keyed by session
+        await channels.session_orders.send(key=order["session_id"].encode(),
+                                           value=event.message.value)  # fmt: skip
     user = order["user_id"]
     if not user:
-        ORDERS["anonymous"] += 1
+        metrics.ORDERS.labels(result="anonymous").inc()
         return
+    station = current().registry.get(order["station_id"])
+    assert station is not None  # decode_or_dead_letter checked it
     order["placed_at_ms"] = to_ms(order["placed_at"])
     updated, new = history.add_order(history_table.get(user), order, station["city"],
                                      station["station_type"])  # fmt: skip
     if new:
         history_table[user] = updated
-    ORDERS["recorded" if new else "redelivered"] += 1
+    metrics.ORDERS.labels(result="recorded" if new else "redelivered").inc()

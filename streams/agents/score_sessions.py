@@ -13,7 +13,7 @@ from typing import Any, cast
 from faust.types import EventT
 from mode import CrashingSupervisor
 
-from streams import channels, history
+from streams import channels, history, metrics, topics
 from streams.app import app
 from streams.deadletters import CONTENT_ERRORS, send_dead_letter
 from streams.runtime import current, now_ms
@@ -23,7 +23,6 @@ from streams.tables import RECENT_PER_KEY, recommended, writing_for
 from streams.tables import history as history_table
 
 log = logging.getLogger(__name__)
-SCORED: dict[str, int] = {"sessions": 0, "batches": 0, "replayed": 0}
 
 
 @app.agent(supervisor_strategy=CrashingSupervisor, channel=channels.scoring_requests)
@@ -44,12 +43,12 @@ async def score_batch(events: list[EventT]) -> None:
     rt = current()
     seen: dict[str, list[str]] = {}
     rows, kept = [], []
+    metrics.EVENTS.labels(topic=topics.SCORING_REQUESTS.name).inc(len(events))
     for event in events:
         request, key = cast(channels.ScoringRequest, event.value).asdict(), str(event.key)
         done = seen.setdefault(key, list(recommended.get(key) or []))
         if request["session_id"] in done:
-            SCORED["replayed"] += 1
-            continue
+            continue  # replayed after a restart: recommended already
         station = rt.registry.get(request["station_id"])
         if station is None:  # removed from the registry since the join accepted it
             await send_dead_letter(
@@ -63,13 +62,19 @@ async def score_batch(events: list[EventT]) -> None:
         done.append(request["session_id"])
     if not rows:
         return
-    results = score_rows(rt.predictor, rows)
+    with metrics.INFERENCE.time():
+        results = score_rows(rt.predictor, rows)
+    metrics.BATCH_SIZE.observe(len(rows))
     scored_at = now_ms()
     for (event, request, key), ranked in zip(kept, results, strict=True):
-        with writing_for(event):  # mark first: a replay after a crash is then skipped
-            recommended[key] = seen[key][-RECENT_PER_KEY:]
         record = recommendation(request, ranked, rt.predictor.version, scored_at)
         value = rt.codec.encode("Recommendation", record)
         await channels.recommendations.send(key=request["session_id"].encode(), value=value)
-    SCORED["sessions"] += len(kept)
-    SCORED["batches"] += 1
+        # Publish first, then remember: a crash in between can repeat a recommendation,
+        # never lose one (the failover tests count both).
+        with writing_for(event):
+            recommended[key] = seen[key][-RECENT_PER_KEY:]
+        published = now_ms()
+        metrics.LATENCY.observe(max(0, published - request["event_time_ms"]) / 1000)
+        metrics.RECOMMENDATIONS.labels(top_pick=record["top_pick"]).inc()
+        metrics.SESSIONS_SCORED.labels(new_user=str(record["is_new_user"]).lower()).inc()

@@ -38,8 +38,8 @@ def test_every_built_image_and_mounted_file_exists() -> None:
 def test_every_setting_is_one_the_scorer_reads() -> None:
     known = {name.upper() for name in Settings.model_fields}
     for name, service in _compose()["services"].items():
-        if service.get("image", "").startswith("apache/kafka"):
-            continue
+        if not service.get("build"):
+            continue  # official images have settings of their own
         for variable in service.get("environment", {}):
             assert variable in known, f"{name}: {variable} is not a setting"
 

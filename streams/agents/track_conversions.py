@@ -1,0 +1,142 @@
+"""track_conversions: did a recommended session end in an order? (keyed by session_id)
+
+Reads the recommendations, the orders that carry a session_id (re-keyed by session_id
+by record_orders into scoring.session-orders) and the join's clock ticks, all
+co-partitioned. The first order within SCORER_CONVERSION_WINDOW_S decides the outcome;
+without one the outcome is NO_PURCHASE at the window's end. Each outcome is published to
+scoring.conversions and counted once: the `conversions` table remembers decided sessions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from faust.types import EventT
+from mode import CrashingSupervisor
+
+from streams import channels, conversions, metrics
+from streams.app import app
+from streams.deadletters import CONTENT_ERRORS, send_dead_letter
+from streams.deadlines import DeadlineIndex
+from streams.outputs import PublishedLog
+from streams.runtime import current, now_ms, to_ms
+from streams.tables import conversion_state
+
+log = logging.getLogger(__name__)
+deadlines = DeadlineIndex(conversion_state)
+published = PublishedLog(channels.CONVERSIONS)
+
+
+@app.agent(supervisor_strategy=CrashingSupervisor, channel=channels.conversion_input)
+async def track_conversions(stream: Any) -> None:
+    async for event in stream.events():
+        topic = event.message.topic
+        try:
+            if topic == channels.JOIN_TICKS:
+                await _on_tick(event)
+                continue
+            metrics.EVENTS.labels(topic=channels.catalogue_name(topic)).inc()
+            if topic == channels.RECOMMENDATIONS:
+                await _on_recommendation(event)
+            else:
+                await _on_order(event)
+        except CONTENT_ERRORS as exc:
+            log.exception("track_conversions failed on %s@%d", topic, event.message.offset)
+            await send_dead_letter(event, "processing_error", f"{type(exc).__name__}: {exc}")
+
+
+def _window_ms() -> int:
+    return current().settings.scorer_conversion_window_s * 1000
+
+
+async def _on_recommendation(event: EventT) -> None:
+    record = current().codec.decode(event.message.value, expect="Recommendation")
+    rec = {"session_id": record["session_id"], "station_id": record["station_id"],
+           "user_id": record["user_id"], "top_pick": record["top_pick"],
+           "model_version": record["model_version"],
+           "recommended_at_ms": to_ms(record["scored_at"])}  # fmt: skip
+    key = record["session_id"]
+    entry, outcome = conversions.on_recommendation(
+        conversion_state.get(key), rec, event.message.partition, now_ms(), _window_ms()
+    )
+    await _apply(key, entry, outcome, event.message.partition)
+
+
+async def _on_order(event: EventT) -> None:
+    record = current().codec.decode(event.message.value, expect="OrderPlaced")
+    key = record["session_id"]
+    order = {"order_id": record["order_id"], "lottery_type": record["lottery_type"],
+             "amount": record["amount"]}  # fmt: skip
+    entry, outcome = conversions.on_order(
+        conversion_state.get(key), order, event.message.partition, now_ms(), _window_ms()
+    )
+    if entry is not None:
+        await _apply(key, entry, outcome, event.message.partition)
+
+
+async def _on_tick(event: EventT) -> None:
+    partition = event.message.partition
+    if json.loads(event.message.value or b"{}").get("partition") != partition:
+        return
+    now = now_ms()
+    for key in deadlines.due(partition, now):
+        entry = conversion_state.get(key)
+        if entry is None:
+            deadlines.keep(partition, key, None)
+            continue
+        kept, outcome = conversions.on_tick(entry, now, _window_ms())
+        await _apply(key, kept, outcome, partition, was=entry)
+
+
+async def _apply(key: str, entry: dict[str, Any] | None, outcome: str | None, partition: int,
+                 was: dict[str, Any] | None = None) -> None:  # fmt: skip
+    """Publish and count a decided outcome unless it is out already, then store the entry.
+
+    Publishing first means a crash in between repeats the decision on replay, and the
+    output log (`published`, reloaded on assignment) then drops the repeat."""
+    if outcome is not None and (partition, key) not in published:
+        state = entry or was or {}
+        await _publish(state["rec"], state.get("order"), outcome)
+        published.add(partition, key)
+    if entry is None:
+        if conversion_state.get(key) is not None:
+            del conversion_state[key]
+    else:
+        conversion_state[key] = entry
+    deadlines.keep(partition, key, entry)
+
+
+async def _publish(rec: dict[str, Any], order: dict[str, Any] | None, outcome: str) -> None:
+    rt = current()
+    station = rt.registry.get(rec["station_id"]) or {"city": "unknown", "station_type": "other"}
+    record = {
+        "session_id": rec["session_id"], "station_id": rec["station_id"],
+        "user_id": rec["user_id"], "top_pick": rec["top_pick"], "outcome": outcome,
+        "purchased_type": order["lottery_type"] if order else None,
+        "amount": order["amount"] if order else None,
+        "station_type": station["station_type"], "city": station["city"],
+        "model_version": rec["model_version"], "recommended_at": rec["recommended_at_ms"],
+        "decided_at": now_ms(),
+    }  # fmt: skip
+    await channels.conversions.send(key=rec["session_id"].encode(),
+                                    value=rt.codec.encode("Conversion", record))  # fmt: skip
+    metrics.CONVERSIONS.labels(outcome=outcome.lower(), top_pick=rec["top_pick"],
+                               station_type=station["station_type"],
+                               city=station["city"]).inc()  # fmt: skip
+
+
+async def _forget_index(app: Any, *args: Any, **kwargs: Any) -> None:
+    deadlines.forget_all()
+
+
+async def _reload_published(app: Any, *args: Any, **kwargs: Any) -> None:
+    deadlines.forget_all()
+    owned = [tp.partition for tp in app.assignor.assigned_actives()
+             if tp.topic == channels.RECOMMENDATIONS]  # fmt: skip
+    await published.reload(current().settings.kafka_bootstrap_servers or "", owned)
+
+
+app.on_partitions_revoked.connect(_forget_index)  # type: ignore[arg-type]
+app.on_partitions_assigned.connect(_reload_published)  # type: ignore[arg-type]

@@ -1,0 +1,69 @@
+"""Conversion rules, pure: does a recommended session end in an order within the window?
+
+One entry per session_id holds the recommendation, an order that came first, and whether
+the outcome is decided. The first order decides; an outcome is decided once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+DIRECT = ("TWO_COLOR_BALL", "TEN_TIMES_GOOD_LUCK", "WELFARE_3D")
+
+
+def class_of(lottery_type: str) -> str:
+    """The model class an order's product falls in (Qilecai, Shilitaohua... are Other)."""
+    return lottery_type if lottery_type in DIRECT else "OTHER"
+
+
+def outcome_of(top_pick: str, order: dict[str, Any] | None) -> str:
+    if order is None:
+        return "NO_PURCHASE"
+    return (
+        "CONVERTED_TOP_PICK" if class_of(order["lottery_type"]) == top_pick else "CONVERTED_OTHER"
+    )
+
+
+def on_recommendation(
+    entry: dict[str, Any] | None, rec: dict[str, Any], partition: int, now_ms: int, window_ms: int
+) -> tuple[dict[str, Any], str | None]:
+    """The new entry, and the outcome when it is decided now (an order came first)."""
+    if entry is not None and (entry.get("done") or entry.get("rec") is not None):
+        return entry, None  # a replayed recommendation
+    order = None if entry is None else entry.get("order")
+    fresh = {"rec": rec, "order": order, "partition": partition,
+             "deadline_ms": now_ms + window_ms, "done": False}  # fmt: skip
+    if order is not None:
+        return {**fresh, "done": True, "deadline_ms": now_ms + 2 * window_ms}, outcome_of(
+            rec["top_pick"], order
+        )
+    return fresh, None
+
+
+def on_order(
+    entry: dict[str, Any] | None, order: dict[str, Any], partition: int, now_ms: int,
+    window_ms: int,
+) -> tuple[dict[str, Any] | None, str | None]:  # fmt: skip
+    """The new entry (None: unchanged), and the outcome when this order decides it."""
+    if entry is None:  # the order came before its recommendation: keep it for a while
+        return {"rec": None, "order": order, "partition": partition,
+                "deadline_ms": now_ms + window_ms, "done": False}, None  # fmt: skip
+    if entry.get("done") or entry.get("order") is not None:
+        return None, None  # decided already, or a second order: the first one counts
+    if entry.get("rec") is None:
+        return None, None
+    decided = {**entry, "order": order, "done": True, "deadline_ms": now_ms + window_ms}
+    return decided, outcome_of(entry["rec"]["top_pick"], order)
+
+
+def on_tick(
+    entry: dict[str, Any], now_ms: int, window_ms: int
+) -> tuple[dict[str, Any] | None, str | None]:
+    """At the deadline: no purchase for a waiting recommendation; forget anything else.
+
+    Returns (entry to keep, or None to delete; the outcome decided now, if any)."""
+    if now_ms < entry["deadline_ms"]:
+        return entry, None
+    if entry.get("rec") is not None and not entry.get("done"):
+        return {**entry, "done": True, "deadline_ms": now_ms + window_ms}, "NO_PURCHASE"
+    return None, None

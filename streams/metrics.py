@@ -1,0 +1,44 @@
+"""The worker's Prometheus metrics (DESIGN section 7), served at /metrics.
+
+Names start with `scorer_`, are in base units and carry only bounded labels: topic names,
+lottery types, station types, cities, outcomes and reasons, never a user, face or session
+id. Every worker exposes its own; Prometheus sums them.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+LATENCY_BUCKETS = (0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10)
+
+EVENTS = Counter("scorer_events_consumed_total", "Events read, per source topic",
+                 ["topic"], registry=REGISTRY)  # fmt: skip
+RECOMMENDATIONS = Counter("scorer_recommendations_total", "Recommendations published",
+                          ["top_pick"], registry=REGISTRY)  # fmt: skip
+SESSIONS_SCORED = Counter("scorer_sessions_scored_total", "Sessions scored, new users apart",
+                          ["new_user"], registry=REGISTRY)  # fmt: skip
+LATENCY = Histogram("scorer_latency_seconds",
+                    "From the last input of a session (its event time) to publishing its "
+                    "recommendation", buckets=LATENCY_BUCKETS, registry=REGISTRY)  # fmt: skip
+INFERENCE = Histogram("scorer_inference_seconds", "One forward pass of a batch",
+                      buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25),
+                      registry=REGISTRY)  # fmt: skip
+BATCH_SIZE = Histogram("scorer_batch_size", "Sessions per scoring batch",
+                       buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+                       registry=REGISTRY)  # fmt: skip
+FACE_JOIN = Counter("scorer_face_join_total",
+                    "Face join outcomes: embedded, joined, timed_out, late, duplicate, "
+                    "orphan_face", ["outcome"], registry=REGISTRY)  # fmt: skip
+DEAD_LETTERS = Counter("scorer_dead_letters_total", "Events sent to the dead-letter topic",
+                       ["reason", "topic"], registry=REGISTRY)  # fmt: skip
+ORDERS = Counter("scorer_orders_total", "Orders seen by record_orders: recorded, redelivered "
+                 "(counted before), anonymous", ["result"], registry=REGISTRY)  # fmt: skip
+CONVERSIONS = Counter("scorer_conversions_total",
+                      "Recommendation outcomes: converted_top_pick, converted_other, "
+                      "no_purchase", ["outcome", "top_pick", "station_type", "city"],
+                      registry=REGISTRY)  # fmt: skip
+CONSUMER_LAG = Gauge("scorer_consumer_lag", "Messages not yet processed, per partition this "
+                     "worker owns", ["topic", "partition"], registry=REGISTRY)  # fmt: skip
+MODEL_INFO = Gauge("scorer_model_info", "The model this worker serves (value 1)",
+                   ["version"], registry=REGISTRY)  # fmt: skip
