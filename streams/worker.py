@@ -11,6 +11,9 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
+import time
+from typing import Any
 
 from infra.kafka.broker import BrokerError, bootstrap_servers
 from model.artifact import ArtifactError
@@ -44,6 +47,24 @@ def prepare() -> Runtime:
     return Runtime(conf, codec, predictor, registry)
 
 
+STOP_GRACE_S = 30.0
+
+
+def _stop_watchdog(app: Any) -> None:
+    """Leave if a stop takes longer than STOP_GRACE_S.
+
+    Faust's consumer thread was seen to hang for good while stopping during a rebalance.
+    What the worker processed but did not commit is processed again by the next owner of
+    its partitions, and the scorer drops what that repeats (README), so leaving is safe.
+    """
+    while not app.should_stop:
+        time.sleep(0.5)
+    time.sleep(STOP_GRACE_S)
+    logging.getLogger(__name__).error("stop took over %.0f s; leaving now", STOP_GRACE_S)
+    logging.shutdown()
+    os._exit(0)
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO)
     try:
@@ -62,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
 
     streams.monitoring.publish_model_info()
 
+    threading.Thread(target=_stop_watchdog, args=(app,), name="stop-watchdog", daemon=True).start()
     sys.argv = [sys.argv[0], "worker", "--loglevel", "info", *(argv or [])]
     try:
         app.main()

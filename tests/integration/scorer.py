@@ -129,12 +129,11 @@ class Worker:
             self.proc.send_signal(sig)
         try:
             return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            subprocess.run(
-                [str(Path(sys.executable).parent / "py-spy"), "dump", "--pid", str(self.proc.pid)],
-                stdout=self.log.open("ab"),
-                check=False,
-            )
+        except subprocess.TimeoutExpired:  # record where it hangs, then kill it
+            with self.log.open("ab") as out:
+                spy = str(Path(sys.executable).parent / "py-spy")
+                subprocess.run([spy, "dump", "--pid", str(self.proc.pid)], stdout=out,
+                               stderr=out, check=False)  # fmt: skip
             self.proc.kill()
             return self.proc.wait(10)
 
@@ -168,3 +167,19 @@ def _poll_into(consumer: Consumer, setup: ScorerSetup, records: list[dict[str, A
     if msg is None or msg.error():
         return
     records.append(setup.codec.decode(msg.value()))
+
+
+def wait_stable(workers: list[Worker], quiet_s: float = 5, timeout: float = 120) -> None:
+    """Every worker ready, without a break, for `quiet_s`: the group has settled, so the
+    test measures the failure it makes, not the start-up rebalances."""
+    for w in workers:
+        w.wait_ready()
+    deadline = time.monotonic() + timeout
+    since = time.monotonic()
+    while time.monotonic() < deadline:
+        if not all(w.get("/readyz")[0] == 200 for w in workers):
+            since = time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            return
+        time.sleep(0.5)
+    raise AssertionError("the consumer group did not settle")

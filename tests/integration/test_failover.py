@@ -20,7 +20,7 @@ import pytest
 
 from streams import topics
 from streams.admin import ensure_topics
-from tests.integration.scorer import PARTITIONS, ROOT, ScorerSetup, Worker, collect
+from tests.integration.scorer import PARTITIONS, ROOT, ScorerSetup, Worker, collect, wait_stable
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 REPORTS = ROOT / "out" / "reports"
@@ -63,8 +63,7 @@ def test_two_workers_lose_nothing_and_count_once(
                         extra_env={"SCORER_CONVERSION_WINDOW_S": "10"})  # fmt: skip
     ensure_topics(kafka_bootstrap, PARTITIONS, specs=topics.prefixed(setup.prefix))
     w1, w2 = Worker(setup, "w1").start(), Worker(setup, "w2").start()
-    w1.wait_ready()
-    w2.wait_ready()
+    wait_stable([w1, w2])
     summary_path = tmp_path / "sent.json"
     sim = _simulate(setup, summary_path)
     try:

@@ -19,7 +19,15 @@ import pytest
 
 from streams import topics
 from streams.admin import ensure_topics
-from tests.integration.scorer import PARTITIONS, ROOT, ScorerSetup, Worker, collect, free_port
+from tests.integration.scorer import (
+    PARTITIONS,
+    ROOT,
+    ScorerSetup,
+    Worker,
+    collect,
+    free_port,
+    wait_stable,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 RULES = ROOT / "infra" / "prometheus" / "rules.yml"
@@ -79,8 +87,7 @@ def deployment(kafka_bootstrap: str, trained_model: Path,
                         extra_env={"SCORER_CONVERSION_WINDOW_S": "8"})  # fmt: skip
     ensure_topics(kafka_bootstrap, PARTITIONS, specs=topics.prefixed(setup.prefix))
     workers = [Worker(setup, "w1").start(), Worker(setup, "w2").start()]
-    for w in workers:
-        w.wait_ready()
+    wait_stable(workers)
     prometheus = Prometheus(tmp_path, [f"127.0.0.1:{w.port}" for w in workers])
     yield setup, prometheus
     prometheus.stop()
