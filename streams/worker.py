@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from infra.kafka.broker import BrokerError, bootstrap_servers
@@ -26,6 +28,26 @@ from streams.runtime import Runtime, install
 from streams.settings import SettingsError, settings
 from streams.topics import prefixed
 
+CLEAN_STOP = "clean-stop"
+
+
+def discard_state_after_crash(data_dir: Path) -> None:
+    """Drop local table state that a crash may have left ahead of the changelogs.
+
+    A table write lands in RocksDB at once and in its changelog topic a moment later; a
+    worker killed in between restarts with local state the changelog never got (a session
+    marked scored whose scoring request was never sent). The changelogs are the truth, so
+    after anything but a clean stop the tables are rebuilt from them.
+    """
+    marker = data_dir / CLEAN_STOP
+    if data_dir.exists() and not marker.exists() and any(data_dir.iterdir()):
+        logging.getLogger(__name__).warning(
+            "the last run in %s did not stop cleanly: rebuilding tables from changelogs", data_dir
+        )
+        shutil.rmtree(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    marker.unlink(missing_ok=True)
+
 
 def prepare() -> Runtime:
     """Everything a worker needs before Faust starts; raises with a clear reason."""
@@ -33,6 +55,7 @@ def prepare() -> Runtime:
     bootstrap = conf.kafka_bootstrap_servers or bootstrap_servers()
     conf = conf.model_copy(update={"kafka_bootstrap_servers": bootstrap})
     predictor = Predictor.from_artifact(conf.scorer_model_dir)
+    discard_state_after_crash(conf.scorer_data_dir)
     ensure_topics(
         bootstrap,
         conf.scorer_partitions,
@@ -95,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     # than in the interpreter's exit, which was seen to hang on a leftover thread once
     # Faust's event loop had closed.
     runtime.registry.stop()
+    if code == 0:
+        (runtime.settings.scorer_data_dir / CLEAN_STOP).touch()
     logging.shutdown()
     sys.stdout.flush()
     os._exit(code)
