@@ -87,18 +87,19 @@ async def _on_tick(event: EventT) -> None:
             deadlines.keep(partition, key, None)
             continue
         kept, outcome = conversions.on_tick(entry, now, _window_ms())
-        await _apply(key, kept, outcome, partition, was=entry)
+        await _apply(key, kept, outcome, partition)
 
 
-async def _apply(key: str, entry: dict[str, Any] | None, outcome: str | None, partition: int,
-                 was: dict[str, Any] | None = None) -> None:  # fmt: skip
+async def _apply(
+    key: str, entry: dict[str, Any] | None, outcome: str | None, partition: int
+) -> None:
     """Publish and count a decided outcome unless it is out already, then store the entry.
 
     Publishing first means a crash in between repeats the decision on replay, and the
     output log (`published`, reloaded on assignment) then drops the repeat."""
     if outcome is not None and (partition, key) not in published:
-        state = entry or was or {}
-        await _publish(state["rec"], state.get("order"), outcome)
+        assert entry is not None  # streams/conversions.py decides only with an entry to keep
+        await _publish(entry["rec"], entry.get("order"), outcome)
         published.add(partition, key)
     if entry is None:
         if conversion_state.get(key) is not None:
