@@ -7,13 +7,23 @@
 from __future__ import annotations
 
 import faust
+from faust.types import TransportT
 
 from infra.kafka.broker import bootstrap_servers
+from streams.consumer import ExactTransport
 from streams.settings import settings
 
 _conf = settings()
 
-app = faust.App(
+
+class ScorerApp(faust.App):
+    """`faust.App` whose consumer commits only what was processed (streams/consumer.py)."""
+
+    def _new_transport(self) -> TransportT:
+        return ExactTransport(self.conf.broker_consumer, self)
+
+
+app = ScorerApp(
     _conf.scorer_app_id,
     broker=f"kafka://{_conf.kafka_bootstrap_servers or bootstrap_servers()}",
     store="rocksdb://" if _conf.scorer_store == "rocksdb" else "memory://",

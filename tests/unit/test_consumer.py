@@ -1,0 +1,94 @@
+"""ExactConsumer commits only a run of processed offsets that starts at the committed one.
+
+Each case also runs Faust's own rule, which commits past the unprocessed event: if Faust
+ever stops doing that, these tests say so and streams/consumer.py can go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from faust.transport.drivers.aiokafka import Consumer as FaustConsumer
+from faust.types import TP, Message
+
+from streams.app import app
+from streams.consumer import ExactConsumer
+
+TOPIC = TP("station.orders", 0)
+
+
+@pytest.fixture
+def consumer() -> Iterator[ExactConsumer]:
+    c = app.consumer
+    assert isinstance(c, ExactConsumer)
+    yield c
+    for table in (c._acked, c._acked_index, c._committed_offset, c._gap, c._read_offset):
+        table.pop(TOPIC, None)
+
+
+def _state(c: ExactConsumer, committed: int | None, acked: list[int]) -> None:
+    c._committed_offset[TOPIC] = committed
+    c._acked[TOPIC] = list(acked)
+    c._acked_index[TOPIC] = set(acked)
+
+
+@pytest.mark.parametrize(
+    ("committed", "acked", "faust_commits"),
+    [
+        (None, [1, 2], 3),  # offset 0 of a never-committed partition still in flight
+        (0, [1, 2], 3),  # committed 0 is read as "unknown"
+        (5, [6, 7], 8),  # the acked run may start one past the committed offset
+    ],
+)
+def test_an_unprocessed_head_is_never_committed_past(
+    consumer: ExactConsumer, committed: int | None, acked: list[int], faust_commits: int
+) -> None:
+    _state(consumer, committed, acked)
+    assert FaustConsumer._new_offset(consumer, TOPIC) == faust_commits
+    _state(consumer, committed, acked)
+    assert consumer._new_offset(TOPIC) is None
+    assert consumer._acked[TOPIC] == acked  # kept until the head is processed
+
+
+def test_a_run_from_the_committed_offset_is_committed(consumer: ExactConsumer) -> None:
+    _state(consumer, 5, [3, 4, 5, 6, 7, 9])
+    assert consumer._new_offset(TOPIC) == 8
+    assert consumer._acked[TOPIC] == [9]
+    _state(consumer, 0, [0, 1])
+    assert consumer._new_offset(TOPIC) == 2
+
+
+def _message(offset: int, generation: int) -> Message:
+    return Message(TOPIC.topic, TOPIC.partition, offset, 0.0, 0, None, b"k", b"v", None,
+                   generation_id=generation)  # fmt: skip
+
+
+def test_an_event_of_an_older_generation_is_not_acked(
+    consumer: ExactConsumer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(app.topics, "acks_enabled_for", lambda topic: True)  # no agents here
+    _state(consumer, 0, [])
+    app.consumer_generation_id = 7
+    stale, fresh = _message(0, 6), _message(1, 7)
+    consumer._unacked_messages |= {stale, fresh}
+    assert consumer.ack(stale) is False
+    assert consumer.ack(fresh) is True
+    assert consumer._acked[TOPIC] == [1] and not consumer._unacked_messages
+    assert consumer._new_offset(TOPIC) is None  # offset 0 is fetched again, then committed
+
+
+def test_a_seek_forgets_acks_and_keeps_offset_zero(
+    consumer: ExactConsumer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _state(consumer, None, [0, 1, 2])  # acked while the partition was being revoked
+
+    async def seek() -> dict[TP, int]:
+        return {TOPIC: 0}
+
+    monkeypatch.setattr(consumer, "seek_to_committed", seek)
+    asyncio.run(consumer.perform_seek())
+    assert consumer._committed_offset[TOPIC] == 0
+    assert consumer._acked[TOPIC] == []
+    assert consumer._new_offset(TOPIC) is None
