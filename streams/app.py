@@ -10,6 +10,7 @@ import faust
 from faust.types import TransportT
 
 from infra.kafka.broker import bootstrap_servers
+from streams import topics
 from streams.consumer import ExactTransport
 from streams.settings import settings
 
@@ -17,7 +18,15 @@ _conf = settings()
 
 
 class ScorerApp(faust.App):
-    """`faust.App` whose consumer commits only what was processed (streams/consumer.py)."""
+    """`faust.App` whose consumer commits only what was processed and serves the scorer's
+    internal hops first (streams/consumer.py)."""
+
+    #: Fed by the worker's own agents: draining them first bounds the work in flight,
+    #: so a backlog on station.sessions cannot starve scoring (README, Performance).
+    first_topics = frozenset(
+        topics.named(spec, _conf.scorer_topic_prefix)
+        for spec in (topics.SCORING_REQUESTS, topics.SESSION_ORDERS)
+    )
 
     def _new_transport(self) -> TransportT:
         return ExactTransport(self.conf.broker_consumer, self)
@@ -37,6 +46,9 @@ app = ScorerApp(
     topic_replication_factor=_conf.scorer_replication_factor,
     topic_allow_declare=True,
     consumer_auto_offset_reset="earliest",
+    # Short fetch batches: Faust hands a batch out before it fetches again, so a long one
+    # keeps the internal hops waiting (see first_topics).
+    broker_max_poll_records=500,
     web_host=_conf.scorer_web_host,
     web_port=_conf.scorer_web_port,
     web_bind=_conf.scorer_web_host,

@@ -22,9 +22,11 @@ deduplication absorbs (streams/tables.py).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import cast
 
 import aiokafka
+from faust.transport.consumer import RecordMap
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
 
@@ -52,8 +54,50 @@ async def seek_exactly(
     return offsets
 
 
+Fetch = Callable[[set[TP], float | None, int | None], Awaitable[RecordMap]]
+
+
+async def fetch_first(
+    fetch: Fetch,
+    partitions: set[TP],
+    first_topics: frozenset[str],
+    timeout: float | None,
+    max_records: int | None,
+) -> RecordMap:
+    """Records of `first_topics` first, then the other partitions' up to `max_records`.
+
+    aiokafka drains buffered partitions in the order they were fetched, so a backlog on an
+    input topic starves the scorer's own downstream topic for seconds at a time.
+    """
+    first = {tp for tp in partitions or () if tp.topic in first_topics}
+    if not first:
+        return await fetch(partitions, timeout, max_records)
+    records = dict(await fetch(first, 0, max_records))
+    if not records:  # nothing waiting there: wait for whichever partition gets records
+        return await fetch(partitions, timeout, max_records)
+    left = None if max_records is None else max_records - sum(map(len, records.values()))
+    if left is None or left > 0:
+        records.update(await fetch(partitions - first, 0, left))
+    return records
+
+
 class ExactConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    """Runs the aiokafka consumer; seeks partitions without a usable commit explicitly."""
+    """Runs the aiokafka consumer; seeks partitions without a usable commit explicitly, and
+    hands out records of the consumer's `first_topics` before any other."""
+
+    async def _fetch_records(
+        self,
+        consumer: aiokafka.AIOKafkaConsumer,
+        active_partitions: set[TP],
+        timeout: float | None = None,
+        max_records: int | None = None,
+    ) -> RecordMap:
+        async def fetch(tps: set[TP], wait: float | None, most: int | None) -> RecordMap:
+            return await super(ExactConsumerThread, self)._fetch_records(consumer, tps, wait,
+                                                                          most)  # fmt: skip
+
+        first_topics = cast(ExactConsumer, self.consumer).first_topics
+        return await fetch_first(fetch, active_partitions, first_topics, timeout, max_records)
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
         return await self.call_thread(self._seek_exactly)
@@ -63,7 +107,13 @@ class ExactConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
 
 class ExactConsumer(faust_aiokafka.Consumer):
-    """Faust's aiokafka consumer with commits that never skip an unprocessed event."""
+    """Faust's aiokafka consumer with commits that never skip an unprocessed event, and
+    records of `first_topics` (the scorer's internal hops) handed out first."""
+
+    @property
+    def first_topics(self) -> frozenset[str]:
+        """Topics whose records every fetch hands out before the others' (set by the app)."""
+        return frozenset(getattr(self.app, "first_topics", ()))
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return ExactConsumerThread(self, loop=self.loop, beacon=self.beacon)

@@ -10,11 +10,12 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
+from faust.transport.consumer import RecordMap
 from faust.transport.drivers.aiokafka import Consumer as FaustConsumer
 from faust.types import TP, Message
 
 from streams.app import app
-from streams.consumer import ExactConsumer
+from streams.consumer import ExactConsumer, fetch_first
 
 TOPIC = TP("station.orders", 0)
 
@@ -92,3 +93,49 @@ def test_a_seek_forgets_acks_and_keeps_offset_zero(
     assert consumer._committed_offset[TOPIC] == 0
     assert consumer._acked[TOPIC] == []
     assert consumer._new_offset(TOPIC) is None
+
+
+class Buffered:
+    """What aiokafka holds fetched: records per partition, handed out in fetch order."""
+
+    def __init__(self, records: dict[TP, list[int]]) -> None:
+        self.records = records
+        self.calls: list[tuple[set[TP], float | None, int | None]] = []
+
+    async def __call__(self, tps: set[TP], wait: float | None, most: int | None) -> RecordMap:
+        self.calls.append((set(tps), wait, most))
+        out: dict[TP, list[int]] = {}
+        for tp in [tp for tp in self.records if tp in tps]:
+            room = None if most is None else most - sum(map(len, out.values()))
+            if room == 0:
+                break
+            if self.records[tp][:room]:
+                out[tp] = self.records[tp][:room]
+                del self.records[tp][: len(out[tp])]
+        return out
+
+
+SESSIONS, REQUESTS = TP("station.sessions", 0), TP("scoring.requests", 0)
+FIRST = frozenset({"scoring.requests"})
+
+
+def test_the_internal_hop_is_served_before_a_backlog() -> None:
+    fetch = Buffered({SESSIONS: list(range(1000)), REQUESTS: [7, 8]})
+    got = asyncio.run(fetch_first(fetch, {SESSIONS, REQUESTS}, FIRST, 1.0, 500))
+    assert got == {REQUESTS: [7, 8], SESSIONS: list(range(498))}
+    # aiokafka's order alone would have handed out 500 sessions and no request
+    fetch = Buffered({SESSIONS: list(range(1000)), REQUESTS: [7, 8]})
+    assert asyncio.run(fetch({SESSIONS, REQUESTS}, 1.0, 500)) == {SESSIONS: list(range(500))}
+
+
+def test_with_nothing_on_the_hop_every_partition_is_waited_on() -> None:
+    fetch = Buffered({SESSIONS: [1, 2]})
+    got = asyncio.run(fetch_first(fetch, {SESSIONS, REQUESTS}, FIRST, 1.0, 500))
+    assert got == {SESSIONS: [1, 2]}
+    assert fetch.calls[-1] == ({SESSIONS, REQUESTS}, 1.0, 500)  # a request would wake it
+
+
+def test_a_full_batch_from_the_hop_leaves_the_rest_for_later() -> None:
+    fetch = Buffered({SESSIONS: [1], REQUESTS: list(range(600))})
+    got = asyncio.run(fetch_first(fetch, {SESSIONS, REQUESTS}, FIRST, 1.0, 500))
+    assert got == {REQUESTS: list(range(500))} and len(fetch.calls) == 1
