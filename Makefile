@@ -16,7 +16,7 @@ SESSIONS ?= 1400000
 SEED ?= 20240701
 
 .PHONY: help setup system-deps jars broker broker-stop broker-status topics demo test \
-        test-unit test-kafka4 lint clean model train evaluate worker simulate
+        test-unit test-kafka4 lint clean model train evaluate worker simulate bench
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -38,6 +38,13 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 setup: system-deps $(STAMP) ## Create the virtual environment with every package
+
+# The benchmark's Quix Streams peer pins older confluent-kafka and pydantic: its own venv.
+QUIX_VENV := .venv-quix
+$(QUIX_VENV)/.installed: pyproject.toml $(STAMP)
+	$(VENV)/bin/uv venv --quiet --allow-existing --python $(PYTHON) $(QUIX_VENV)
+	$(VENV)/bin/uv pip install --quiet --python $(QUIX_VENV)/bin/python -e ".[quix]"
+	@touch $@
 
 jars: setup ## Fetch the Kafka broker jars through Maven (both tested releases)
 	@KAFKA_VERSION=$(KAFKA_VERSION) $(PY) -c "from infra.kafka.broker import ensure_jars as e; e('$(KAFKA_VERSION)')"
@@ -68,6 +75,15 @@ demo: setup ## The product end to end on the local broker, with a summary
 	  started=1; fi; \
 	[ -n "$$KAFKA_BOOTSTRAP_SERVERS" ] || $(PY) -m infra.kafka.broker start || exit 1; \
 	$(PY) -m streams.demo; rc=$$?; \
+	if [ $$started = 1 ]; then $(PY) -m infra.kafka.broker stop; fi; \
+	exit $$rc
+
+bench: setup jars model $(QUIX_VENV)/.installed ## The benchmark into out/bench/ (BENCH_QUICK=1: a short run)
+	@started=0; \
+	if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ] && ! $(PY) -m infra.kafka.broker status >/dev/null; then \
+	  started=1; fi; \
+	[ -n "$$KAFKA_BOOTSTRAP_SERVERS" ] || $(PY) -m infra.kafka.broker start || exit 1; \
+	$(PY) -m tests.bench.run --model $(MODEL_DIR) $(ARGS); rc=$$?; \
 	if [ $$started = 1 ]; then $(PY) -m infra.kafka.broker stop; fi; \
 	exit $$rc
 

@@ -1,0 +1,63 @@
+"""The inference microbenchmark: per-event cost of the model at batch sizes 1 to 512, for
+the forward pass alone and for features plus forward pass (what the scorer runs)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from model.features import RAW_COLUMNS, encode
+from model.predictor import Predictor
+from schemas.codec import Codec
+from streams import scoring
+from streams.runtime import to_ms
+from tests.bench.workload import Workload
+
+BATCHES = (1, 8, 64, 512)
+
+
+def _rows(load: Workload, n: int) -> pd.DataFrame:
+    codec = Codec()
+    stations = {k: codec.decode(v, "Station") for k, v in load.stations}
+    rows = []
+    for _, value in load.sessions[:n]:
+        s = codec.decode(value, "SessionStarted")
+        station = stations[s["station_id"]]
+        rows.append(scoring.session_row(to_ms(s["started_at"]), s["face"], station, None))
+    return pd.DataFrame.from_records(rows, columns=list(RAW_COLUMNS))
+
+
+def _per_event_us(fn: Any, batch: int, budget_s: float = 1.5) -> float:
+    fn()  # warm up
+    calls, began = 0, time.perf_counter()
+    while time.perf_counter() - began < budget_s:
+        fn()
+        calls += 1
+    return (time.perf_counter() - began) / (calls * batch) * 1e6
+
+
+def run(model_dir: Path, load: Workload) -> dict[str, Any]:
+    predictor = Predictor.from_artifact(model_dir)
+    frame = _rows(load, max(BATCHES))
+    net = predictor.artifact.network
+    out: dict[str, Any] = {"torch_threads": torch.get_num_threads(), "batches": {}}
+    for b in BATCHES:
+        part = frame.iloc[:b].reset_index(drop=True)
+        x = torch.from_numpy(encode(part, predictor.artifact.imputation).x)
+
+        def forward(x: torch.Tensor = x) -> None:
+            with torch.inference_mode():
+                torch.softmax(net(x), dim=1)
+
+        def features_and_forward(part: pd.DataFrame = part) -> None:
+            predictor.score_frame(part)
+
+        out["batches"][str(b)] = {
+            "forward_us_per_event": _per_event_us(forward, b),
+            "features_forward_us_per_event": _per_event_us(features_and_forward, b),
+        }
+    return out

@@ -1,0 +1,126 @@
+"""The benchmark's figures as ratios, goals and a Markdown report (and README section)."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+README_START = "<!-- bench:start -->"
+README_END = "<!-- bench:end -->"
+
+
+def ratios(contenders: dict[str, Any]) -> dict[str, float]:
+    """Each contender's throughput against the ceiling, and the scorer's against the rest."""
+    eps = {name: c["throughput_eps"] for name, c in contenders.items()}
+    out = {}
+    if "ceiling" in eps:
+        out.update({f"{name}/ceiling": v / eps["ceiling"] for name, v in eps.items()
+                    if name != "ceiling"})  # fmt: skip
+    if "scorer" in eps:
+        out.update({f"scorer/{name}": eps["scorer"] / v for name, v in eps.items()
+                    if name not in ("scorer", "ceiling")})  # fmt: skip
+    return out
+
+
+def goals(results: dict[str, Any]) -> dict[str, Any]:
+    """The issue's goals, each with the figure it was judged on; None when not measured."""
+    c = results["contenders"]
+    r = results.get("ratios", {})
+    scorer = c.get("scorer")
+    at_1000 = scorer["latency_ms"].get("1000", {}) if scorer else {}
+    soak = results.get("memory_soak")
+    p99 = at_1000.get("p99") if at_1000.get("held") else None
+    memory = None
+    if soak is not None:
+        memory = {"value": soak["slope_mb_per_min"], "met": bool(soak["flat"]),
+                  "over_s": soak["seconds"]}  # fmt: skip
+    return {
+        "throughput_at_least_quix": _judge(r.get("scorer/quix"), lambda v: v >= 1),
+        "throughput_at_least_half_ceiling": _judge(r.get("scorer/ceiling"), lambda v: v >= 0.5),
+        "p99_at_1000_under_50ms": _judge(p99, lambda v: v < 50),
+        "memory_flat_10_min": memory,
+    }
+
+
+def _judge(value: float | None, test: Any) -> dict[str, Any] | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return {"value": value, "met": bool(test(value))}
+
+
+def _lat(entry: dict[str, Any] | None) -> str:
+    if not entry:
+        return "–"
+    if "skipped" in entry:
+        return "not offered"
+    text = f"{entry['p50']:.0f} / {entry['p95']:.0f} / {entry['p99']:.0f}"
+    return text if entry["held"] else f"{text} (not held)"
+
+
+def table(results: dict[str, Any]) -> str:
+    c = results["contenders"]
+    ceiling = c.get("ceiling", {}).get("throughput_eps")
+    lines = [
+        "| contender | events/s | × ceiling | p50 / p95 / p99 ms at 200/s | at 1000/s | at 5000/s "
+        "| highest rate held: p99 ms | CPU s per 1k | peak RSS MB |",
+        "|---|---:|---:|---|---|---|---|---:|---:|",
+    ]
+    for e in c.values():
+        lat = e["latency_ms"]
+        best = lat.get("highest_held")
+        best_text = f"{best['offered']}/s: {best['p99']:.0f}" if best else "all three"
+        share = f"{e['throughput_eps'] / ceiling:.2f}" if ceiling else "–"
+        lines.append(
+            f"| {e['title']} | {e['throughput_eps']:,.0f} | {share} | {_lat(lat.get('200'))} "
+            f"| {_lat(lat.get('1000'))} | {_lat(lat.get('5000'))} | {best_text} "
+            f"| {e['cpu_s_per_1k']:.2f} | {e['peak_rss_mb']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def markdown(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    out = [f"# Benchmark ({results['mode']} run, {results['date']})", "",
+           f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; Python "
+           f"{m['python']}, torch {m['torch']} ({m['torch_threads']} threads), Kafka "
+           f"{m['kafka']} on the same machine. Input: {results['input_sessions']:,} sessions "
+           "with faces, pre-produced to 4 partitions.", "", table(results), ""]  # fmt: skip
+    out += ["Ratios: " + ", ".join(f"{k} {v:.2f}" for k, v in results["ratios"].items()), ""]
+    out += ["## Goals", ""]
+    for name, g in results["goals"].items():
+        verdict = "not measured" if g is None else ("met" if g["met"] else "NOT met")
+        value = "" if g is None else f" ({g['value']:.3g})"
+        out.append(f"- {name}: {verdict}{value}")
+    soak = results.get("memory_soak")
+    if soak:
+        out += ["", f"Scorer memory at {soak['rate_eps']}/s over {soak['seconds']:.0f} s: "
+                f"{soak['rss_mb_first']:.0f} → {soak['rss_mb_last']:.0f} MB, slope "
+                f"{soak['slope_mb_per_min']:+.2f} MB/min."]  # fmt: skip
+    out += ["", "## Inference per event (µs)", "", "| batch | forward | features + forward |",
+            "|---:|---:|---:|"]  # fmt: skip
+    for b, v in results["inference"]["batches"].items():
+        out.append(f"| {b} | {v['forward_us_per_event']:.1f} "
+                   f"| {v['features_forward_us_per_event']:.1f} |")  # fmt: skip
+    prof = results["contenders"].get("scorer", {}).get("profile")
+    if prof and "own" in prof:
+        out += ["", f"## Scorer profile (py-spy, {prof['samples']} samples while draining)", "",
+                "| own time (any code) | % | including callees (project code) | % |",
+                "|---|---:|---|---:|"]  # fmt: skip
+        for (f1, s1), (f2, s2) in zip(prof["own"], prof["inclusive"], strict=False):
+            out.append(f"| `{f1}` | {s1} | `{f2}` | {s2} |")
+    return "\n".join(out) + "\n"
+
+
+def update_readme(readme: Path, results: dict[str, Any]) -> None:
+    """Replace the table between the bench markers of the README's Performance section."""
+    text = readme.read_text()
+    m = results["machine"]
+    block = (f"{README_START}\n{results['mode'].capitalize()} run of {results['date']} on "
+             f"{m['cpu']} ({m['cores']} cores, {m['memory_gib']} GiB), Kafka {m['kafka']} "
+             f"local:\n\n{table(results)}\n{README_END}")  # fmt: skip
+    pattern = re.compile(re.escape(README_START) + ".*?" + re.escape(README_END), re.S)
+    if not pattern.search(text):
+        raise ValueError(f"{readme} has no {README_START} … {README_END} block")
+    readme.write_text(pattern.sub(lambda _: block, text))

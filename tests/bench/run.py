@@ -1,0 +1,477 @@
+"""`make bench`: the scorer beside the Kafka ceiling, a naive Faust scorer and a Quix
+Streams peer, all on the project's broker and the same generated input, in one run.
+
+For each contender, in a process of its own:
+- drain: the same pre-produced sessions, read from the start by a new consumer group;
+  sustained recommendations per second (after a warm-up), CPU seconds per 1000, peak RSS;
+- latency: sessions offered at fixed rates (200, 1000, 5000 per second) on topics of its
+  own; from the producer's send to the recommendation being consumed, p50/p95/p99.
+  A rate well above what the contender drains is not offered (it could only build a
+  backlog); the highest rate it holds is then measured at 80% of its drain rate.
+Then the scorer alone at a steady rate, its memory sampled (10 minutes; 1 in quick mode),
+py-spy on the scorer while it drains, and the inference microbenchmark.
+
+Results: out/bench/results.json and out/bench/results.md. BENCH_QUICK=1 for a short run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from confluent_kafka import Producer
+
+from infra.kafka.broker import bootstrap_servers
+from streams import topics
+from tests.bench import micro, profile, report, workload
+from tests.bench.measure import Arrivals, Probe, TopicCount, percentiles_ms, slope_per_minute
+from tests.integration.scorer import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "out" / "bench"
+QUIX_PYTHON = ROOT / ".venv-quix" / "bin" / "python"
+RATES = (200, 1000, 5000)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How long each part runs: the full run, or BENCH_QUICK's short one."""
+
+    quick: bool
+    drain_sessions: int
+    drain_cap_s: float
+    warmup_s: float
+    rate_s: float
+    soak_s: float
+    soak_rate: int
+    profile_s: float
+
+    @classmethod
+    def for_mode(cls, quick: bool) -> Plan:
+        if quick:
+            return cls(True, 150_000, 8, 1, 3, 20, 500, 6)
+        return cls(False, 1_500_000, 60, 5, 20, 600, 500, 25)
+
+
+@dataclass(frozen=True)
+class Contender:
+    """How to start one contender on a topic prefix, and where it publishes."""
+
+    name: str
+    title: str
+    argv: Callable[[str, str, str, str], list[str]]  # (bootstrap, prefix, output, group)
+    output: Callable[[str], str]  # prefix -> output topic
+    env: Callable[[str, str, Path], dict[str, str]] = lambda prefix, group, tmp: {}
+
+
+def contenders(model_dir: Path) -> list[Contender]:
+    py = sys.executable
+
+    def own_output(name: str) -> Callable[[str], str]:
+        return lambda prefix: f"{prefix}bench.{name}.out"
+
+    def scorer_env(prefix: str, group: str, tmp: Path) -> dict[str, str]:
+        return {"SCORER_TOPIC_PREFIX": prefix, "SCORER_APP_ID": group,
+                "SCORER_MODEL_DIR": str(model_dir), "SCORER_WEB_PORT": str(free_port()),
+                "SCORER_DATA_DIR": str(tmp / group), "SCORER_PARTITIONS":
+                str(workload.PARTITIONS)}  # fmt: skip
+
+    return [
+        Contender("ceiling", "Kafka ceiling (confluent-kafka forward, no work)",
+                  lambda b, p, o, g: [py, "-m", "tests.bench.contenders.ceiling", b, p, o, g],
+                  own_output("ceiling")),
+        Contender("scorer", "station-scorer worker (as shipped)",
+                  lambda b, p, o, g: [py, "-m", "streams.worker"],
+                  lambda prefix: topics.named(topics.RECOMMENDATIONS, prefix), scorer_env),
+        Contender("naive_faust", "naive Faust (one event at a time)",
+                  lambda b, p, o, g: [py, "-m", "tests.bench.contenders.naive_faust", b, p, o,
+                                      g, str(model_dir)],
+                  own_output("naive_faust")),
+        Contender("quix", "Quix Streams peer",
+                  lambda b, p, o, g: [str(QUIX_PYTHON), "-m", "tests.bench.contenders.quix", b,
+                                      p, o, g, str(model_dir)],
+                  own_output("quix")),
+    ]  # fmt: skip
+
+
+class Running:
+    """One contender process on one prefix, with its probe; stopped with SIGTERM."""
+
+    def __init__(self, c: Contender, bootstrap: str, prefix: str, tmp: Path, log: Path) -> None:
+        self.group = f"bench-{c.name}-{uuid.uuid4().hex[:6]}"
+        self.output = c.output(prefix)
+        env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, **c.env(prefix, self.group,
+                                                                           tmp)}  # fmt: skip
+        with log.open("ab") as out:
+            self.proc = subprocess.Popen(c.argv(bootstrap, prefix, self.output, self.group),
+                                         cwd=ROOT, env=env, stdout=out,
+                                         stderr=subprocess.STDOUT)  # fmt: skip
+        self.probe = Probe(self.proc.pid)
+        self.log = log
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> None:
+        self.probe.rss_mb()
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(40)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def check(self) -> None:
+        if not self.alive():
+            tail = self.log.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"contender exited with {self.proc.returncode}:\n{tail}")
+
+
+def drain(c: Contender, ctx: Context, profile_it: bool) -> dict[str, Any]:
+    """Sustained rate of a contender reading the shared pre-produced sessions."""
+    run = Running(c, ctx.bootstrap, ctx.drain_prefix, ctx.tmp, ctx.log(c.name, "drain"))
+    count = TopicCount(ctx.bootstrap, run.output) if c.name != "scorer" else None
+    n, plan = ctx.drain_n, ctx.plan
+    spy = None
+    first: float | None = None
+    samples: list[tuple[float, int, float]] = []
+    try:
+        began = time.monotonic()
+        while True:
+            run.check()
+            if count is None:  # the scorer creates its output topic itself
+                count = _topic_count_when_made(ctx.bootstrap, run.output)
+            now, done = time.monotonic(), count() if count is not None else 0
+            if first is None and done > 0:
+                first = now
+            if first is not None and spy is None:
+                samples.append((now, done, run.probe.cpu_seconds()))
+                run.probe.rss_mb()
+                if done >= n:
+                    break
+                if now - first > plan.drain_cap_s + plan.warmup_s:
+                    if not profile_it:
+                        break
+                    # py-spy after the measured window, so its sampling does not slow it
+                    spy = profile.start(run.proc.pid, plan.profile_s, OUT)
+            elif spy is not None and spy[0].poll() is not None:
+                break
+            elif first is None and now - began > 180:
+                raise RuntimeError(f"{c.name}: no output in 180 s")
+            time.sleep(0.1)
+        top = profile.finish(spy) if spy else None
+    finally:
+        run.stop()
+        if count is not None:
+            count.close()
+    # The window starts after the warm-up, unless the input ran out before it ended.
+    assert first is not None
+    start = next((s for s in samples if s[0] >= first + plan.warmup_s), samples[0])
+    if start is samples[-1]:
+        start = samples[0]
+    end = samples[-1]
+    events = end[1] - start[1]
+    seconds = end[0] - start[0]
+    result: dict[str, Any] = {
+        "throughput_eps": events / seconds if seconds > 0 else float("nan"),
+        "drain_window_s": seconds,
+        "drained_events": events,
+        "drained_all": end[1] >= n,
+        "cpu_s_per_1k": (end[2] - start[2]) / events * 1000 if events else float("nan"),
+        "peak_rss_mb_drain": run.probe.peak_rss_mb,
+    }
+    if top is not None:
+        result["profile"] = top
+    return result
+
+
+def _topic_count_when_made(bootstrap: str, topic: str) -> TopicCount | None:
+    try:
+        return TopicCount(bootstrap, topic)
+    except (KeyError, RuntimeError):
+        return None
+
+
+def latency(c: Contender, ctx: Context, drain_eps: float) -> dict[str, Any]:
+    """Latency at each offered rate the contender can be offered, plus its highest held."""
+    prefix = f"{ctx.tag}-lat-{c.name}."
+    workload.create_topics(ctx.bootstrap, prefix, [f"{prefix}bench.{c.name}.out"])
+    workload.publish_registry(ctx.bootstrap, prefix, ctx.load)
+    run = Running(c, ctx.bootstrap, prefix, ctx.tmp, ctx.log(c.name, "latency"))
+    producer = workload.new_producer(ctx.bootstrap, linger_ms=1)
+    producer_topic = topics.named(topics.SESSIONS, prefix)
+    pool = Pool(ctx.latency_load.sessions)
+    arrivals: Arrivals | None = None
+    results: dict[str, Any] = {}
+    try:
+        arrivals = _warm_up(run, ctx, producer, producer_topic, pool)
+        for rate in RATES:
+            if rate > 1.25 * drain_eps:
+                results[str(rate)] = {"offered": rate, "held": False, "skipped":
+                                      f"above its drain rate ({drain_eps:.0f}/s)"}  # fmt: skip
+                continue
+            results[str(rate)] = _offer(run, ctx, producer, producer_topic, pool, arrivals, rate)
+        if any(not r["held"] for r in results.values()):
+            results["highest_held"] = _highest_held(run, ctx, producer, producer_topic, pool,
+                                                    arrivals, drain_eps)  # fmt: skip
+    finally:
+        if arrivals is not None:
+            arrivals.stop()
+        run.stop()
+    results["peak_rss_mb_latency"] = run.probe.peak_rss_mb
+    return results
+
+
+def _highest_held(run: Running, ctx: Context, producer: Producer, topic: str, pool: Pool,
+                  arrivals: Arrivals, drain_eps: float) -> dict[str, Any]:  # fmt: skip
+    """Offer 80%, 60%, 40%, then 20% of the drain rate until one is held."""
+    tried: dict[str, Any] = {}
+    for share in (0.8, 0.6, 0.4, 0.2):
+        rate = max(20, int(share * drain_eps) // 10 * 10)
+        tried = _offer(run, ctx, producer, topic, pool, arrivals, rate)
+        if tried["held"]:
+            break
+    return tried
+
+
+class Pool:
+    """Hands out pre-encoded sessions, each once."""
+
+    def __init__(self, sessions: list[tuple[str, bytes]]) -> None:
+        self.sessions = sessions
+        self.next = 0
+
+    def take(self, n: int) -> list[tuple[str, bytes]]:
+        if self.next + n > len(self.sessions):
+            raise RuntimeError("the latency pool ran out of sessions; make it larger")
+        out = self.sessions[self.next : self.next + n]
+        self.next += n
+        return out
+
+
+def _warm_up(run: Running, ctx: Context, producer: Producer, topic: str, pool: Pool) -> Arrivals:
+    """Offer 20 sessions/s until recommendations come out, then 3 s more."""
+    arrivals: Arrivals | None = None
+    began = time.monotonic()
+    sent: list[str] = []
+    while True:
+        run.check()
+        if arrivals is None:
+            made = _topic_count_when_made(ctx.bootstrap, run.output)
+            if made is not None:
+                made.close()
+                arrivals = Arrivals(ctx.bootstrap, run.output).start()
+        for key, value in pool.take(2):
+            producer.produce(topic, key=key.encode(), value=value)
+            sent.append(key)
+        producer.poll(0)
+        if arrivals is not None and any(k.encode() in arrivals.first_seen for k in sent):
+            break
+        if time.monotonic() - began > 180:
+            raise RuntimeError(f"{run.group}: no recommendation in 180 s")
+        time.sleep(0.1)
+    _pace(producer, topic, pool, 20, 3.0, {})
+    return arrivals
+
+
+def _pace(producer: Producer, topic: str, pool: Pool, rate: int, seconds: float,
+          sent_at: dict[bytes, float]) -> float:  # fmt: skip
+    """Produce `rate` sessions per second for `seconds`, 5 ms at a time; return the span."""
+    total = int(rate * seconds)
+    batch = pool.take(total)
+    began = time.time()
+    i = 0
+    while i < total:
+        due = min(total, int((time.time() - began) * rate) + 1)
+        while i < due:
+            key, value = batch[i]
+            k = key.encode()
+            while True:
+                try:
+                    sent_at[k] = time.time()
+                    producer.produce(topic, key=k, value=value)
+                    break
+                except BufferError:
+                    producer.poll(0.01)
+            i += 1
+        producer.poll(0)
+        time.sleep(0.005)
+    producer.flush(30)
+    return time.time() - began
+
+
+def _offer(run: Running, ctx: Context, producer: Producer, topic: str, pool: Pool,
+           arrivals: Arrivals, rate: int) -> dict[str, Any]:  # fmt: skip
+    sent_at: dict[bytes, float] = {}
+    span = _pace(producer, topic, pool, rate, ctx.plan.rate_s, sent_at)
+    deadline = time.time() + 60  # a backlog is drained before the next rate is offered
+    while time.time() < deadline and not all(k in arrivals.first_seen for k in sent_at):
+        run.check()
+        time.sleep(0.2)
+    got = [arrivals.first_seen[k] - t for k, t in sent_at.items() if k in arrivals.first_seen]
+    late = [x for x in got if x > 1.0]
+    held = len(got) == len(sent_at) and len(late) <= 0.01 * len(sent_at)
+    result = {"offered": rate, "sent": len(sent_at), "received": len(got),
+              "offered_actual_eps": len(sent_at) / span, "held": held,
+              **percentiles_ms(got)}  # fmt: skip
+    print(
+        f"  {run.group} at {rate}/s: p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms, "
+        f"{len(got)}/{len(sent_at)} received, held={held}",
+        flush=True,
+    )
+    time.sleep(2)
+    return result
+
+
+def soak(ctx: Context, scorer: Contender) -> dict[str, Any]:
+    """The scorer at a steady rate, its resident memory sampled every 5 s."""
+    prefix = f"{ctx.tag}-soak."
+    workload.create_topics(ctx.bootstrap, prefix)
+    workload.publish_registry(ctx.bootstrap, prefix, ctx.load)
+    run = Running(scorer, ctx.bootstrap, prefix, ctx.tmp, ctx.log("scorer", "soak"))
+    producer = workload.new_producer(ctx.bootstrap)
+    topic = topics.named(topics.SESSIONS, prefix)
+    plan = ctx.plan
+    load = workload.build(int(plan.soak_rate * plan.soak_s) + 1000, f"{ctx.tag}-soak")
+    pool = Pool(load.sessions)
+    samples: list[tuple[float, float]] = []
+    try:
+        arrivals = _warm_up(run, ctx, producer, topic, pool)
+        began = time.monotonic()
+        while time.monotonic() - began < plan.soak_s:
+            _pace(producer, topic, pool, plan.soak_rate, 5.0, {})
+            samples.append((time.monotonic() - began, run.probe.rss_mb()))
+            run.check()
+        arrivals.stop()
+    finally:
+        run.stop()
+    settled = [s for s in samples if s[0] >= min(60.0, plan.soak_s / 4)]
+    slope = slope_per_minute(settled)
+    first, last = settled[0][1], settled[-1][1]
+    return {"rate_eps": plan.soak_rate, "seconds": plan.soak_s, "rss_mb_first": first,
+            "rss_mb_last": last, "rss_mb_max": max(s[1] for s in samples),
+            "slope_mb_per_min": slope, "samples": samples,
+            "flat": abs(slope) * plan.soak_s / 60 < max(10.0, 0.05 * first)}  # fmt: skip
+
+
+@dataclass
+class Context:
+    """Everything one benchmark run shares."""
+
+    bootstrap: str
+    plan: Plan
+    tag: str
+    tmp: Path
+    load: workload.Workload
+    latency_load: workload.Workload
+    drain_prefix: str
+    drain_n: int
+
+    def log(self, name: str, part: str) -> Path:
+        return OUT / "logs" / f"{name}-{part}.log"
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return {"cpu": cpu, "cores": os.cpu_count(),
+            "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30,
+                                1),
+            "kernel": platform.release(), "python": platform.python_version(),
+            "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+            "kafka": os.environ.get("KAFKA_VERSION", "3.9.1")}  # fmt: skip
+
+
+def prepare(bootstrap: str, plan: Plan) -> Context:
+    tag = f"bench{time.strftime('%m%d%H%M%S')}"
+    started = time.monotonic()
+    load = workload.build(plan.drain_sessions, f"{tag}-d")
+    # the three rates, then up to 80+60+40+20% of the fastest contender's rate below 5000/s
+    rates_total = (sum(RATES) + 2 * 5000) * plan.rate_s + 5000
+    latency_load = workload.build(int(rates_total * 1.2), f"{tag}-l", seed=workload.SEED + 1)
+    drain_prefix = f"{tag}-drain."
+    outputs = [f"{drain_prefix}bench.{name}.out" for name in ("ceiling", "naive_faust", "quix")]
+    workload.create_topics(bootstrap, drain_prefix, outputs)
+    workload.publish_registry(bootstrap, drain_prefix, load)
+    sent = workload.produce(
+        workload.new_producer(bootstrap),
+        topics.named(topics.SESSIONS, drain_prefix),
+        iter(load.sessions),
+    )
+    print(f"Input: {sent:,} sessions pre-produced in {time.monotonic() - started:.0f} s",
+          flush=True)  # fmt: skip
+    tmp = Path(tempfile.mkdtemp(prefix="bench-"))
+    return Context(bootstrap, plan, tag, tmp, load, latency_load, drain_prefix, sent)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=ROOT / "out" / "model")
+    parser.add_argument("--only", nargs="+", choices=["ceiling", "scorer", "naive_faust", "quix"])
+    parser.add_argument("--readme", action="store_true", help="put the table in README.md")
+    args = parser.parse_args(argv)
+    if not (args.model / "artifact.json").is_file():
+        parser.error(f"no model in {args.model}: run `make model` first")
+    if not QUIX_PYTHON.is_file():
+        parser.error(f"{QUIX_PYTHON} is missing: `make bench` creates it")
+    plan = Plan.for_mode(os.environ.get("BENCH_QUICK", "") not in ("", "0"))
+    (OUT / "logs").mkdir(parents=True, exist_ok=True)
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or bootstrap_servers()
+    began = time.monotonic()
+    ctx = prepare(bootstrap, plan)
+    chosen = [c for c in contenders(args.model) if not args.only or c.name in args.only]
+    results: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                               "mode": "quick" if plan.quick else "full",
+                               "machine": machine(), "plan": plan.__dict__,
+                               "input_sessions": ctx.drain_n, "contenders": {}}  # fmt: skip
+    for c in chosen:
+        print(f"{c.title}: draining ...", flush=True)
+        entry = drain(c, ctx, profile_it=c.name == "scorer")
+        print(f"  {entry['throughput_eps']:,.0f} events/s, {entry['cpu_s_per_1k']:.2f} CPU s/1k",
+              flush=True)  # fmt: skip
+        entry["latency_ms"] = latency(c, ctx, entry["throughput_eps"])
+        entry["peak_rss_mb"] = max(entry.pop("peak_rss_mb_drain"),
+                                   entry["latency_ms"].pop("peak_rss_mb_latency"))  # fmt: skip
+        entry["title"] = c.title
+        results["contenders"][c.name] = entry
+    scorer = next((c for c in chosen if c.name == "scorer"), None)
+    if scorer is not None:
+        print(f"Scorer memory at {plan.soak_rate}/s for {plan.soak_s:.0f} s ...", flush=True)
+        results["memory_soak"] = soak(ctx, scorer)
+    print("Inference microbenchmark ...", flush=True)
+    results["inference"] = micro.run(args.model, ctx.load)
+    results["ratios"] = report.ratios(results["contenders"])
+    results["goals"] = report.goals(results)
+    results["elapsed_s"] = time.monotonic() - began
+    (OUT / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    markdown = report.markdown(results)
+    (OUT / "results.md").write_text(markdown)
+    if args.readme:
+        report.update_readme(ROOT / "README.md", results)
+    print(markdown)
+    print(
+        f"Written: {OUT / 'results.json'}, {OUT / 'results.md'} "
+        f"({results['elapsed_s'] / 60:.1f} min)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
