@@ -25,6 +25,7 @@ import json
 import random
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -233,7 +234,7 @@ class Simulator:
 
     def _plan_session(self, row: dict[str, Any]) -> None:
         o, pick = self.o, self.pick
-        face = _face(row)
+        face = face_record(row)
         embedded = pick.random() < o.embedded_faces
         session = {"session_id": row["session_id"], "station_id": row["station_id"],
                    "started_at": int(row["started_at"]), "user_id": row["counter_user_id"],
@@ -306,7 +307,8 @@ class Simulator:
                 self.sent.faces += 1
 
 
-def _face(row: dict[str, Any]) -> dict[str, Any]:
+def face_record(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """The face-API answer (FaceDetected.face) of a generated session row."""
     return {
         "face_token": f"ft-{row['session_id']}", "face_probability": row["face_probability"],
         "age": int(row["age"]), "beauty": float(row["beauty"]),

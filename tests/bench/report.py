@@ -75,7 +75,7 @@ def table(results: dict[str, Any]) -> str:
         lines.append(
             f"| {e['title']} | {e['throughput_eps']:,.0f} | {share} | {_lat(lat.get('200'))} "
             f"| {_lat(lat.get('1000'))} | {_lat(lat.get('5000'))} | {best_text} "
-            f"| {e['cpu_s_per_1k']:.2f} | {e['peak_rss_mb']:.0f} |"
+            f"| {e['cpu_s_per_1k']:.3g} | {e['peak_rss_mb']:.0f} |"
         )
     return "\n".join(lines)
 
@@ -95,7 +95,8 @@ def markdown(results: dict[str, Any]) -> str:
         out.append(f"- {name}: {verdict}{value}")
     soak = results.get("memory_soak")
     if soak:
-        out += ["", f"Scorer memory at {soak['rate_eps']}/s over {soak['seconds']:.0f} s: "
+        out += ["", f"Scorer memory at {soak['rate_eps']}/s over {soak['seconds']:.0f} s "
+                f"(conversion window {soak['conversion_window_s']} s; judged after twice that): "
                 f"{soak['rss_mb_first']:.0f} → {soak['rss_mb_last']:.0f} MB, slope "
                 f"{soak['slope_mb_per_min']:+.2f} MB/min."]  # fmt: skip
     out += ["", "## Inference per event (µs)", "", "| batch | forward | features + forward |",

@@ -9,9 +9,8 @@ No orders are published, so every customer's history is empty for every contende
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from confluent_kafka import Producer
@@ -21,6 +20,7 @@ from schemas.codec import Codec
 from streams import topics
 from streams.admin import ensure_topics
 from streams.kafka import producer_config
+from streams.simulator import face_record
 
 PARTITIONS = 4
 SEED = 20261123
@@ -54,8 +54,9 @@ def build(n_sessions: int, tag: str, seed: int = SEED, distinct: int = 40_000) -
     pool = []
     for i, row in enumerate(frame.to_dict("records")):
         session_id = _session_id(tag, i)
+        face = face_record({**row, "session_id": session_id})
         record = {"session_id": session_id, "station_id": row["station_id"], "started_at": now,
-                  "user_id": row["counter_user_id"], "face": _face(row, session_id)}  # fmt: skip
+                  "user_id": row["counter_user_id"], "face": face}  # fmt: skip
         pool.append(codec.encode("SessionStarted", record))
     # Single-object header (10 bytes), then session_id: one varint byte of length, the id.
     at = ID_OFFSET
@@ -74,16 +75,6 @@ ID_OFFSET = 11
 
 def _session_id(tag: str, i: int) -> str:
     return f"{tag}-{i:09d}"
-
-
-def _face(row: Mapping[Any, Any], session_id: str) -> dict[str, Any]:
-    return {
-        "face_token": f"ft-{session_id}", "face_probability": row["face_probability"],
-        "age": int(row["age"]), "beauty": float(row["beauty"]),
-        "expression": {"type": row["expression"], "probability": row["expression_probability"]},
-        "emotion": {"type": row["emotion"], "probability": row["emotion_probability"]},
-        "gender": {"type": row["gender"], "probability": row["gender_probability"]},
-    }  # fmt: skip
 
 
 def create_topics(bootstrap: str, prefix: str, extra: Sequence[str] = ()) -> None:

@@ -1,0 +1,61 @@
+"""The benchmark's own arithmetic: input ids, percentiles, profile shares, goals."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from schemas.codec import Codec
+from tests.bench import profile, report, workload
+from tests.bench.measure import percentiles_ms, slope_per_minute
+
+
+def test_repeated_sessions_get_ids_of_their_own() -> None:
+    load = workload.build(50, "bench-x", distinct=20)
+    codec = Codec()
+    decoded = [codec.decode(value, "SessionStarted") for _, value in load.sessions]
+    assert [d["session_id"] for d in decoded] == [key for key, _ in load.sessions]
+    assert len({key for key, _ in load.sessions}) == 50
+    assert decoded[3]["face"] == decoded[23]["face"]  # the same generated session, again
+    assert len(load.stations) == 200
+
+
+def test_percentiles_and_slope() -> None:
+    got = percentiles_ms([i / 1000 for i in range(1, 101)])  # 1..100 ms
+    assert got["p50"] == pytest.approx(50.5) and got["p99"] == pytest.approx(99.01)
+    assert got["max"] == pytest.approx(100)
+    assert math.isnan(percentiles_ms([])["p99"])
+    assert slope_per_minute([(0, 100), (60, 110), (120, 120)]) == pytest.approx(10)
+
+
+def test_profile_shares_own_time_and_project_callers() -> None:
+    stacks = "\n".join([
+        "<module> (streams/worker.py:1);join (streams/agents/join_faces.py:4);"
+        "_read_body (schemas/codec.py:9) 30",
+        "<module> (streams/worker.py:1);select (asyncio/selectors.py:3) 70",
+    ])  # fmt: skip
+    top = profile.summarize(stacks)
+    assert top["samples"] == 100
+    assert top["own"] == [("select (asyncio/selectors.py)", 70.0),
+                          ("_read_body (schemas/codec.py)", 30.0)]  # fmt: skip
+    assert sorted(top["inclusive"]) == [("_read_body (schemas/codec.py)", 30.0),
+                                        ("join (streams/agents/join_faces.py)", 30.0)]  # fmt: skip
+
+
+def _entry(eps: float, p99: float = 10.0, held: bool = True) -> dict[str, Any]:
+    return {"throughput_eps": eps, "latency_ms": {"1000": {"p99": p99, "held": held}}}
+
+
+def test_goals_are_judged_on_the_measured_figures() -> None:
+    contenders = {"ceiling": _entry(1000), "scorer": _entry(600, p99=40), "quix": _entry(700)}
+    results: dict[str, Any] = {"contenders": contenders, "ratios": report.ratios(contenders)}
+    goals = report.goals(results)
+    assert results["ratios"]["scorer/ceiling"] == pytest.approx(0.6)
+    assert goals["throughput_at_least_half_ceiling"]["met"] is True
+    assert goals["throughput_at_least_quix"]["met"] is False
+    assert goals["p99_at_1000_under_50ms"] == {"value": 40, "met": True}
+    assert goals["memory_flat_10_min"] is None  # not measured, not passed
+    contenders["scorer"] = _entry(600, p99=40, held=False)  # a backlog: no verdict on p99
+    assert report.goals({"contenders": contenders})["p99_at_1000_under_50ms"] is None
