@@ -79,13 +79,13 @@ demo: setup ## The product end to end on the local broker, with a summary
 	exit $$rc
 
 bench: setup jars model $(QUIX_VENV)/.installed ## The benchmark into out/bench/ (BENCH_QUICK=1: a short run)
-	@started=0; \
-	if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ] && ! $(PY) -m infra.kafka.broker status >/dev/null; then \
-	  started=1; fi; \
-	[ -n "$$KAFKA_BOOTSTRAP_SERVERS" ] || $(PY) -m infra.kafka.broker start || exit 1; \
+	@if [ -n "$$KAFKA_BOOTSTRAP_SERVERS" ]; then \
+	  $(PY) -m tests.bench.run --model $(MODEL_DIR) $(ARGS); exit $$?; fi; \
+	export SCORER_BROKER_DIR=$(CURDIR)/.cache/broker-bench; \
+	$(PY) -m infra.kafka.broker stop >/dev/null; rm -rf $$SCORER_BROKER_DIR; \
+	$(PY) -m infra.kafka.broker start || exit 1; \
 	$(PY) -m tests.bench.run --model $(MODEL_DIR) $(ARGS); rc=$$?; \
-	if [ $$started = 1 ]; then $(PY) -m infra.kafka.broker stop; fi; \
-	exit $$rc
+	$(PY) -m infra.kafka.broker stop; rm -rf $$SCORER_BROKER_DIR; exit $$rc
 
 train: setup ## Train the MLP on SESSIONS generated sessions into MODEL_DIR (overwrites)
 	$(PY) -m model train --sessions $(SESSIONS) --seed $(SEED) --out $(MODEL_DIR)
@@ -116,4 +116,4 @@ lint: setup ## ruff and mypy
 
 clean: ## Stop the broker and remove caches, state and outputs (keeps the venv)
 	-@$(PY) -m infra.kafka.broker stop 2>/dev/null
-	rm -rf .cache/broker .cache/broker-kafka4 out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .cache/broker .cache/broker-kafka4 .cache/broker-bench out .pytest_cache .mypy_cache .ruff_cache

@@ -49,6 +49,9 @@ app = ScorerApp(
     # Short fetch batches: Faust hands a batch out before it fetches again, so a long one
     # keeps the internal hops waiting (see first_topics).
     broker_max_poll_records=500,
+    # Every table write and hop is its own Kafka message: a 2 ms linger lets them share
+    # requests (measured: a third less CPU at 300 sessions/s) for at most 2 ms per hop.
+    producer_linger=0.002,
     web_host=_conf.scorer_web_host,
     web_port=_conf.scorer_web_port,
     web_bind=_conf.scorer_web_host,
