@@ -59,12 +59,14 @@ class Plan:
     soak_s: float
     soak_rate: int
     profile_s: float
+    held_shares: tuple[float, ...]  # of the drain rate, tried until one is held
+    micro_s: float  # per inference measurement
 
     @classmethod
     def for_mode(cls, quick: bool) -> Plan:
         if quick:
-            return cls(True, 150_000, 8, 1, 3, 20, 500, 6)
-        return cls(False, 1_500_000, 60, 5, 20, 600, 500, 25)
+            return cls(True, 100_000, 6, 1, 2, 15, 500, 4, (0.5,), 0.3)
+        return cls(False, 1_500_000, 60, 5, 20, 600, 500, 25, (0.8, 0.6, 0.4, 0.2), 1.5)
 
 
 @dataclass(frozen=True)
@@ -240,9 +242,9 @@ def latency(c: Contender, ctx: Context, drain_eps: float) -> dict[str, Any]:
 
 def _highest_held(run: Running, ctx: Context, producer: Producer, topic: str, pool: Pool,
                   arrivals: Arrivals, drain_eps: float) -> dict[str, Any]:  # fmt: skip
-    """Offer 80%, 60%, 40%, then 20% of the drain rate until one is held."""
+    """Offer shares of the drain rate (80%, 60%, 40%, 20%) until one is held."""
     tried: dict[str, Any] = {}
-    for share in (0.8, 0.6, 0.4, 0.2):
+    for share in ctx.plan.held_shares:
         rate = max(20, int(share * drain_eps) // 10 * 10)
         tried = _offer(run, ctx, producer, topic, pool, arrivals, rate)
         if tried["held"]:
@@ -410,7 +412,7 @@ def machine() -> dict[str, Any]:
             "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30,
                                 1),
             "kernel": platform.release(), "python": platform.python_version(),
-            "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__, "torch_threads": 1,
             "kafka": os.environ.get("KAFKA_VERSION", "3.9.1")}  # fmt: skip
 
 
@@ -472,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Scorer memory at {rate}/s for {plan.soak_s:.0f} s ...", flush=True)
         results["memory_soak"] = soak(ctx, scorer, rate)
     print("Inference microbenchmark ...", flush=True)
-    results["inference"] = micro.run(args.model, ctx.load)
+    results["inference"] = micro.run(args.model, ctx.load, plan.micro_s)
     results["ratios"] = report.ratios(results["contenders"])
     results["goals"] = report.goals(results)
     results["elapsed_s"] = time.monotonic() - began

@@ -12,6 +12,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import torch
+
 from model.predictor import Predictor
 from schemas.codec import Codec
 from streams import scoring, topics
@@ -23,6 +25,7 @@ class Job:
     """A model, a codec and the station registry, ready to score sessions."""
 
     def __init__(self, bootstrap: str, prefix: str, model_dir: Path) -> None:
+        torch.set_num_threads(1)  # as the scorer's worker runs the model (streams/worker.py)
         self.predictor = Predictor.from_artifact(model_dir)
         self.codec = Codec()
         self.registry = StationRegistry(bootstrap, self.codec, topics.named(topics.REGISTRY,
