@@ -70,7 +70,10 @@ def table(results: dict[str, Any]) -> str:
     for e in c.values():
         lat = e["latency_ms"]
         best = lat.get("highest_held")
-        best_text = f"{best['offered']}/s: {best['p99']:.0f}" if best else "all three"
+        best_text = "all three"
+        if best:
+            best_text = (f"{best['offered']}/s: {best['p99']:.0f}" if best["held"]
+                         else f"none, down to {best['offered']}/s")  # fmt: skip
         share = f"{e['throughput_eps'] / ceiling:.2f}" if ceiling else "–"
         lines.append(
             f"| {e['title']} | {e['throughput_eps']:,.0f} | {share} | {_lat(lat.get('200'))} "
@@ -125,3 +128,23 @@ def update_readme(readme: Path, results: dict[str, Any]) -> None:
     if not pattern.search(text):
         raise ValueError(f"{readme} has no {README_START} … {README_END} block")
     readme.write_text(pattern.sub(lambda _: block, text))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Render results.md (and with --readme the README table) again from results.json."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("results", type=Path)
+    parser.add_argument("--readme", type=Path)
+    args = parser.parse_args(argv)
+    results = json.loads(args.results.read_text())
+    args.results.with_suffix(".md").write_text(markdown(results))
+    if args.readme:
+        update_readme(args.readme, results)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
