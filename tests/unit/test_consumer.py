@@ -9,13 +9,22 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 
+import faust
 import pytest
 from faust.transport.consumer import RecordMap
 from faust.transport.drivers.aiokafka import Consumer as FaustConsumer
-from faust.types import TP, Message
+from faust.types import TP, Message, TransportT
 
-from streams.app import app
-from streams.consumer import ExactConsumer, fetch_first
+from streams.consumer import ExactConsumer, ExactTransport, fetch_first
+
+
+class _App(faust.App):
+    def _new_transport(self) -> TransportT:
+        return ExactTransport(self.conf.broker_consumer, self)
+
+
+# Nothing here connects: the consumer's bookkeeping is tested on its own.
+app = _App("test-exact-consumer", broker="kafka://127.0.0.1:9", autodiscover=False)
 
 TOPIC = TP("station.orders", 0)
 
