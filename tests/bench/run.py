@@ -8,7 +8,7 @@ For each contender, in a process of its own:
   own; from the producer's send to the recommendation being consumed, p50/p95/p99.
   A rate well above what the contender drains is not offered (it could only build a
   backlog); the highest rate it holds is then measured at 80% of its drain rate.
-Then the scorer alone at a steady rate, its memory sampled (10 minutes; 1 in quick mode),
+Then the scorer alone at a steady rate, its memory sampled (10 minutes; not in quick mode),
 py-spy on the scorer while it drains, and the inference microbenchmark.
 
 Results: out/bench/results.json and out/bench/results.md. BENCH_QUICK=1 for a short run.
@@ -65,7 +65,7 @@ class Plan:
     @classmethod
     def for_mode(cls, quick: bool) -> Plan:
         if quick:
-            return cls(True, 100_000, 6, 1, 2, 15, 500, 4, (0.5,), 0.3)
+            return cls(True, 100_000, 6, 1, 2, 0, 500, 4, (), 0.3)
         return cls(False, 1_500_000, 60, 5, 20, 600, 500, 25, (0.8, 0.6, 0.4, 0.2), 1.5)
 
 
@@ -229,7 +229,7 @@ def latency(c: Contender, ctx: Context, drain_eps: float) -> dict[str, Any]:
                                       f"above its drain rate ({drain_eps:.0f}/s)"}  # fmt: skip
                 continue
             results[str(rate)] = _offer(run, ctx, producer, producer_topic, pool, arrivals, rate)
-        if any(not r["held"] for r in results.values()):
+        if ctx.plan.held_shares and any(not r["held"] for r in results.values()):
             results["highest_held"] = _highest_held(run, ctx, producer, producer_topic, pool,
                                                     arrivals, drain_eps)  # fmt: skip
     finally:
@@ -469,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
         entry["title"] = c.title
         results["contenders"][c.name] = entry
     scorer = next((c for c in chosen if c.name == "scorer"), None)
-    if scorer is not None:
+    if scorer is not None and plan.soak_s > 0:
         rate = soak_rate(results["contenders"]["scorer"], plan.soak_rate)
         print(f"Scorer memory at {rate}/s for {plan.soak_s:.0f} s ...", flush=True)
         results["memory_soak"] = soak(ctx, scorer, rate)
