@@ -1,7 +1,8 @@
-"""A Faust Kafka consumer whose offset commits never pass an event that was not processed.
+"""A Faust Kafka consumer whose offset commits never pass an event that was not processed,
+and which hands out the scorer's internal hops before its inputs.
 
-Faust 0.15's consumer can commit past an event in three ways, each seen here as an order
-missing from its user's history after a rebalance:
+Faust 0.15's consumer can commit past an event in three ways (read in its source and
+aiokafka's); an order missing from its user's history after a rebalance was seen here:
 
 - aiokafka's `seek_to_committed` seeks only to committed offsets above 0. A partition with
   no commit yet (or a commit at 0) keeps whatever fetch position it had, so events the
@@ -17,6 +18,9 @@ the beginning of the log), drops acks recorded before that seek or fetched in an
 generation, and commits only a run of acked offsets that starts exactly at the committed
 offset. The cost is redelivery of a few events after a rebalance, which the scorer's
 deduplication absorbs (streams/tables.py).
+
+`fetch_first` gives the app's `first_topics` (scoring.requests, scoring.session-orders)
+their records before the rest: see its docstring and README, Performance.
 """
 
 from __future__ import annotations
