@@ -117,7 +117,8 @@ class ExactConsumer(faust_aiokafka.Consumer):
     @property
     def first_topics(self) -> frozenset[str]:
         """Topics whose records every fetch hands out before the others' (set by the app)."""
-        return frozenset(getattr(self.app, "first_topics", ()))
+        topics: frozenset[str] = getattr(self.app, "first_topics", frozenset())
+        return topics
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return ExactConsumerThread(self, loop=self.loop, beacon=self.beacon)
