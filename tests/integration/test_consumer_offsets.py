@@ -1,16 +1,22 @@
 """On the real broker: a partition without a commit is fetched again from its start after
-a seek, where aiokafka's seek_to_committed would leave it past what was fetched."""
+a seek, where aiokafka's seek_to_committed would leave it past what was fetched; and a
+flush returns only once every buffered table write is on the broker."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
+from typing import cast
 
+import faust
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer
+from confluent_kafka import TopicPartition as KafkaTP
+from faust.types import TP, TransportT
 
-from streams.consumer import seek_exactly
+from streams.consumer import DeliveringProducer, ExactTransport, seek_exactly
 
 pytestmark = pytest.mark.kafka
 
@@ -27,12 +33,13 @@ async def _positions_after_reading_three(bootstrap: str, topic: str, group: str)
         seen = [await consumer.position(tp)]
         await consumer.seek_to_committed()
         seen.append(await consumer.position(tp))  # aiokafka: no commit, no seek
-        offsets = await seek_exactly(consumer)
+        sought: list[TP] = []
+        offsets = await seek_exactly(consumer, on_seek=sought.append)
         seen += [offsets[tp], await consumer.position(tp), (await consumer.getone()).offset]
         await consumer.commit({tp: 0})
         await consumer.getone()
-        offsets = await seek_exactly(consumer)
-        seen += [offsets[tp], await consumer.position(tp)]
+        offsets = await seek_exactly(consumer, on_seek=sought.append)
+        seen += [offsets[tp], await consumer.position(tp), sought == [tp, tp]]
         return seen
     finally:
         await consumer.stop()
@@ -49,4 +56,46 @@ def test_a_partition_without_commit_is_read_again_from_its_start(
     seen = asyncio.run(_positions_after_reading_three(kafka_bootstrap, topic, unique_name("g")))
     assert seen[:2] == [3, 3]  # where seek_to_committed leaves a never-committed partition
     assert seen[2:5] == [0, 0, 0]  # seek_exactly: offsets, position, next event read
-    assert seen[5:] == [0, 0]  # committed 0 is a position too
+    assert seen[5:] == [0, 0, True]  # committed 0 is a position too; each seek reported
+
+
+class _App(faust.App):
+    def _new_transport(self) -> TransportT:
+        return ExactTransport(self.conf.broker_consumer, self)
+
+
+async def _busy_loop() -> None:
+    """The worker's event loop as it is under load: forward passes and feature encoding
+    hold it for a while at a time."""
+    while True:
+        time.sleep(0.15)
+        await asyncio.sleep(0.001)
+
+
+async def _buffer_and_flush(bootstrap: str, topic: str, writes: int) -> tuple[bool, int]:
+    app = _App(f"flush-{topic}", broker=f"kafka://{bootstrap}", autodiscover=False)
+    producer = cast(DeliveringProducer, app.producer)
+    await producer.start()
+    busy = asyncio.create_task(_busy_loop())
+    try:
+        changelog = app.topic(topic, partitions=1)
+        for i in range(writes):  # as Table.send_changelog does
+            producer.send_soon(changelog.as_future_message(key=b"u", value=b"%d" % i,
+                                                           partition=0))  # fmt: skip
+        delivered = await producer.flush_delivered()
+        check = Consumer({"bootstrap.servers": bootstrap, "group.id": f"check-{topic}"})
+        try:  # what the next owner of the partition would recover up to, read at once
+            _, highwater = check.get_watermark_offsets(KafkaTP(topic, 0), timeout=10)
+        finally:
+            check.close()
+        return delivered, highwater
+    finally:
+        busy.cancel()
+        await producer.stop()
+
+
+def test_a_flush_leaves_every_buffered_table_write_on_the_broker(
+    kafka_bootstrap: str, topic_factory: Callable[..., str]
+) -> None:
+    topic = topic_factory("changelog")
+    assert asyncio.run(_buffer_and_flush(kafka_bootstrap, topic, 50)) == (True, 50)

@@ -1,4 +1,5 @@
-"""ExactConsumer commits only a run of processed offsets that starts at the committed one.
+"""ExactConsumer commits only a run of processed offsets that starts at the committed one,
+and only once the table writes buffered before the commit are delivered.
 
 Each case also runs Faust's own rule, which commits past the unprocessed event: if Faust
 ever stops doing that, these tests say so and streams/consumer.py can go.
@@ -7,15 +8,28 @@ ever stops doing that, these tests say so and streams/consumer.py can go.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import cast
 
 import faust
 import pytest
+from aiokafka import ConsumerRecord
+from faust.exceptions import ProducerSendError
 from faust.transport.consumer import RecordMap
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.drivers.aiokafka import Consumer as FaustConsumer
-from faust.types import TP, Message, TransportT
+from faust.types import TP, Message, RecordMetadata, TransportT
+from faust.types.tuples import ConsumerMessage, FutureMessage
 
-from streams.consumer import ExactConsumer, ExactTransport, fetch_first
+import streams.consumer
+from streams.consumer import (
+    SEEK_COUNT,
+    DeliveringProducer,
+    ExactConsumer,
+    ExactConsumerThread,
+    ExactTransport,
+    fetch_first,
+)
 
 
 class _App(faust.App):
@@ -75,24 +89,28 @@ def _message(offset: int, generation: int) -> Message:
                    generation_id=generation)  # fmt: skip
 
 
-def test_an_event_of_an_older_generation_is_not_acked(
+def test_an_event_skipped_or_done_during_a_rebalance_is_not_acked(
     consumer: ExactConsumer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(app.topics, "acks_enabled_for", lambda topic: True)  # no agents here
     _state(consumer, 0, [])
     app.consumer_generation_id = 7
-    stale, fresh = _message(0, 6), _message(1, 7)
-    consumer._unacked_messages |= {stale, fresh}
+    app.flow_control.resume()
+    stale, fresh, stopped = _message(0, 6), _message(1, 7), _message(2, 7)
+    consumer._unacked_messages |= {stale, fresh, stopped}
     assert consumer.ack(stale) is False
     assert consumer.ack(fresh) is True
+    app.flow_control.suspend()  # a rebalance began: its seek fetches offset 2 again
+    assert consumer.ack(stopped) is False
+    app.flow_control.resume()
     assert consumer._acked[TOPIC] == [1] and not consumer._unacked_messages
     assert consumer._new_offset(TOPIC) is None  # offset 0 is fetched again, then committed
 
 
-def test_a_seek_forgets_acks_and_keeps_offset_zero(
+def test_a_seek_keeps_processed_events_and_offset_zero(
     consumer: ExactConsumer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _state(consumer, None, [0, 1, 2])  # acked while the partition was being revoked
+    _state(consumer, None, [0, 1, 2])  # processed before the seek: done is done
 
     async def seek() -> dict[TP, int]:
         return {TOPIC: 0}
@@ -100,8 +118,33 @@ def test_a_seek_forgets_acks_and_keeps_offset_zero(
     monkeypatch.setattr(consumer, "seek_to_committed", seek)
     asyncio.run(consumer.perform_seek())
     assert consumer._committed_offset[TOPIC] == 0
-    assert consumer._acked[TOPIC] == []
-    assert consumer._new_offset(TOPIC) is None
+    assert consumer._new_offset(TOPIC) == 3
+
+
+def _fetched(offset: int, seeks: int) -> ConsumerMessage:
+    record = ConsumerRecord(TOPIC.topic, TOPIC.partition, offset, 0, 0, b"k", b"v", None, 1, 1, ())
+    setattr(record, SEEK_COUNT, seeks)
+    return cast(ExactConsumer, app.consumer)._to_message(TOPIC, record)
+
+
+def test_records_fetched_before_the_latest_seek_are_not_delivered(
+    consumer: ExactConsumer,
+) -> None:
+    thread = cast(ExactConsumerThread, consumer._thread)
+    thread.seeks[TOPIC] = 1
+    delivered = [consumer._fetched_since_last_seek(TOPIC, _fetched(o, 1)) for o in (99, 100)]
+    consumer._read_offset[TOPIC] = 120  # the first fetch was delivered up to 120
+    thread.seeks[TOPIC] = 2  # then a second seek took the partition back to 99
+    delivered.append(consumer._fetched_since_last_seek(TOPIC, _fetched(121, 1)))
+    assert consumer._read_offset[TOPIC] == 120
+    delivered.append(consumer._fetched_since_last_seek(TOPIC, _fetched(99, 2)))
+    assert consumer._read_offset[TOPIC] is None  # else Faust would drop 99 as read already
+    consumer._read_offset[TOPIC] = 99
+    delivered.append(consumer._fetched_since_last_seek(TOPIC, _fetched(100, 2)))
+    assert consumer._read_offset[TOPIC] == 99
+    assert delivered == [True, True, False, True, True]
+    del thread.seeks[TOPIC]
+    consumer._delivering.pop(TOPIC, None)
 
 
 class Buffered:
@@ -148,3 +191,98 @@ def test_a_full_batch_from_the_hop_leaves_the_rest_for_later() -> None:
     fetch = Buffered({SESSIONS: [1], REQUESTS: list(range(600))})
     got = asyncio.run(fetch_first(fetch, {SESSIONS, REQUESTS}, FIRST, 1.0, 500))
     assert got == {REQUESTS: list(range(500))} and len(fetch.calls) == 1
+
+
+def _write(value: bytes) -> FutureMessage:
+    """A table write as Faust buffers it (Table.send_changelog)."""
+    return app.topic("t-history-changelog").as_future_message(key=b"u", value=value)
+
+
+def _handed_on(producer: DeliveringProducer) -> None:
+    """What the producer buffer's task does: take every write out to be sent."""
+    while not producer.buffer.pending.empty():
+        producer.buffer.pending.get_nowait()
+
+
+def test_a_flush_returns_once_the_buffered_writes_are_delivered() -> None:
+    async def run() -> list[object]:
+        producer = cast(DeliveringProducer, _App("flush", broker="kafka://127.0.0.1:9").producer)
+        first, later = _write(b"1"), _write(b"2")
+        producer.send_soon(first)
+        _handed_on(producer)  # Faust's own flush returns here: nothing left in its buffer
+        flush = asyncio.create_task(producer.flush_delivered(timeout=5))
+        await asyncio.sleep(0.05)
+        producer.send_soon(later)  # buffered after the flush began: not waited for
+        _handed_on(producer)
+        seen: list[object] = [flush.done()]
+        first.set_result(cast(RecordMetadata, None))
+        seen += [await flush, later in producer._undelivered, first in producer._undelivered]
+        seen.append(await producer.flush_delivered(timeout=0.05))  # `later` still on its way
+        later.set_exception(RuntimeError("broker gone"))
+        with pytest.raises(ProducerSendError, match=r"1 table writes failed.*broker gone"):
+            await producer.flush_delivered(timeout=5)
+        with pytest.raises(ProducerSendError):  # and every flush after it
+            await producer.flush_delivered(timeout=5)
+        return seen
+
+    assert asyncio.run(run()) == [False, True, True, False, False]
+
+
+def test_no_commit_while_a_table_write_is_undelivered(
+    consumer: ExactConsumer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(streams.consumer, "DELIVERY_WAIT_S", 0.05)
+    committed: list[Mapping[TP, int]] = []
+
+    async def commit(offsets: Mapping[TP, int]) -> bool:
+        committed.append(offsets)
+        return True
+
+    crashed: list[BaseException] = []
+
+    async def crash(exc: BaseException) -> None:
+        crashed.append(exc)
+
+    monkeypatch.setattr(consumer, "_commit", commit)
+    monkeypatch.setattr(consumer, "crash", crash)
+    monkeypatch.setattr(consumer, "assignment", lambda: {TOPIC})
+
+    async def run() -> list[bool]:
+        producer = cast(DeliveringProducer, app.producer)
+        write, lost = _write(b"order o-1 counted"), _write(b"order o-2 counted")
+        producer.send_soon(write)
+        _handed_on(producer)
+        seen = [await consumer._commit_offsets({TOPIC: 3})]
+        write.set_result(cast(RecordMetadata, None))
+        seen.append(await consumer._commit_offsets({TOPIC: 3}))
+        producer.send_soon(lost)
+        _handed_on(producer)
+        lost.set_exception(RuntimeError("record too large"))
+        seen.append(await consumer._commit_offsets({TOPIC: 4}))
+        producer._failed.clear()
+        return seen
+
+    assert asyncio.run(run()) == [False, True, False]
+    assert committed == [{TOPIC: 3}]
+    assert consumer._committed_offset[TOPIC] == 3
+    assert [type(exc) for exc in crashed] == [ProducerSendError]  # the worker stops
+
+
+def test_fetched_stream_records_carry_their_partitions_seek_count(
+    consumer: ExactConsumer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    thread = cast(ExactConsumerThread, consumer._thread)
+    changelog = TP("scorer-user-history-changelog", 0)
+    batch = {tp: [ConsumerRecord(tp.topic, tp.partition, 5, 0, 0, b"k", b"v", None, 1, 1, ())]
+             for tp in (TOPIC, changelog)}  # fmt: skip
+
+    async def aiokafka_fetch(*args: object) -> RecordMap:
+        return batch
+
+    monkeypatch.setattr(AIOKafkaConsumerThread, "_fetch_records", aiokafka_fetch)
+    monkeypatch.setattr(consumer, "_is_changelog_tp", lambda tp: tp == changelog)
+    thread.seeks[TOPIC] = 3
+    records = asyncio.run(thread._fetch_records(None, {TOPIC, changelog}))
+    assert getattr(records[TOPIC][0], SEEK_COUNT) == 3
+    assert not hasattr(records[changelog][0], SEEK_COUNT)  # Faust positions changelogs
+    del thread.seeks[TOPIC]
