@@ -35,14 +35,15 @@ async def send_dead_letter(event: EventT, reason: str, message: str) -> None:
 
 
 async def decode_or_dead_letter(event: EventT, schema: str) -> dict[str, Any] | None:
-    """The event's record of `schema` at a known station; else None, after a dead letter."""
+    """The event's record of `schema` at a station the registry knows, read to its end
+    (streams/registry.py); else None, after a dead letter."""
     rt = current()
     try:
         record = rt.codec.decode(event.message.value, expect=schema)
     except CodecError as exc:
         await send_dead_letter(event, exc.reason, str(exc))
         return None
-    if rt.registry.get(record["station_id"]) is None:
+    if await rt.registry.lookup(record["station_id"]) is None:
         await send_dead_letter(
             event, "unknown_station", f"station {record['station_id']!r} is not in the registry"
         )

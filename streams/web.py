@@ -19,6 +19,7 @@ from prometheus_client import generate_latest
 from schemas.codec import CodecError
 from streams import history, metrics
 from streams.app import app
+from streams.registry import RegistryUnavailable
 from streams.runtime import current, now_ms
 from streams.scoring import score_rows, session_row
 from streams.tables import history as history_table
@@ -33,11 +34,13 @@ class ScoreView(View):
     async def post(self, request: Request) -> Response:
         try:
             session = parse_session(await request.read())
-            station = current().registry.get(session["station_id"])
+            station = await current().registry.lookup(session["station_id"])
             if station is None:
                 raise BadRequest(f"station_id {session['station_id']!r} is not in the registry")
         except BadRequest as exc:
             return self.json({"error": str(exc)}, status=400)
+        except RegistryUnavailable as exc:
+            return self.json({"error": str(exc)}, status=503)
         user = session["user_id"]
         summary = await _user_summary(self, user) if user else None
         row = session_row(session["started_at"], session["face"], station, summary)

@@ -49,7 +49,7 @@ async def score_batch(events: list[EventT]) -> None:
         done = seen.setdefault(key, list(recommended.get(key) or []))
         if request["session_id"] in done:
             continue  # replayed after a restart: recommended already
-        station = rt.registry.get(request["station_id"])
+        station = await rt.registry.lookup(request["station_id"])
         if station is None:  # removed from the registry since the join accepted it
             await send_dead_letter(
                 event, "unknown_station", f"station {request['station_id']!r} left the registry"

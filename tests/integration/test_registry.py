@@ -1,0 +1,87 @@
+"""The station registry on the real broker: a station is known as soon as its record is
+in the topic, however far the registry's own thread has read; a missing one is missing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from confluent_kafka import Producer
+
+from schemas.codec import Codec
+from streams import registry as registry_module
+from streams.registry import StationRegistry
+
+pytestmark = pytest.mark.kafka
+
+
+@pytest.fixture
+def registry_topic(topic_factory: Callable[..., str]) -> str:
+    return topic_factory("registry", config={"cleanup.policy": "compact"})
+
+
+@pytest.fixture
+def registry(kafka_bootstrap: str, registry_topic: str) -> Iterator[StationRegistry]:
+    reg = StationRegistry(kafka_bootstrap, Codec(), registry_topic)
+    reg.start()
+    assert reg.wait_loaded(30)
+    yield reg
+    reg.stop()
+
+
+def _publish(producer: Producer, topic: str, station_id: str, city: str = "Wuhan") -> None:
+    value = Codec().encode("Station", {"station_id": station_id, "city": city,
+                                       "station_type": "supermarket"})  # fmt: skip
+    producer.produce(topic, key=station_id.encode(), value=value)
+    producer.flush(10)
+
+
+def test_a_station_published_just_now_is_found_at_once(
+    registry: StationRegistry, registry_topic: str, producer_factory: Callable[..., Producer]
+) -> None:
+    producer = producer_factory()
+    found = []
+    for i in range(20):  # its thread alone would be a fetch behind, every time
+        _publish(producer, registry_topic, f"st-new-{i}", city="Yichang")
+        found.append(asyncio.run(registry.lookup(f"st-new-{i}")))
+    assert found == [{"city": "Yichang", "station_type": "supermarket"}] * 20
+    assert len(registry) == 20
+
+
+def test_a_missing_station_is_missing_and_asked_about_once_a_second(
+    registry: StationRegistry,
+    registry_topic: str,
+    producer_factory: Callable[..., Producer],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    refreshes: list[float] = []
+    refresh = registry.refresh
+
+    def counted(*args: Any) -> None:
+        refreshes.append(0)
+        refresh(*args)
+
+    monkeypatch.setattr(registry, "refresh", counted)
+
+    async def look_three_times() -> list[dict[str, str] | None]:
+        return [await registry.lookup("st-none") for _ in range(3)]
+
+    assert asyncio.run(look_three_times()) == [None, None, None]
+    assert len(refreshes) == 1  # the next two within UNKNOWN_FOR_S of the first
+    monkeypatch.setattr(registry_module, "UNKNOWN_FOR_S", 0.0)
+    _publish(producer_factory(), registry_topic, "st-none")  # it registers after all
+    assert asyncio.run(registry.lookup("st-none")) is not None
+    assert len(refreshes) == 2
+
+
+def test_a_tombstone_removes_a_station(
+    registry: StationRegistry, registry_topic: str, producer_factory: Callable[..., Producer]
+) -> None:
+    producer = producer_factory()
+    _publish(producer, registry_topic, "st-gone")
+    assert asyncio.run(registry.lookup("st-gone")) is not None
+    producer.produce(registry_topic, key=b"st-gone", value=None)
+    producer.flush(10)
+    assert asyncio.run(registry.lookup("st-gone")) is None
