@@ -154,12 +154,14 @@ class StationRegistry:
             if asked <= self._served or (self._target and self._target[0] == asked):
                 return
         try:
-            _, end = self._consumer.get_watermark_offsets(partition, timeout=5, cached=False)
+            start, end = self._consumer.get_watermark_offsets(partition, timeout=5, cached=False)
         except KafkaException as exc:  # asked again on the next turn; refresh times out
             log.warning("station registry: cannot read the end of %s: %s", self._topic, exc)
             return
         with self._changed:
             self._target = (asked, end)
+            # Nothing below the log's start is left to read (compaction, retention).
+            self._next_offset = max(self._next_offset, start)
 
     def _serve(self) -> None:
         """Wake the refreshes whose end has been read."""
