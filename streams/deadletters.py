@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from faust.types import EventT
@@ -32,6 +33,19 @@ async def send_dead_letter(event: EventT, reason: str, message: str) -> None:
     metrics.DEAD_LETTERS.labels(reason=reason, topic=channels.catalogue_name(msg.topic)).inc()
     value = current().codec.encode("DeadLetter", record)
     await channels.dead_letters.send(key=msg.key, value=value)
+
+
+async def handle_or_dead_letter(
+    agent: str, event: EventT, handle: Callable[[EventT], Awaitable[None]]
+) -> None:
+    """`handle` the event; when its content makes our code fail, send it to the dead
+    letters with the error (processing_error), so that the agent carries on."""
+    try:
+        await handle(event)
+    except CONTENT_ERRORS as exc:
+        msg = event.message
+        log.exception("%s failed on %s[%d]@%d", agent, msg.topic, msg.partition, msg.offset)
+        await send_dead_letter(event, "processing_error", f"{type(exc).__name__}: {exc}")
 
 
 async def decode_or_dead_letter(event: EventT, schema: str) -> dict[str, Any] | None:

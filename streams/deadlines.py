@@ -8,7 +8,19 @@ after every rebalance, so the table stays the only truth.
 from __future__ import annotations
 
 import heapq
+import json
 from typing import Any
+
+from faust.types import EventT
+
+
+def tick_partition(tick: EventT) -> int | None:
+    """The partition a clock tick (scoring.join-ticks, JSON {"partition", "now_ms"}) is
+    for, or None for a tick that arrived in another one (and is not for this consumer)."""
+    partition: int = tick.message.partition
+    return (
+        partition if json.loads(tick.message.value or b"{}").get("partition") == partition else None
+    )
 
 
 class DeadlineIndex:
@@ -37,6 +49,18 @@ class DeadlineIndex:
         for key, deadline in due.items():
             heapq.heappush(heap, (deadline, key))
         return list(due)
+
+    def due_entries(self, partition: int, now_ms: int) -> list[tuple[str, dict[str, Any]]]:
+        """The due keys of `partition` with their table entries; a key whose entry is gone
+        is forgotten."""
+        found = []
+        for key in self.due(partition, now_ms):
+            entry = self._table.get(key)
+            if entry is None:
+                self.keep(partition, key, None)
+            else:
+                found.append((key, entry))
+        return found
 
     def keep(self, partition: int, key: str, entry: dict[str, Any] | None) -> None:
         """Record the entry's deadline, or forget the key when the entry is gone."""

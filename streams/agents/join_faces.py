@@ -12,7 +12,6 @@ keeps the deadlines of each partition in memory, rebuilt from the table after re
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 
 from faust.types import EventT
@@ -20,14 +19,13 @@ from mode import CrashingSupervisor
 
 from streams import channels, join, metrics
 from streams.app import app
-from streams.deadletters import CONTENT_ERRORS, decode_or_dead_letter, send_dead_letter
-from streams.deadlines import DeadlineIndex
+from streams.deadletters import decode_or_dead_letter, handle_or_dead_letter
+from streams.deadlines import DeadlineIndex, tick_partition
 from streams.outputs import PublishedLog
 from streams.runtime import current, now_ms, to_ms
 from streams.settings import settings
 from streams.tables import pending, scored
 
-log = logging.getLogger(__name__)
 deadlines = DeadlineIndex(pending)
 # Recommendations are keyed by session_id too: partition p of that topic holds the
 # outcome of partition p of this join, whatever a crash did to the `scored` table.
@@ -37,20 +35,16 @@ published = PublishedLog(channels.RECOMMENDATIONS)
 @app.agent(supervisor_strategy=CrashingSupervisor, channel=channels.join_input)
 async def join_faces(stream: Any) -> None:
     async for event in stream.events():
-        topic = event.message.topic
-        try:
-            if topic == channels.JOIN_TICKS:
-                await _on_tick(event)
-                continue
-            metrics.EVENTS.labels(topic=channels.catalogue_name(topic)).inc()
-            if topic == channels.SESSIONS:
-                await _on_session(event)
-            else:
-                await _on_face(event)
-        except CONTENT_ERRORS as exc:  # a bad event must not stop the join
-            log.exception("join_faces failed on %s[%d]@%d", topic, event.message.partition,
-                          event.message.offset)  # fmt: skip
-            await send_dead_letter(event, "processing_error", f"{type(exc).__name__}: {exc}")
+        await handle_or_dead_letter("join_faces", event, _route)
+
+
+async def _route(event: EventT) -> None:
+    topic = event.message.topic
+    if topic == channels.JOIN_TICKS:
+        await _on_tick(event)
+        return
+    metrics.EVENTS.labels(topic=channels.catalogue_name(topic)).inc()
+    await (_on_session if topic == channels.SESSIONS else _on_face)(event)
 
 
 def _event_ms(event: EventT) -> int:
@@ -96,16 +90,11 @@ async def _on_face(event: EventT) -> None:
 
 
 async def _on_tick(event: EventT) -> None:
-    partition = event.message.partition
-    tick = json.loads(event.message.value or b"{}")
-    if tick.get("partition") != partition:
+    partition = tick_partition(event)
+    if partition is None:
         return
     now = now_ms()
-    for session_id in deadlines.due(partition, now):
-        entry = pending.get(session_id)
-        if entry is None:
-            deadlines.keep(partition, session_id, None)
-            continue
+    for session_id, entry in deadlines.due_entries(partition, now):
         await _apply(session_id, join.on_tick(entry, now), partition)
 
 

@@ -6,7 +6,6 @@ passed on, keyed by session_id, to scoring.session-orders for conversion trackin
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from faust.types import EventT
@@ -14,21 +13,15 @@ from mode import CrashingSupervisor
 
 from streams import channels, history, metrics
 from streams.app import app
-from streams.deadletters import CONTENT_ERRORS, decode_or_dead_letter, send_dead_letter
+from streams.deadletters import decode_or_dead_letter, handle_or_dead_letter
 from streams.runtime import current, to_ms
 from streams.tables import history as history_table
-
-log = logging.getLogger(__name__)
 
 
 @app.agent(supervisor_strategy=CrashingSupervisor, channel=channels.orders)
 async def record_orders(stream: Any) -> None:
     async for event in stream.events():
-        try:
-            await _record(event)
-        except CONTENT_ERRORS as exc:  # a bad event must not stop the agent
-            log.exception("record_orders failed on offset %d", event.message.offset)
-            await send_dead_letter(event, "processing_error", f"{type(exc).__name__}: {exc}")
+        await handle_or_dead_letter("record_orders", event, _record)
 
 
 async def _record(event: EventT) -> None:

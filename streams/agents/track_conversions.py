@@ -9,8 +9,6 @@ scoring.conversions and counted once: the `conversions` table remembers decided 
 
 from __future__ import annotations
 
-import json
-import logging
 from typing import Any
 
 from faust.types import EventT
@@ -18,13 +16,12 @@ from mode import CrashingSupervisor
 
 from streams import channels, conversions, metrics
 from streams.app import app
-from streams.deadletters import CONTENT_ERRORS, send_dead_letter
-from streams.deadlines import DeadlineIndex
+from streams.deadletters import handle_or_dead_letter
+from streams.deadlines import DeadlineIndex, tick_partition
 from streams.outputs import PublishedLog
 from streams.runtime import current, now_ms, to_ms
 from streams.tables import conversion_state
 
-log = logging.getLogger(__name__)
 deadlines = DeadlineIndex(conversion_state)
 published = PublishedLog(channels.CONVERSIONS)
 
@@ -32,19 +29,16 @@ published = PublishedLog(channels.CONVERSIONS)
 @app.agent(supervisor_strategy=CrashingSupervisor, channel=channels.conversion_input)
 async def track_conversions(stream: Any) -> None:
     async for event in stream.events():
-        topic = event.message.topic
-        try:
-            if topic == channels.JOIN_TICKS:
-                await _on_tick(event)
-                continue
-            metrics.EVENTS.labels(topic=channels.catalogue_name(topic)).inc()
-            if topic == channels.RECOMMENDATIONS:
-                await _on_recommendation(event)
-            else:
-                await _on_order(event)
-        except CONTENT_ERRORS as exc:
-            log.exception("track_conversions failed on %s@%d", topic, event.message.offset)
-            await send_dead_letter(event, "processing_error", f"{type(exc).__name__}: {exc}")
+        await handle_or_dead_letter("track_conversions", event, _route)
+
+
+async def _route(event: EventT) -> None:
+    topic = event.message.topic
+    if topic == channels.JOIN_TICKS:
+        await _on_tick(event)
+        return
+    metrics.EVENTS.labels(topic=channels.catalogue_name(topic)).inc()
+    await (_on_recommendation if topic == channels.RECOMMENDATIONS else _on_order)(event)
 
 
 def _window_ms() -> int:
@@ -77,15 +71,11 @@ async def _on_order(event: EventT) -> None:
 
 
 async def _on_tick(event: EventT) -> None:
-    partition = event.message.partition
-    if json.loads(event.message.value or b"{}").get("partition") != partition:
+    partition = tick_partition(event)
+    if partition is None:
         return
     now = now_ms()
-    for key in deadlines.due(partition, now):
-        entry = conversion_state.get(key)
-        if entry is None:
-            deadlines.keep(partition, key, None)
-            continue
+    for key, entry in deadlines.due_entries(partition, now):
         kept, outcome = conversions.on_tick(entry, now, _window_ms())
         await _apply(key, kept, outcome, partition)
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from streams.deadlines import DeadlineIndex
+import json
+from types import SimpleNamespace
+from typing import Any
+
+from streams.deadlines import DeadlineIndex, tick_partition
 
 
 def _entry(deadline: int, partition: int = 0) -> dict[str, int]:
@@ -56,3 +60,22 @@ def test_a_tick_reads_only_what_is_due() -> None:
     heap = index._heaps[0]
     assert index.due(0, 10_004) == [f"k{i}" for i in range(5)]
     assert len(heap) == 100_000 and heap[0] == (10_000, "k0")
+
+
+def test_due_entries_come_with_their_entries_and_gone_keys_are_forgotten() -> None:
+    table: dict[str, dict[str, int]] = {"a": _entry(100), "b": _entry(150), "c": _entry(900)}
+    index = DeadlineIndex(table)
+    assert sorted(index.due_entries(0, 200)) == [("a", _entry(100)), ("b", _entry(150))]
+    del table["b"]  # decided meanwhile
+    assert index.due_entries(0, 200) == [("a", _entry(100))]
+    assert index.due(0, 200) == ["a"]  # b is no longer waited for
+
+
+def _tick(arrived_in: int, value: bytes | None) -> Any:
+    return SimpleNamespace(message=SimpleNamespace(partition=arrived_in, value=value))
+
+
+def test_a_tick_counts_only_in_the_partition_it_names() -> None:
+    assert tick_partition(_tick(2, json.dumps({"partition": 2, "now_ms": 1}).encode())) == 2
+    assert tick_partition(_tick(3, json.dumps({"partition": 2, "now_ms": 1}).encode())) is None
+    assert tick_partition(_tick(0, None)) is None
