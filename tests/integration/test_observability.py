@@ -108,10 +108,11 @@ def test_every_panel_has_data_and_the_conversion_rate_matches_the_topic(
     done = subprocess.run(
         [sys.executable, "-m", "streams.simulator", "--rate", "30", "--duration", "15",
          "--users", "300", "--stations", "10", "--history-days", "60", "--order-delay", "1",
-         "4", "--seed", "11", "--summary", str(summary)],
+         "4", "--malformed", "0.05", "--seed", "11", "--summary", str(summary)],
         cwd=ROOT, env=setup.env("simulator", 0), capture_output=True, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
-    sessions = set(json.loads(summary.read_text())["session_ids"])
+    sent = json.loads(summary.read_text())
+    sessions = set(sent["session_ids"])
     outcomes = collect(setup, topics.CONVERSIONS,
                        lambda cs: sessions <= {c["session_id"] for c in cs}, timeout=120,
                        settle=3)  # fmt: skip
@@ -123,6 +124,12 @@ def test_every_panel_has_data_and_the_conversion_rate_matches_the_topic(
     total = prometheus.wait_until("sum(scorer_conversions_total)",
                                   lambda r: r and _number(r) == len(sessions))  # fmt: skip
     assert _number(total) == len(sessions)
+    # Each malformed event is one dead letter, and nothing else is one (no good event).
+    assert sent["malformed"] > 0
+    letters = prometheus.wait_until("sum(scorer_dead_letters_total)",
+                                    lambda r: r and _number(r) >= sent["malformed"])  # fmt: skip
+    time.sleep(3)  # a few more scrapes: a dead letter too many would show now
+    assert _number(prometheus.query("sum(scorer_dead_letters_total)")) == sent["malformed"], letters
     rate = _number(prometheus.wait_until("scorer:conversion_rate:ratio", bool))
     assert rate == pytest.approx(topic_rate, abs=1e-12)
     top = sum(1 for o in decided.values() if o == "CONVERTED_TOP_PICK") / len(decided)
@@ -138,6 +145,7 @@ def test_every_panel_has_data_and_the_conversion_rate_matches_the_topic(
             }
     report = {
         "sessions": len(sessions),
+        "malformed_sent": sent["malformed"],
         "conversion_rate_topic": topic_rate,
         "conversion_rate_prometheus": rate,
         "top_pick_rate_topic": top,
