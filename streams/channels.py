@@ -7,11 +7,13 @@ offset instead of an exception inside Faust's deserialiser.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import faust
+from faust.types import EventT
 
-from streams import topics
+from streams import metrics, topics
 from streams.app import app
 from streams.settings import settings
 
@@ -28,6 +30,25 @@ _CATALOGUE = {topics.named(spec, PREFIX): spec.name for spec in topics.ALL}
 def catalogue_name(topic: str) -> str:
     """The topic's name without SCORER_TOPIC_PREFIX: a stable metrics label."""
     return _CATALOGUE.get(topic, "other")
+
+
+Handler = Callable[[EventT], Awaitable[None]]
+
+
+def by_topic(on_tick: Handler, handlers: Mapping[str, Handler]) -> Handler:
+    """One handler for a stream of co-partitioned topics with the join's clock ticks: a
+    tick goes to `on_tick`; any other event is counted for its topic and goes to the
+    handler of its topic."""
+
+    async def handle(event: EventT) -> None:
+        topic = event.message.topic
+        if topic == JOIN_TICKS:
+            await on_tick(event)
+            return
+        metrics.EVENTS.labels(topic=catalogue_name(topic)).inc()
+        await handlers[topic](event)
+
+    return handle
 
 
 class ScoringRequest(faust.Record, serializer="json"):

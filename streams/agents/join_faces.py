@@ -34,17 +34,10 @@ published = PublishedLog(channels.RECOMMENDATIONS)
 
 @app.agent(supervisor_strategy=CrashingSupervisor, channel=channels.join_input)
 async def join_faces(stream: Any) -> None:
+    route = channels.by_topic(_on_tick, {channels.SESSIONS: _on_session,
+                                         channels.FACES: _on_face})  # fmt: skip
     async for event in stream.events():
-        await handle_or_dead_letter("join_faces", event, _route)
-
-
-async def _route(event: EventT) -> None:
-    topic = event.message.topic
-    if topic == channels.JOIN_TICKS:
-        await _on_tick(event)
-        return
-    metrics.EVENTS.labels(topic=channels.catalogue_name(topic)).inc()
-    await (_on_session if topic == channels.SESSIONS else _on_face)(event)
+        await handle_or_dead_letter("join_faces", event, route)
 
 
 def _event_ms(event: EventT) -> int:

@@ -28,17 +28,10 @@ published = PublishedLog(channels.CONVERSIONS)
 
 @app.agent(supervisor_strategy=CrashingSupervisor, channel=channels.conversion_input)
 async def track_conversions(stream: Any) -> None:
+    route = channels.by_topic(_on_tick, {channels.RECOMMENDATIONS: _on_recommendation,
+                                         channels.SESSION_ORDERS: _on_order})  # fmt: skip
     async for event in stream.events():
-        await handle_or_dead_letter("track_conversions", event, _route)
-
-
-async def _route(event: EventT) -> None:
-    topic = event.message.topic
-    if topic == channels.JOIN_TICKS:
-        await _on_tick(event)
-        return
-    metrics.EVENTS.labels(topic=channels.catalogue_name(topic)).inc()
-    await (_on_recommendation if topic == channels.RECOMMENDATIONS else _on_order)(event)
+        await handle_or_dead_letter("track_conversions", event, route)
 
 
 def _window_ms() -> int:
