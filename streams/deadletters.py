@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from faust.types import EventT
@@ -35,9 +34,7 @@ async def send_dead_letter(event: EventT, reason: str, message: str) -> None:
     await channels.dead_letters.send(key=msg.key, value=value)
 
 
-async def handle_or_dead_letter(
-    agent: str, event: EventT, handle: Callable[[EventT], Awaitable[None]]
-) -> None:
+async def handle_or_dead_letter(agent: str, event: EventT, handle: channels.Handler) -> None:
     """`handle` the event; when its content makes our code fail, send it to the dead
     letters with the error (processing_error), so that the agent carries on."""
     try:
