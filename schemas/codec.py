@@ -7,8 +7,13 @@ fingerprint and resolves the body to the newest version of the same record (Avro
 schema resolution), so events from producers on an older schema still decode.
 
 Fields may carry `"x-range": [min, max]`; decode and encode both refuse a value
-outside it. Every failure is a CodecError subclass whose `reason` is the short,
-stable name the dead-letter topic records.
+outside it. Decoding also bounds sizes, so that one hostile message cannot grow a
+table entry or a changelog write past what the broker takes: a message longer than
+`max_message_bytes` is refused before it is read, and a string longer than its field's
+`"x-max-length"` (else `max_string`) after. Custom attributes are not part of the
+Parsing Canonical Form, so they leave the fingerprints as they are. Every failure is a
+CodecError subclass whose `reason` is the short, stable name the dead-letter topic
+records.
 """
 
 from __future__ import annotations
@@ -59,6 +64,18 @@ class InvalidDatum(CodecError):
     """The body decodes to, or the caller gave, a value the schema does not allow."""
 
     reason = "invalid_datum"
+
+
+class TooLarge(CodecError):
+    """The message is longer than the reader accepts."""
+
+    reason = "too_large"
+
+
+class TooLong(CodecError):
+    """A string field is longer than its bound."""
+
+    reason = "too_long"
 
 
 class WrongSchema(CodecError):
@@ -147,11 +164,24 @@ class _StrictReader(io.BytesIO):
         return data
 
 
+#: Longest message `decode` reads (the largest valid event is well under 4 KiB).
+MAX_MESSAGE_BYTES = 65_536
+#: Longest string of a decoded field without an `x-max-length` of its own.
+MAX_STRING = 256
+
+
 class Codec:
     """Encodes records to, and decodes them from, Avro single-object encoding."""
 
-    def __init__(self, schemas: SchemaSet | None = None) -> None:
+    def __init__(
+        self,
+        schemas: SchemaSet | None = None,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+        max_string: int = MAX_STRING,
+    ) -> None:
         self.schemas = schemas or SchemaSet()
+        self.max_message_bytes = max_message_bytes
+        self.max_string = max_string
 
     def encode(self, name: str, record: Mapping[str, Any], version: int | None = None) -> bytes:
         """Encode a record with the current (or the given) version of schema `name`."""
@@ -184,13 +214,15 @@ class Codec:
             raise WrongSchema(f"expected {expect}, got {writer.short_name}")
         reader = self.schemas.current(writer.name)
         record = _read_body(data, writer, reader)
-        check_ranges(reader.raw, record)
+        check_ranges(reader.raw, record, max_string=self.max_string)
         return writer, record
 
     def writer_of(self, data: bytes | None) -> SchemaVersion:
         """The schema version a message was written with, from its header."""
         if not data:
             raise TruncatedBody("empty message")
+        if len(data) > self.max_message_bytes:
+            raise TooLarge(f"message is {len(data)} bytes, at most {self.max_message_bytes}")
         if not MAGIC.startswith(data[:2]):
             raise BadMagic(f"message starts with {data[:2].hex()}, not c301")
         if len(data) < HEADER_SIZE:
@@ -238,8 +270,14 @@ def _read_body(data: bytes, writer: SchemaVersion, reader: SchemaVersion) -> dic
     return record
 
 
-def check_ranges(schema: Mapping[str, Any], record: Mapping[str, Any], path: str = "") -> None:
-    """Refuse any field value outside the field's declared `x-range` (NaN included)."""
+def check_ranges(
+    schema: Mapping[str, Any],
+    record: Mapping[str, Any],
+    path: str = "",
+    max_string: int | None = None,
+) -> None:
+    """Refuse any field value outside the field's declared `x-range` (NaN included) and,
+    with `max_string`, any string longer than its field's `x-max-length` or `max_string`."""
     for field in schema.get("fields", ()):
         value = record.get(field["name"])
         where = f"{path}{field['name']}"
@@ -248,21 +286,25 @@ def check_ranges(schema: Mapping[str, Any], record: Mapping[str, Any], path: str
             low, high = bounds
             if not low <= value <= high:
                 raise InvalidDatum(f"{where}={value!r} is outside {low}..{high}")
-        _check_nested(field["type"], value, where)
+        if max_string is not None and isinstance(value, str):
+            longest = field.get("x-max-length", max_string)
+            if len(value) > longest:
+                raise TooLong(f"{where} is {len(value)} characters, at most {longest}")
+        _check_nested(field["type"], value, where, max_string)
 
 
-def _check_nested(ftype: Any, value: Any, where: str) -> None:
+def _check_nested(ftype: Any, value: Any, where: str, max_string: int | None) -> None:
     if value is None:
         return
     if isinstance(ftype, list):  # a union: check against its record branch, if any
         for branch in ftype:
             if isinstance(branch, dict) and branch.get("type") == "record":
-                _check_nested(branch, value, where)
+                _check_nested(branch, value, where, max_string)
         return
     if not isinstance(ftype, dict):
         return
     if ftype.get("type") == "record" and isinstance(value, Mapping):
-        check_ranges(ftype, value, f"{where}.")
+        check_ranges(ftype, value, f"{where}.", max_string)
     elif ftype.get("type") == "array":
         for i, item in enumerate(value):
-            _check_nested(ftype["items"], item, f"{where}[{i}]")
+            _check_nested(ftype["items"], item, f"{where}[{i}]", max_string)

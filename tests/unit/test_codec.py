@@ -15,6 +15,8 @@ from schemas.codec import (
     Codec,
     InvalidDatum,
     SchemaSet,
+    TooLarge,
+    TooLong,
     TruncatedBody,
     UnknownFingerprint,
     WrongSchema,
@@ -198,3 +200,28 @@ def test_runaway_varint_is_a_codec_error(codec: Codec) -> None:
     sv = codec.schemas.current("Station")
     with pytest.raises((TruncatedBody, InvalidDatum)):
         codec.decode(b"\xc3\x01" + sv.fingerprint + b"\xff" * 12)
+
+
+def test_a_message_over_the_size_bound_is_refused_before_it_is_read() -> None:
+    codec = Codec(max_message_bytes=2048)
+    order = {**EXAMPLES["OrderPlaced"], "order_id": "x" * 3000}
+    data = Codec(max_string=10_000).encode("OrderPlaced", order)  # the writer has no bound
+    with pytest.raises(TooLarge, match=f"{len(data)} bytes, at most 2048"):
+        codec.decode(data)
+    assert TooLarge.reason == "too_large"
+
+
+def test_a_string_over_its_bound_is_refused_with_the_field_named() -> None:
+    codec = Codec(max_string=40)
+    ok = {**EXAMPLES["OrderPlaced"], "order_id": "o" * 40}
+    assert codec.decode(codec.encode("OrderPlaced", ok))["order_id"] == "o" * 40
+    with pytest.raises(TooLong, match="order_id is 41 characters, at most 40"):
+        codec.decode(codec.encode("OrderPlaced", {**ok, "order_id": "o" * 41}))
+    face = {**EXAMPLES["FaceDetected"]["face"], "face_token": "t" * 41}
+    with pytest.raises(TooLong, match=r"face\.face_token is 41"):
+        codec.decode(codec.encode("FaceDetected", {**EXAMPLES["FaceDetected"], "face": face}))
+
+
+def test_a_field_bound_of_its_own_overrides_the_default(codec: Codec) -> None:
+    letter = {**EXAMPLES["DeadLetter"], "error_message": "e" * 4000}
+    assert codec.decode(codec.encode("DeadLetter", letter))["error_message"] == "e" * 4000
