@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-import faust
 from faust.types import EventT
 
 from streams import metrics, topics
@@ -51,18 +50,6 @@ def by_topic(on_tick: Handler, handlers: Mapping[str, Handler]) -> Handler:
     return handle
 
 
-class ScoringRequest(faust.Record, serializer="json"):
-    """A session ready to score, re-keyed by user (internal topic scoring.requests)."""
-
-    session_id: str
-    station_id: str
-    started_at_ms: int
-    user_id: str | None
-    face: dict[str, Any] | None
-    join: str  # embedded | joined | timed_out
-    event_time_ms: int
-
-
 def _raw(*names: str) -> Any:
     return app.topic(
         *names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
@@ -80,6 +67,4 @@ dead_letters = _raw(topics.named(topics.DEAD_LETTERS, PREFIX))
 join_ticks = _raw(JOIN_TICKS)
 # The face join reads sessions, faces and its ticks as one co-partitioned stream.
 join_input = _raw(SESSIONS, FACES, JOIN_TICKS)
-scoring_requests = app.topic(
-    topics.named(topics.SCORING_REQUESTS, PREFIX), key_type=str, value_type=ScoringRequest
-)
+scoring_requests = _raw(topics.named(topics.SCORING_REQUESTS, PREFIX))

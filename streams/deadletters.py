@@ -9,6 +9,7 @@ from faust.types import EventT
 
 from schemas.codec import CodecError
 from streams import channels, metrics
+from streams.inputs import implausible_time
 from streams.runtime import current, now_ms
 
 log = logging.getLogger(__name__)
@@ -16,22 +17,30 @@ log = logging.getLogger(__name__)
 # is not the event's fault: it stops the worker, which resumes from its last commit, so
 # that nothing is lost.
 CONTENT_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
+#: Most of an event's raw key and value a dead letter carries: with its message (at most
+#: 4,000 characters) a dead letter stays under the codec's default bound of 64 KiB, so any
+#: consumer can read every dead letter, whatever the size of the message it is about.
+KEPT_VALUE_BYTES = 57_344
+KEPT_KEY_BYTES = 1024
 
 
 async def send_dead_letter(event: EventT, reason: str, message: str) -> None:
     """Publish the event's raw key and value with why it failed; the agent carries on."""
     msg = event.message
+    key = msg.key[:KEPT_KEY_BYTES] if isinstance(msg.key, bytes) else None
+    value = msg.value if isinstance(msg.value, bytes) else None
+    if value is not None and len(value) > KEPT_VALUE_BYTES:
+        message = f"{message} (value cut to its first {KEPT_VALUE_BYTES} of {len(value)} bytes)"
+        value = value[:KEPT_VALUE_BYTES]
     record = {
         "source_topic": msg.topic, "partition": msg.partition, "offset": msg.offset,
-        "key": msg.key if isinstance(msg.key, bytes) else None,
-        "value": msg.value if isinstance(msg.value, bytes) else None,
-        "error_class": reason, "error_message": message[:4000], "failed_at": now_ms(),
+        "key": key, "value": value, "error_class": reason, "error_message": message[:4000],
+        "failed_at": now_ms(),
     }  # fmt: skip
-    log.warning("dead letter from %s[%d]@%d: %s: %s", msg.topic, msg.partition, msg.offset,
+    log.warning("dead letter from %s[%d]@%d: %s: %.300s", msg.topic, msg.partition, msg.offset,
                 reason, message)  # fmt: skip
     metrics.DEAD_LETTERS.labels(reason=reason, topic=channels.catalogue_name(msg.topic)).inc()
-    value = current().codec.encode("DeadLetter", record)
-    await channels.dead_letters.send(key=msg.key, value=value)
+    await channels.dead_letters.send(key=key, value=current().codec.encode("DeadLetter", record))
 
 
 async def handle_or_dead_letter(agent: str, event: EventT, handle: channels.Handler) -> None:
@@ -39,6 +48,8 @@ async def handle_or_dead_letter(agent: str, event: EventT, handle: channels.Hand
     letters with the error (processing_error), so that the agent carries on."""
     try:
         await handle(event)
+    except CodecError as exc:  # a value this agent reads (any topic) that does not decode
+        await send_dead_letter(event, exc.reason, str(exc))
     except CONTENT_ERRORS as exc:
         msg = event.message
         log.exception("%s failed on %s[%d]@%d", agent, msg.topic, msg.partition, msg.offset)
@@ -53,6 +64,10 @@ async def decode_or_dead_letter(event: EventT, schema: str) -> dict[str, Any] | 
         record = rt.codec.decode(event.message.value, expect=schema)
     except CodecError as exc:
         await send_dead_letter(event, exc.reason, str(exc))
+        return None
+    problem = implausible_time(record, schema, rt.settings, now_ms())
+    if problem is not None:
+        await send_dead_letter(event, "implausible_time", problem)
         return None
     if await rt.registry.lookup(record["station_id"]) is None:
         await send_dead_letter(

@@ -2,21 +2,38 @@
 
 Kept per user_id in a Faust table: first and last purchase, distinct purchase days,
 order count, total spend, counts per lottery type, station type and city, the recent
-orders, and the ids of recent orders so that a redelivered order counts once. Derived
-on read: frequently bought type, home city, usual station type and RFM (recency = days
-between first and last purchase, frequency = repeat purchase days, monetary = mean
-spend per purchase day).
+orders, and what it takes to count every order once. Derived on read: frequently
+bought type, home city, usual station type and RFM (recency = days between first and
+last purchase, frequency = repeat purchase days, monetary = mean spend per purchase day).
+
+An entry is bounded by design, whatever the customer's lifetime or a producer does:
+- a redelivered Kafka record is known by its position: a user's orders are all in one
+  partition, read in offset order, so an offset at or below the last one recorded is a
+  repeat;
+- an order published again (a new record, the same order_id) is known by its id. Ids
+  are kept for the orders placed within `horizon_ms` of the user's latest order, and at
+  most REMEMBERED_ORDER_IDS of them. Below the oldest forgotten one (`floor_ms`) an id can
+  no longer be checked, so such an order is refused rather than risk counting it twice
+  ("outside_horizon", a dead letter with its reason): a user's orders must reach the
+  scorer in about time order, no more than the horizon apart;
+- purchase days before the floor are final (no order can add one) and kept as a count.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import bisect
+from typing import Any, Literal
 
 from model.features import HUBEI_UTC_OFFSET_H
 
 RECENT_ORDERS = 10
 REMEMBERED_ORDER_IDS = 1000
 DAY_MS = 86_400_000
+#: How far before a user's latest order an order id is still remembered (SCORER_ORDER_DEDUP_DAYS).
+DEDUP_HORIZON_MS = 30 * DAY_MS
+
+#: What add_order did: counted it, knew it already, or could not tell and refused it.
+Added = Literal["recorded", "repeated", "outside_horizon"]
 
 
 def local_day(epoch_ms: int) -> int:
@@ -25,20 +42,32 @@ def local_day(epoch_ms: int) -> int:
 
 
 def empty() -> dict[str, Any]:
-    return {"first_ms": None, "last_ms": None, "days": [], "orders": 0, "spend_fen": 0,
-            "by_type": {}, "by_station_type": {}, "by_city": {}, "recent": [],
-            "order_ids": []}  # fmt: skip
+    return {"first_ms": None, "last_ms": None, "days": [], "older_days": 0, "orders": 0,
+            "spend_fen": 0, "by_type": {}, "by_station_type": {}, "by_city": {}, "recent": [],
+            "order_ids": [], "floor_ms": None, "position": None}  # fmt: skip
 
 
 def add_order(
-    history: dict[str, Any] | None, order: dict[str, Any], city: str, station_type: str
-) -> tuple[dict[str, Any], bool]:
-    """The history with the order counted, and whether it was new (False: a redelivery)."""
+    history: dict[str, Any] | None,
+    order: dict[str, Any],
+    city: str,
+    station_type: str,
+    position: tuple[int, int] | None = None,
+    horizon_ms: int = DEDUP_HORIZON_MS,
+) -> tuple[dict[str, Any], Added]:
+    """The history with the order counted, and what was done with it.
+
+    `position` is the order's (partition, offset) on the orders topic, when it has one.
+    """
     h = empty() if history is None else history
-    if order["order_id"] in h["order_ids"]:
-        return h, False
-    h = {**h}
     at = int(order["placed_at_ms"])
+    if position is not None and _read_before(h, position):
+        return h, "repeated"
+    if any(oid == order["order_id"] for _, oid in h["order_ids"]):
+        return h, "repeated"
+    if h["floor_ms"] is not None and at <= h["floor_ms"]:
+        return h, "outside_horizon"
+    h = {**h, "position": list(position) if position is not None else h["position"]}
     h["first_ms"] = at if h["first_ms"] is None else min(h["first_ms"], at)
     h["last_ms"] = at if h["last_ms"] is None else max(h["last_ms"], at)
     day = local_day(at)
@@ -52,8 +81,33 @@ def add_order(
     item = {"order_id": order["order_id"], "lottery_type": order["lottery_type"],
             "amount": int(order["amount"]), "placed_at_ms": at}  # fmt: skip
     h["recent"] = sorted([*h["recent"], item], key=lambda o: o["placed_at_ms"])[-RECENT_ORDERS:]
-    h["order_ids"] = [*h["order_ids"], order["order_id"]][-REMEMBERED_ORDER_IDS:]
-    return h, True
+    ids = list(h["order_ids"])
+    bisect.insort(ids, [at, order["order_id"]])
+    _forget_old_ids(h, ids, horizon_ms)
+    return h, "recorded"
+
+
+def _read_before(h: dict[str, Any], position: tuple[int, int]) -> bool:
+    last = h.get("position")
+    return last is not None and last[0] == position[0] and position[1] <= last[1]
+
+
+def _forget_old_ids(h: dict[str, Any], ids: list[list[Any]], horizon_ms: int) -> None:
+    """Keep the ids within the horizon (and at most REMEMBERED_ORDER_IDS); raise the floor
+    to the newest order forgotten, ties included, and fold the days below it into a count."""
+    cut = bisect.bisect_left(ids, [h["last_ms"] - horizon_ms])
+    cut = max(cut, len(ids) - REMEMBERED_ORDER_IDS)
+    if cut == 0:
+        h["order_ids"] = ids
+        return
+    floor = ids[cut - 1][0]
+    while cut < len(ids) and ids[cut][0] <= floor:
+        cut += 1
+    h["order_ids"] = ids[cut:]
+    h["floor_ms"] = floor if h["floor_ms"] is None else max(h["floor_ms"], floor)
+    floor_day = local_day(h["floor_ms"])
+    h["older_days"] += sum(1 for d in h["days"] if d < floor_day)
+    h["days"] = [d for d in h["days"] if d >= floor_day]
 
 
 def _bump(counts: dict[str, int], key: str) -> dict[str, int]:
@@ -69,7 +123,7 @@ def summary(history: dict[str, Any] | None) -> dict[str, Any] | None:
     """What the features and the /users view need; None for a user without orders."""
     if not history or not history["orders"]:
         return None
-    days = len(history["days"])
+    days = history["older_days"] + len(history["days"])
     return {
         "total_purchase_days": days,
         "frequent_type": _most(history["by_type"]),

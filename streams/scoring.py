@@ -14,6 +14,7 @@ import pandas as pd
 
 from model.features import RAW_COLUMNS, local_hour
 from model.predictor import Predictor
+from streams.records import ScoringRequest
 
 
 def session_row(
@@ -53,13 +54,13 @@ def score_rows(predictor: Predictor, rows: Sequence[dict[str, Any]]) -> list[dic
 
 
 def recommendation(
-    request: dict[str, Any], ranked: dict[str, Any], model_version: str, scored_at_ms: int
+    request: ScoringRequest, ranked: dict[str, Any], model_version: str, scored_at_ms: int
 ) -> dict[str, Any]:
     """The Recommendation record (schemas/recommendation.v1.avsc) of one scored session."""
     return {
-        "session_id": request["session_id"],
-        "station_id": request["station_id"],
-        "user_id": request["user_id"],
+        "session_id": request.session_id,
+        "station_id": request.station_id,
+        "user_id": request.user_id,
         "is_new_user": ranked["imputed_history"],
         "ranking": ranked["ranking"],
         "p_no_buy": ranked["p_no_buy"],
@@ -67,6 +68,6 @@ def recommendation(
         "model_version": model_version,
         "imputed_face": ranked["imputed_face"],
         "imputed_history": ranked["imputed_history"],
-        "event_time": request["event_time_ms"],
+        "event_time": request.event_time_ms,
         "scored_at": scored_at_ms,
     }

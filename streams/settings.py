@@ -69,6 +69,24 @@ class Settings(BaseSettings):
     scorer_tick_ms: int = Field(
         default=100, ge=10, le=10_000, description="how often expired face waits are looked for"
     )
+    scorer_max_message_bytes: int = Field(
+        default=65_536, ge=1024, le=1_000_000, description="longest input message decoded"
+    )
+    scorer_max_string: int = Field(
+        default=256, ge=16, le=65_536, description="longest string field of an input event"
+    )
+    scorer_max_event_age_days: int = Field(
+        default=730, ge=1, le=36_500, description="oldest event time accepted, days before now"
+    )
+    scorer_max_event_ahead_s: int = Field(
+        default=300, ge=0, le=86_400, description="latest event time accepted, seconds after now"
+    )
+    scorer_order_dedup_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="how long before a user's latest order its ids are kept",
+    )
     scorer_data_dir: Path = Field(
         default=Path(".cache/worker"), description="where the worker keeps its table state"
     )

@@ -151,7 +151,9 @@ class Simulator:
                 continue
             user_id, home = self._user_ids[u], station_ids[int(homes[u])]
             types = self.rng.choice(LOTTERY_TYPES, size=int(n_days), p=self.world.tastes[u])
-            back = self.rng.integers(1, self.o.history_days + 1, size=int(n_days))
+            # Oldest first, as a station's back office uploads them: the scorer refuses an
+            # order placed long before the user's latest one (streams/history.py).
+            back = np.sort(self.rng.integers(1, self.o.history_days + 1, size=int(n_days)))[::-1]
             for i, (kind, day) in enumerate(zip(types, back, strict=True)):
                 order = {
                     "order_id": f"hist-{user_id}-{i}", "session_id": None, "user_id": user_id,

@@ -22,6 +22,7 @@ from streams.app import app
 from streams.deadletters import decode_or_dead_letter, handle_or_dead_letter
 from streams.deadlines import DeadlineIndex, tick_partition
 from streams.outputs import PublishedLog
+from streams.records import ScoringRequest
 from streams.runtime import current, now_ms, to_ms
 from streams.settings import settings
 from streams.tables import pending, scored
@@ -112,12 +113,13 @@ async def _send_to_scoring(ready: dict[str, Any]) -> None:
     user_id = join.resolve_user(session["user_id"], match.get("matched_user_id"),
                                 match.get("match_score"),
                                 current().settings.scorer_match_threshold)  # fmt: skip
-    request = channels.ScoringRequest(
+    request = ScoringRequest(
         session_id=session["session_id"], station_id=session["station_id"],
         started_at_ms=session["started_at_ms"], user_id=user_id, face=ready["face"],
         join=ready["join"], event_time_ms=ready["event_ms"],
     )  # fmt: skip
-    await channels.scoring_requests.send(key=user_id or session["session_id"], value=request)
+    key = (user_id or session["session_id"]).encode()
+    await channels.scoring_requests.send(key=key, value=request.to_bytes())
 
 
 async def _forget_index(app: Any, *args: Any, **kwargs: Any) -> None:

@@ -13,7 +13,7 @@ from mode import CrashingSupervisor
 
 from streams import channels, history, metrics
 from streams.app import app
-from streams.deadletters import decode_or_dead_letter, handle_or_dead_letter
+from streams.deadletters import decode_or_dead_letter, handle_or_dead_letter, send_dead_letter
 from streams.runtime import current, to_ms
 from streams.tables import history as history_table
 
@@ -39,8 +39,16 @@ async def _record(event: EventT) -> None:
     station = current().registry.get(order["station_id"])
     assert station is not None  # decode_or_dead_letter checked it
     order["placed_at_ms"] = to_ms(order["placed_at"])
-    updated, new = history.add_order(history_table.get(user), order, station["city"],
-                                     station["station_type"])  # fmt: skip
-    if new:
+    horizon_ms = current().settings.scorer_order_dedup_days * history.DAY_MS
+    position = (event.message.partition, event.message.offset)
+    updated, added = history.add_order(history_table.get(user), order, station["city"],
+                                       station["station_type"], position, horizon_ms)  # fmt: skip
+    if added == "outside_horizon":
+        why = (f"placed at {order['placed_at_ms']} ms, at or before the newest order whose id "
+               "the user's history forgot (SCORER_ORDER_DEDUP_DAYS): it cannot be told from "
+               "a repeat")  # fmt: skip
+        await send_dead_letter(event, "order_outside_dedup_horizon", why)
+        return
+    if added == "recorded":
         history_table[user] = updated
-    metrics.ORDERS.labels(result="recorded" if new else "redelivered").inc()
+    metrics.ORDERS.labels(result="recorded" if added == "recorded" else "redelivered").inc()

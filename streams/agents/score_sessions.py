@@ -8,14 +8,16 @@ never written (record_orders owns it). The batch is bounded in size and in wait
 from __future__ import annotations
 
 import logging
-from typing import Any, cast
+from typing import Any
 
 from faust.types import EventT
 from mode import CrashingSupervisor
 
+from schemas.codec import CodecError
 from streams import channels, history, metrics, topics
 from streams.app import app
 from streams.deadletters import CONTENT_ERRORS, send_dead_letter
+from streams.records import ScoringRequest
 from streams.runtime import current, now_ms
 from streams.scoring import recommendation, score_rows, session_row
 from streams.settings import settings
@@ -45,21 +47,26 @@ async def score_batch(events: list[EventT]) -> None:
     rows, kept = [], []
     metrics.EVENTS.labels(topic=topics.SCORING_REQUESTS.name).inc(len(events))
     for event in events:
-        request, key = cast(channels.ScoringRequest, event.value).asdict(), str(event.key)
+        try:
+            request = ScoringRequest.from_bytes(event.message.value)
+        except CodecError as exc:
+            await send_dead_letter(event, exc.reason, str(exc))
+            continue
+        key = (event.key or b"").decode(errors="replace")
         done = seen.setdefault(key, list(recommended.get(key) or []))
-        if request["session_id"] in done:
+        if request.session_id in done:
             continue  # replayed after a restart: recommended already
-        station = await rt.registry.lookup(request["station_id"])
+        station = await rt.registry.lookup(request.station_id)
         if station is None:  # removed from the registry since the join accepted it
             await send_dead_letter(
-                event, "unknown_station", f"station {request['station_id']!r} left the registry"
+                event, "unknown_station", f"station {request.station_id!r} left the registry"
             )
             continue
-        user = request["user_id"]
+        user = request.user_id
         summary = history.summary(history_table.get(user)) if user else None
-        rows.append(session_row(request["started_at_ms"], request["face"], station, summary))
+        rows.append(session_row(request.started_at_ms, request.face, station, summary))
         kept.append((event, request, key))
-        done.append(request["session_id"])
+        done.append(request.session_id)
     if not rows:
         return
     with metrics.INFERENCE.time():
@@ -69,12 +76,12 @@ async def score_batch(events: list[EventT]) -> None:
     for (event, request, key), ranked in zip(kept, results, strict=True):
         record = recommendation(request, ranked, rt.predictor.version, scored_at)
         value = rt.codec.encode("Recommendation", record)
-        await channels.recommendations.send(key=request["session_id"].encode(), value=value)
+        await channels.recommendations.send(key=request.session_id.encode(), value=value)
         # Publish first, then remember: a crash in between can repeat a recommendation,
         # never lose one (the failover tests count both).
         with writing_for(event):
             recommended[key] = seen[key][-RECENT_PER_KEY:]
         published = now_ms()
-        metrics.LATENCY.observe(max(0, published - request["event_time_ms"]) / 1000)
+        metrics.LATENCY.observe(max(0, published - request.event_time_ms) / 1000)
         metrics.RECOMMENDATIONS.labels(top_pick=record["top_pick"]).inc()
         metrics.SESSIONS_SCORED.labels(new_user=str(record["is_new_user"]).lower()).inc()

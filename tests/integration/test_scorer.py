@@ -326,3 +326,122 @@ def test_lost_local_state_is_rebuilt_from_the_changelog(setup: ScorerSetup, work
     p.flush(10)
     recs = collect(setup, topics.RECOMMENDATIONS, lambda rs: False, timeout=5)
     assert Counter(r["session_id"] for r in recs)["e2e-embed"] == 1
+
+
+def _letters_for(setup: ScorerSetup, prefix: bytes, n: int) -> dict[bytes, dict[str, Any]]:
+    letters = collect(
+        setup,
+        topics.DEAD_LETTERS,
+        lambda ds: len([d for d in ds if (d["key"] or b"").startswith(prefix)]) >= n,
+    )
+    return {d["key"]: d for d in letters if (d["key"] or b"").startswith(prefix)}  # fmt: skip
+
+
+def _scored_after(setup: ScorerSetup, session_id: str) -> None:
+    """A good session sent now is recommended once: the worker carried on."""
+    p = setup.producer()
+    setup.send_record(p, topics.SESSIONS, session_id, session(session_id, None, face(50)))
+    p.flush(10)
+    recs = collect(setup, topics.RECOMMENDATIONS, lambda rs: bool(_by_session(rs, session_id)))
+    assert len(_by_session(recs, session_id)[session_id]) == 1
+
+
+def test_garbage_on_every_topic_an_agent_reads_is_a_dead_letter(
+    setup: ScorerSetup, worker: Worker
+) -> None:
+    p = setup.producer()
+    cases = {
+        b"junk-rec": (topics.RECOMMENDATIONS, "bad_magic"),
+        b"junk-req": (topics.SCORING_REQUESTS, "invalid_datum"),
+        b"junk-so": (topics.SESSION_ORDERS, "bad_magic"),
+        b"junk-face": (topics.FACES, "bad_magic"),
+        b"junk-order": (topics.ORDERS, "bad_magic"),
+    }
+    for key, (spec, _) in cases.items():
+        setup.send(p, spec, key.decode(), b"\x00garbage")  # 9 bytes, as the hostile test sent
+    p.flush(10)
+    got = _letters_for(setup, b"junk-", len(cases))
+    assert {k: (d["source_topic"], d["error_class"]) for k, d in got.items()} == {
+        k: (setup.topic(spec), reason) for k, (spec, reason) in cases.items()
+    }
+    assert worker.proc is not None and worker.proc.poll() is None
+    _scored_after(setup, "after-junk")
+
+
+def test_oversized_inputs_are_refused_before_anything_is_written(
+    setup: ScorerSetup, worker: Worker
+) -> None:
+    p = setup.producer()
+    big = {**HISTORY_ORDERS[0], "user_id": "u-big", "session_id": None}
+    sent = {
+        b"big-1": setup.codec.encode("OrderPlaced", {**big, "order_id": "1" * 400_000}),
+        b"big-2": setup.codec.encode("OrderPlaced", {**big, "order_id": "2" * 400_000}),
+        b"big-3": setup.codec.encode("OrderPlaced", {**big, "order_id": "3" * 1000}),
+        b"big-face": setup.codec.encode(
+            "SessionStarted", session("big-face", None, {**face(50), "face_token": "f" * 900_000})
+        ),
+    }
+    for key, value in sent.items():
+        spec = topics.SESSIONS if key == b"big-face" else topics.ORDERS
+        p.produce(setup.topic(spec), key=key, value=value)
+    setup.send_record(p, topics.ORDERS, "u-big", {**big, "order_id": "small-1"})
+    p.flush(10)
+    got = _letters_for(setup, b"big-", len(sent))
+    assert {k: d["error_class"] for k, d in got.items()} == {
+        b"big-1": "too_large", b"big-2": "too_large", b"big-3": "too_long",
+        b"big-face": "too_large",
+    }  # fmt: skip
+    assert "cut to its first 57344 of" in got[b"big-1"]["error_message"]
+    assert got[b"big-1"]["value"] == sent[b"big-1"][:57344]
+    assert got[b"big-3"]["value"] == sent[b"big-3"]  # small enough to keep whole
+    _wait_for(lambda: worker.get("/users/u-big")[0] == 200, "the good order of u-big")
+    assert worker.get("/users/u-big")[1]["history"]["orders"] == 1
+    _scored_after(setup, "after-big")
+
+
+def test_event_times_outside_the_plausible_window_are_refused(
+    setup: ScorerSetup, worker: Worker
+) -> None:
+    p = setup.producer()
+    order = {**HISTORY_ORDERS[0], "user_id": "u-when", "session_id": None}
+    for key, at in (("when-1", -62_135_596_800_000), ("when-9999", 253_402_300_799_000)):
+        setup.send_record(p, topics.ORDERS, key, {**order, "order_id": key, "placed_at": at})
+        setup.send_record(p, topics.SESSIONS, f"{key}-s", {**session(f"{key}-s"), "started_at": at})
+    setup.send_record(p, topics.ORDERS, "u-when", {**order, "order_id": "when-now"})
+    p.flush(10)
+    got = _letters_for(setup, b"when-", 4)
+    assert {d["error_class"] for d in got.values()} == {"implausible_time"}
+    _wait_for(lambda: worker.get("/users/u-when")[0] == 200, "the plausible order of u-when")
+    rfm = worker.get("/users/u-when")[1]["history"]["rfm"]
+    assert rfm["recency_days"] == 0 and rfm["frequency"] == 0
+    _scored_after(setup, "after-when")
+
+
+def test_a_long_lived_customer_is_bounded_and_a_republished_order_never_counts_twice(
+    setup: ScorerSetup, worker: Worker
+) -> None:
+    p = setup.producer()
+    n = history.REMEMBERED_ORDER_IDS + 1
+    base = {**HISTORY_ORDERS[0], "user_id": "u-loyal", "session_id": None}
+    orders = [{**base, "order_id": f"loyal-{i}", "placed_at": NOW - DAY + i * 1000}
+              for i in range(n)]  # fmt: skip
+    for o in orders:
+        setup.send_record(p, topics.ORDERS, "u-loyal", o)
+    p.flush(10)
+    _wait_for(lambda: ((worker.get("/users/u-loyal")[1] or {}).get("history") or {})
+              .get("orders") == n, "1,001 orders of u-loyal")  # fmt: skip
+    for o in (orders[0], orders[1], orders[-1]):  # published again by the station
+        setup.send_record(p, topics.ORDERS, "u-loyal", o)
+    setup.send_record(p, topics.ORDERS, "u-loyal", {**base, "order_id": "loyal-new",
+                                                    "placed_at": NOW})  # fmt: skip
+    p.flush(10)
+    _wait_for(lambda: worker.get("/users/u-loyal")[1]["history"]["orders"] == n + 1,
+              "the new order of u-loyal")  # fmt: skip
+    # The oldest id was forgotten (1,000 are kept): that copy is refused; the others are
+    # known repeats. Either way none is counted again.
+    letters = collect(setup, topics.DEAD_LETTERS, lambda ds: False, timeout=4)
+    refused = [d for d in letters if d["key"] == b"u-loyal"]
+    assert [d["error_class"] for d in refused] == ["order_outside_dedup_horizon"]
+    assert setup.codec.decode(refused[0]["value"])["order_id"] == "loyal-0"
+    assert worker.get("/users/u-loyal")[1]["history"]["orders"] == n + 1
+    _scored_after(setup, "after-loyal")

@@ -17,6 +17,7 @@ import torch
 from model.predictor import Predictor
 from schemas.codec import Codec
 from streams import scoring, topics
+from streams.records import ScoringRequest
 from streams.registry import StationRegistry
 from streams.runtime import to_ms
 
@@ -47,7 +48,9 @@ class Job:
         now = int(time.time() * 1000)
         out = []
         for s, r in zip(sessions, ranked, strict=True):
-            request = {**s, "event_time_ms": to_ms(s["started_at"])}
+            started = to_ms(s["started_at"])
+            request = ScoringRequest(s["session_id"], s["station_id"], started, s["user_id"],
+                                     s["face"], "embedded", started)  # fmt: skip
             record = scoring.recommendation(request, r, self.predictor.version, now)
             out.append((s["session_id"].encode(), self.codec.encode("Recommendation", record)))
         return out

@@ -1,0 +1,30 @@
+"""The scorer's internal records: what goes on scoring.requests comes back the same, and
+anything else is refused with a dead letter's reason."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemas.codec import InvalidDatum
+from schemas.examples import FACE
+from streams.records import ScoringRequest
+
+REQUEST = ScoringRequest("s-1", "st-1", 1_700_000_000_000, "u-1", dict(FACE), "joined",
+                         1_700_000_000_300)  # fmt: skip
+
+
+def test_a_request_round_trips() -> None:
+    assert ScoringRequest.from_bytes(REQUEST.to_bytes()) == REQUEST
+    anonymous = ScoringRequest("s-2", "st-1", 1, None, None, "timed_out", 2)
+    assert ScoringRequest.from_bytes(anonymous.to_bytes()) == anonymous
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"", b"\x00\x01 garbage", b"[1, 2]", b'{"session_id": "s"}', b"null",
+     REQUEST.to_bytes().replace(b'"started_at_ms":1700000000000', b'"started_at_ms":"soon"'),
+     REQUEST.to_bytes()[:-1] + b',"extra":1}'],
+)  # fmt: skip
+def test_anything_else_is_invalid(value: bytes) -> None:
+    with pytest.raises(InvalidDatum, match="not a ScoringRequest"):
+        ScoringRequest.from_bytes(value)
