@@ -180,6 +180,12 @@ class ExactConsumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return ExactConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
+    def lag(self, tp: TP) -> int | None:
+        """Records of `tp` not yet committed, from the highwater of the last fetch (no
+        request to the broker); None while either is unknown."""
+        high, committed = self.highwater(tp), self._committed_offset.get(tp)
+        return None if high is None or committed is None else max(0, high - committed)
+
     def _to_message(self, tp: TP, record: Any) -> ConsumerMessage:
         message: ConsumerMessage = super()._to_message(tp, record)
         seeks = getattr(record, SEEK_COUNT, None)

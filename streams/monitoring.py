@@ -1,19 +1,26 @@
-"""Metrics that are sampled rather than counted: consumer lag, and the model served."""
+"""Metrics that are sampled rather than counted: consumer lag, and the model served.
+
+Lag is what the worker's own consumer knows: the highwater of each partition it owns
+(every fetch response carries it) less the offset committed for it. The worker sends no
+admin request of its own for it: librdkafka crashes the whole process (SIGSEGV in its
+own thread) when a "list consumer group offsets" request meets a coordinator still
+loading after a broker restart (librdkafka #5040, confluent-kafka-python #1982), which
+is how a 20 s broker outage once killed every worker.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
-from streams import channels, metrics, topics
-from streams.admin import consumer_lag
+from streams import channels, logs, metrics, topics
 from streams.app import app
+from streams.consumer import ExactConsumer
 from streams.runtime import current
 
-log = logging.getLogger(__name__)
 # The topics the agents consume (ticks are the scorer's own clock, not work to do).
-WATCHED = (topics.SESSIONS, topics.FACES, topics.ORDERS, topics.SCORING_REQUESTS,
-           topics.RECOMMENDATIONS, topics.SESSION_ORDERS)  # fmt: skip
+WATCHED = frozenset(spec.name for spec in (topics.SESSIONS, topics.FACES, topics.ORDERS,
+                    topics.SCORING_REQUESTS, topics.RECOMMENDATIONS,
+                    topics.SESSION_ORDERS))  # fmt: skip
 
 
 def publish_model_info() -> None:
@@ -23,17 +30,20 @@ def publish_model_info() -> None:
 @app.timer(interval=10.0)
 async def sample_consumer_lag() -> None:
     """Lag of each partition this worker owns; other workers report theirs."""
-    rt = current()
-    bootstrap = rt.settings.kafka_bootstrap_servers or ""
-    owned = {(tp.topic, tp.partition) for tp in app.assignor.assigned_actives()}
+    consumer = app.consumer
     metrics.CONSUMER_LAG.clear()
-    for spec in WATCHED:
-        topic = topics.named(spec, channels.PREFIX)
-        try:
-            lag = await asyncio.to_thread(consumer_lag, bootstrap, rt.settings.scorer_app_id, topic)
-        except Exception as exc:  # a missed sample is not worth stopping the worker for
-            log.warning("consumer lag of %s not sampled: %s", topic, exc)
-            continue
-        for partition, value in lag.items():
-            if (topic, partition) in owned:
-                metrics.CONSUMER_LAG.labels(topic=spec.name, partition=str(partition)).set(value)
+    if not isinstance(consumer, ExactConsumer):
+        return
+    for tp in app.assignor.assigned_actives():
+        name = channels.catalogue_name(tp.topic)
+        lag = consumer.lag(tp) if name in WATCHED else None
+        if lag is not None:
+            metrics.CONSUMER_LAG.labels(topic=name, partition=str(tp.partition)).set(lag)
+
+
+@app.task
+async def limit_repeated_logs() -> None:
+    """Faust has set up the log handlers by the time its tasks start: from now on a line
+    repeated many times (every reconnect attempt while the broker is away) is written a
+    few times per window, then once with a count."""
+    logs.limit_repeats(logging.getLogger())

@@ -66,8 +66,11 @@ class StationRegistry:
         self._unknown_at: dict[str, float] = {}
         self._stop = threading.Event()
         self.invalid = 0
+        # librdkafka's own lines go through `log`, so that the worker's log filter
+        # (streams/logs.py) limits them while the broker is away.
         self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused",
-                                   "enable.auto.commit": False, "log_level": 3})  # fmt: skip
+                                   "enable.auto.commit": False, "log_level": 3,
+                                   "logger": log})  # fmt: skip
         self._thread = threading.Thread(target=self._run, name="station-registry", daemon=True)
 
     def start(self) -> None:

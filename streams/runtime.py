@@ -13,6 +13,7 @@ from datetime import datetime
 
 from model.predictor import Predictor
 from schemas.codec import Codec
+from streams.probe import BrokerProbe
 from streams.registry import StationRegistry
 from streams.settings import Settings
 
@@ -23,6 +24,7 @@ class Runtime:
     codec: Codec
     predictor: Predictor
     registry: StationRegistry
+    probe: BrokerProbe
 
 
 _runtime: Runtime | None = None

@@ -4,8 +4,8 @@
   user_id or null, face as FaceAttributes or null) -> the ranked lottery types.
 - GET /users/{user_id}: history and RFM of a user; routed to the worker that owns it.
 - GET /metrics: Prometheus metrics (streams/metrics.py).
-- GET /healthz: the process answers. GET /readyz: partitions assigned, tables recovered,
-  the station registry loaded.
+- GET /healthz: the process answers. GET /readyz: the broker answers, partitions
+  assigned, tables recovered, the station registry loaded.
 """
 
 from __future__ import annotations
@@ -122,6 +122,7 @@ def _tables(app: Any) -> Any:
 
 def readiness() -> dict[str, bool]:
     return {
+        "broker_reachable": current().probe.reachable,
         "registry_loaded": current().registry.loaded,
         "partitions_assigned": bool(app.assignor.assigned_actives()),
         "tables_recovered": _tables(app).recovery.completed.is_set(),

@@ -25,6 +25,7 @@ from model.predictor import Predictor
 from schemas.codec import Codec
 from streams import topics
 from streams.admin import BrokerUnreachable, ensure_topics
+from streams.probe import BrokerProbe
 from streams.registry import StationRegistry
 from streams.runtime import Runtime, install
 from streams.settings import SettingsError, settings
@@ -69,12 +70,14 @@ def prepare() -> Runtime:
         conf.scorer_replication_factor,
         prefixed(conf.scorer_topic_prefix),
     )
-    codec = Codec()
-    registry = StationRegistry(
-        bootstrap, codec, topics.named(topics.REGISTRY, conf.scorer_topic_prefix)
-    )
+    codec = Codec(max_message_bytes=conf.scorer_max_message_bytes,
+                  max_string=conf.scorer_max_string)  # fmt: skip
+    registry_topic = topics.named(topics.REGISTRY, conf.scorer_topic_prefix)
+    registry = StationRegistry(bootstrap, codec, registry_topic)
     registry.start()
-    return Runtime(conf, codec, predictor, registry)
+    probe = BrokerProbe(bootstrap, registry_topic)
+    probe.start()
+    return Runtime(conf, codec, predictor, registry, probe)
 
 
 STOP_GRACE_S = 30.0
@@ -86,13 +89,17 @@ def _stop_watchdog(app: Any) -> None:
     Faust's consumer thread was seen to hang for good while stopping during a rebalance.
     What the worker processed but did not commit is processed again by the next owner of
     its partitions, and the scorer drops what that repeats (README), so leaving is safe.
+    A worker that stops because it crashed leaves with 1, so that its supervisor starts it
+    again; one asked to stop (SIGTERM, SIGINT) leaves with 0, as it would have anyway.
     """
     while not app.should_stop:
         time.sleep(0.5)
     time.sleep(STOP_GRACE_S)
-    logging.getLogger(__name__).error("stop took over %.0f s; leaving now", STOP_GRACE_S)
+    crashed = getattr(app, "crash_reason", None) is not None
+    logging.getLogger(__name__).error("stop took over %.0f s (%s); leaving now", STOP_GRACE_S,
+                                      "after a crash" if crashed else "asked to stop")  # fmt: skip
     logging.shutdown()
-    os._exit(0)
+    os._exit(1 if crashed else 0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     # than in the interpreter's exit, which was seen to hang on a leftover thread once
     # Faust's event loop had closed.
     runtime.registry.stop()
+    runtime.probe.stop()
     if code == 0:
         (runtime.settings.scorer_data_dir / CLEAN_STOP).touch()
     logging.shutdown()
