@@ -64,17 +64,17 @@ worker: setup model ## Run one scorer worker in the foreground (web on :8827)
 	SCORER_MODEL_DIR=$(MODEL_DIR) $(PY) -m streams.worker
 
 simulate: setup ## Run the station simulator (ARGS="--rate 50 --duration 60 ...")
-	$(PY) -m streams.simulator $(ARGS)
+	$(PY) -m stations.simulator $(ARGS)
 
 topics: setup ## Create the product's topics (idempotent)
-	@$(PY) -m streams.admin create-topics
+	@$(PY) -m infra.kafka.admin create-topics
 
 demo: setup ## The product end to end on the local broker, with a summary
 	@started=0; \
 	if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ] && ! $(PY) -m infra.kafka.broker status >/dev/null; then \
 	  started=1; fi; \
 	[ -n "$$KAFKA_BOOTSTRAP_SERVERS" ] || $(PY) -m infra.kafka.broker start || exit 1; \
-	$(PY) -m streams.demo; rc=$$?; \
+	$(PY) -m stations.demo; rc=$$?; \
 	if [ $$started = 1 ]; then $(PY) -m infra.kafka.broker stop; fi; \
 	exit $$rc
 
@@ -112,7 +112,7 @@ test-kafka4: setup ## The Kafka tests against a Kafka $(KAFKA4_VERSION) broker o
 lint: setup ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy streams schemas model infra tests
+	$(VENV)/bin/mypy streams schemas model infra stations tests
 
 clean: ## Stop the broker and remove caches, state and outputs (keeps the venv)
 	-@$(PY) -m infra.kafka.broker stop 2>/dev/null

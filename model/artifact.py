@@ -20,14 +20,17 @@ import torch
 
 from model.features import CLASSES, N_FEATURES, Imputation, feature_spec
 from model.network import PurchaseMLP
+from schemas.errors import ScorerError
 
 FORMAT = 1
 WEIGHTS = "weights.pt"
 META = "artifact.json"
 
 
-class ArtifactError(Exception):
+class ArtifactError(ScorerError):
     """A model artifact is missing, corrupt or does not fit this code; says which and why."""
+
+    reason = "bad_artifact"
 
 
 @dataclass(frozen=True)

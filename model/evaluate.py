@@ -30,11 +30,12 @@ from sklearn.metrics import (
 from model import artifact, truth
 from model.features import CLASS_LABELS, CLASSES
 from model.train import Prepared, predict_proba, prepare
+from schemas.errors import ScorerError
 
 K = len(CLASSES)
 
 
-class EvaluationError(Exception):
+class EvaluationError(ScorerError):
     """The evaluation cannot be made as asked; the message says why."""
 
 

@@ -39,6 +39,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from schemas.errors import ScorerError
+
 CLASSES: tuple[str, ...] = (
     "NO_BUY",
     "TWO_COLOR_BALL",
@@ -97,8 +99,10 @@ RAW_COLUMNS: dict[str, str] = {
 }
 
 
-class FeatureError(ValueError):
+class FeatureError(ScorerError, ValueError):
     """A session frame cannot be encoded; the message names the row and the column."""
+
+    reason = "bad_features"
 
     def __init__(self, detail: str, row: int | None = None, column: str | None = None) -> None:
         where = f"row {row}, column {column!r}: " if row is not None else ""

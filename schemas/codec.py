@@ -30,13 +30,15 @@ from typing import Any
 import fastavro
 from fastavro.validation import ValidationError, validate
 
+from schemas.errors import ScorerError
+
 MAGIC = b"\xc3\x01"
 HEADER_SIZE = len(MAGIC) + 8
 SCHEMA_DIR = Path(__file__).resolve().parent
 _FILE_NAME = re.compile(r"^(?P<stem>[a-z0-9_]+)\.v(?P<version>[1-9][0-9]*)\.avsc$")
 
 
-class CodecError(Exception):
+class CodecError(ScorerError):
     """A message could not be encoded or decoded; `reason` names the kind of failure."""
 
     reason = "codec_error"
@@ -84,8 +86,10 @@ class WrongSchema(CodecError):
     reason = "wrong_schema"
 
 
-class SchemaSetError(Exception):
+class SchemaSetError(ScorerError):
     """The schema files themselves are inconsistent (a bug in this folder, not in a message)."""
+
+    reason = "bad_schema_set"
 
 
 @dataclass(frozen=True)

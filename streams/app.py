@@ -10,8 +10,8 @@ import faust
 from faust.types import TransportT
 
 from infra.kafka.broker import bootstrap_servers
-from streams import topics
-from streams.consumer import ExactTransport
+from schemas import topics
+from streams.kafka.consumer import ExactTransport
 from streams.settings import settings
 
 _conf = settings()
@@ -19,7 +19,7 @@ _conf = settings()
 
 class ScorerApp(faust.App):
     """`faust.App` whose consumer commits only what was processed and serves the scorer's
-    internal hops first (streams/consumer.py)."""
+    internal hops first (streams/kafka/consumer.py)."""
 
     #: Fed by the worker's own agents: draining them first bounds the work in flight,
     #: so a backlog on station.sessions cannot starve scoring (README, Performance).
@@ -34,7 +34,7 @@ class ScorerApp(faust.App):
 
 app = ScorerApp(
     _conf.scorer_app_id,
-    broker=f"kafka://{_conf.kafka_bootstrap_servers or bootstrap_servers()}",
+    broker=f"kafka://{bootstrap_servers()}",
     store="rocksdb://" if _conf.scorer_store == "rocksdb" else "memory://",
     datadir=str(_conf.scorer_data_dir),
     # Faust's exactly_once crashes and duplicates on every rebalance (faust-streaming issue

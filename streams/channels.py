@@ -12,7 +12,8 @@ from typing import Any
 
 from faust.types import EventT
 
-from streams import metrics, topics
+from schemas import topics
+from streams import metrics
 from streams.app import app
 from streams.settings import settings
 

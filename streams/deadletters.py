@@ -9,7 +9,7 @@ from faust.types import EventT
 
 from schemas.codec import CodecError
 from streams import channels, metrics
-from streams.inputs import implausible_time
+from streams.rules.inputs import implausible_time
 from streams.runtime import current, now_ms
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ async def handle_or_dead_letter(agent: str, event: EventT, handle: channels.Hand
 
 async def decode_or_dead_letter(event: EventT, schema: str) -> dict[str, Any] | None:
     """The event's record of `schema` at a station the registry knows, read to its end
-    (streams/registry.py); else None, after a dead letter."""
+    (streams/kafka/registry.py); else None, after a dead letter."""
     rt = current()
     try:
         record = rt.codec.decode(event.message.value, expect=schema)

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import logging
 
-from streams import channels, logs, metrics, topics
+from schemas import topics
+from streams import channels, logs, metrics
 from streams.app import app
-from streams.consumer import ExactConsumer
+from streams.kafka.consumer import ExactConsumer
 from streams.runtime import current
 
 # The topics the agents consume (ticks are the scorer's own clock, not work to do).

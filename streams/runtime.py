@@ -13,14 +13,16 @@ from datetime import datetime
 
 from model.predictor import Predictor
 from schemas.codec import Codec
-from streams.probe import BrokerProbe
-from streams.registry import StationRegistry
+from schemas.errors import ScorerError
+from streams.kafka.probe import BrokerProbe
+from streams.kafka.registry import StationRegistry
 from streams.settings import Settings
 
 
 @dataclass
 class Runtime:
     settings: Settings
+    bootstrap: str  # KAFKA_BOOTSTRAP_SERVERS, else the local broker's address
     codec: Codec
     predictor: Predictor
     registry: StationRegistry
@@ -37,7 +39,7 @@ def install(runtime: Runtime) -> None:
 
 def current() -> Runtime:
     if _runtime is None:
-        raise RuntimeError("the scorer's runtime is not installed; start it with streams.worker")
+        raise ScorerError("the scorer's runtime is not installed; start it with streams.worker")
     return _runtime
 
 

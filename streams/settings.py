@@ -6,40 +6,22 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field
+
+from infra.kafka.settings import KafkaSettings, SettingsError, load_settings
+
+__all__ = ["Settings", "SettingsError", "settings"]
 
 
-class SettingsError(RuntimeError):
-    """A setting has a bad value; the message names the variable."""
+class Settings(KafkaSettings):
+    """Every knob of the scorer worker: the Kafka ones (infra/kafka/settings.py) and its
+    own, each read from the environment variable of the same name in upper case."""
 
-
-class Settings(BaseSettings):
-    """Every knob of the scorer. Each field is read from the environment variable of the
-    same name in upper case (e.g. SCORER_PARTITIONS); KAFKA_BOOTSTRAP_SERVERS has no prefix
-    so that it can point every tool of the project at another cluster."""
-
-    model_config = SettingsConfigDict(frozen=True, extra="ignore")
-
-    kafka_bootstrap_servers: str | None = Field(
-        default=None, description="Kafka cluster to use; unset means the project's local broker"
-    )
     scorer_app_id: str = Field(
         default="station-scorer",
         min_length=1,
         pattern=r"^[A-Za-z0-9._-]+$",
         description="Faust app id: consumer group and table topics",
-    )
-    scorer_topic_prefix: str = Field(
-        default="",
-        pattern=r"^[A-Za-z0-9._-]*$",
-        description="prefix of every topic name (for test isolation)",
-    )
-    scorer_partitions: int = Field(
-        default=6, ge=1, le=1024, description="partitions of every co-partitioned topic"
-    )
-    scorer_replication_factor: int = Field(
-        default=1, ge=1, le=16, description="replication factor of created topics"
     )
     scorer_face_wait_ms: int = Field(
         default=1500, ge=0, le=600_000, description="how long a session waits for its face"
@@ -92,18 +74,7 @@ class Settings(BaseSettings):
     )
 
 
-def load_settings() -> Settings:
-    """Read the settings, turning a validation error into one that names the variable."""
-    try:
-        return Settings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
-        )
-        raise SettingsError(f"bad setting: {problems}") from exc
-
-
 @lru_cache(maxsize=1)
 def settings() -> Settings:
     """The process-wide settings."""
-    return load_settings()
+    return load_settings(Settings)

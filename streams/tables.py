@@ -32,11 +32,11 @@ scored = app.Table(
     help="epoch ms at which a session was sent to scoring",
 )
 # record_orders writes, score_sessions reads (both keyed by user_id).
-history = app.Table(
+user_history = app.Table(
     "user-history",
     default=None,
     key_type=bytes,
-    help="purchase history per user (streams/history.py)",
+    help="purchase history per user (model/customers/history.py)",
 )
 # score_sessions (keyed like scoring.requests: user_id, or session_id for a new user):
 # the sessions recently recommended per key, so that a replayed request is not rescored.

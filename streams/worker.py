@@ -19,17 +19,17 @@ from typing import Any
 
 import torch
 
-from infra.kafka.broker import BrokerError, bootstrap_servers
-from model.artifact import ArtifactError
+from infra.kafka.admin import ensure_topics
+from infra.kafka.broker import bootstrap_servers
 from model.predictor import Predictor
+from schemas import topics
 from schemas.codec import Codec
-from streams import topics
-from streams.admin import BrokerUnreachable, ensure_topics
-from streams.probe import BrokerProbe
-from streams.registry import StationRegistry
+from schemas.errors import ScorerError
+from schemas.topics import prefixed
+from streams.kafka.probe import BrokerProbe
+from streams.kafka.registry import StationRegistry
 from streams.runtime import Runtime, install
-from streams.settings import SettingsError, settings
-from streams.topics import prefixed
+from streams.settings import settings
 
 CLEAN_STOP = "clean-stop"
 
@@ -55,8 +55,7 @@ def discard_state_after_crash(data_dir: Path) -> None:
 def prepare() -> Runtime:
     """Everything a worker needs before Faust starts; raises with a clear reason."""
     conf = settings()
-    bootstrap = conf.kafka_bootstrap_servers or bootstrap_servers()
-    conf = conf.model_copy(update={"kafka_bootstrap_servers": bootstrap})
+    bootstrap = bootstrap_servers()
     # One intra-op thread: the batches are small and the event loop waits on each forward
     # pass, while torch's extra threads spin between ops on the cores the broker and the
     # consumer thread need (measured: 200 sessions/s went from a growing backlog, p50 3.3 s,
@@ -77,7 +76,7 @@ def prepare() -> Runtime:
     registry.start()
     probe = BrokerProbe(bootstrap, registry_topic)
     probe.start()
-    return Runtime(conf, codec, predictor, registry, probe)
+    return Runtime(conf, bootstrap, codec, predictor, registry, probe)
 
 
 STOP_GRACE_S = 30.0
@@ -106,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO)
     try:
         runtime = prepare()
-    except (SettingsError, ArtifactError, BrokerError, BrokerUnreachable, RuntimeError) as exc:
+    except ScorerError as exc:
         print(f"error: the worker cannot start: {exc}", file=sys.stderr)
         return 1
     install(runtime)
@@ -115,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
           flush=True)  # fmt: skip
     import streams.agents
     import streams.monitoring
-    import streams.web
+    import streams.web.views
     from streams.app import app
 
     streams.monitoring.publish_model_info()

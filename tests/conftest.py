@@ -19,7 +19,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from infra.kafka import broker
-from streams.kafka import producer_config
+from infra.kafka.client import producer_config
 
 
 @pytest.fixture(scope="session")

@@ -25,18 +25,28 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from infra.kafka.settings import kafka_settings
+from schemas.errors import ScorerError
+
 HERE = Path(__file__).resolve().parent
-CACHE = Path(os.environ.get("SCORER_CACHE_DIR", ROOT / ".cache"))
-STATE_DIR = Path(os.environ.get("SCORER_BROKER_DIR", CACHE / "broker"))
-DEFAULT_VERSION = "3.9.1"
 DEFAULT_PORT = 9092
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 30.0
 
 
-class BrokerError(RuntimeError):
-    """The local broker could not be set up, started or stopped; the message says why."""
+class BrokerError(ScorerError):
+    """No broker to talk to, or the local one could not be set up, started or stopped; the
+    message says why and what to do."""
+
+    reason = "broker_unavailable"
+
+
+def _state_dir() -> Path:
+    return kafka_settings().broker_dir
+
+
+def _cache_dir() -> Path:
+    return kafka_settings().scorer_cache_dir
 
 
 @dataclass(frozen=True)
@@ -55,15 +65,11 @@ class BrokerState:
 
 def kafka_version() -> str:
     """The broker release to run: KAFKA_VERSION, or the pinned default."""
-    version = os.environ.get("KAFKA_VERSION", DEFAULT_VERSION).strip()
-    major = version.split(".", 1)[0]
-    if major not in ("3", "4") or not all(part.isdigit() for part in version.split(".")):
-        raise BrokerError(f"KAFKA_VERSION={version!r} is not a 3.x or 4.x release like 3.9.1")
-    return version
+    return kafka_settings().kafka_version
 
 
 def libs_dir(version: str) -> Path:
-    return CACHE / "kafka" / version / "libs"
+    return _cache_dir() / "kafka" / version / "libs"
 
 
 def ensure_jars(version: str) -> Path:
@@ -86,7 +92,7 @@ def ensure_jars(version: str) -> Path:
         "-P",
         profile,
         f"-Dkafka.version={version}",
-        f"-Dmaven.repo.local={CACHE / 'm2'}",
+        f"-Dmaven.repo.local={_cache_dir() / 'm2'}",
         "dependency:copy-dependencies",
         f"-DoutputDirectory={libs}",
     ]
@@ -98,7 +104,7 @@ def ensure_jars(version: str) -> Path:
 
 def _read_state() -> BrokerState | None:
     try:
-        return BrokerState(**json.loads((STATE_DIR / "broker.json").read_text()))
+        return BrokerState(**json.loads((_state_dir() / "broker.json").read_text()))
     except (FileNotFoundError, json.JSONDecodeError, TypeError):
         return None
 
@@ -109,7 +115,7 @@ def _is_our_broker(pid: int) -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return False
-    return "kafka.Kafka" in cmdline and str(STATE_DIR) in cmdline
+    return "kafka.Kafka" in cmdline and str(_state_dir()) in cmdline
 
 
 def _port_free(port: int) -> bool:
@@ -154,14 +160,14 @@ def running() -> BrokerState | None:
         return None
     if _is_our_broker(state.pid):
         return state
-    (STATE_DIR / "broker.json").unlink(missing_ok=True)
+    (_state_dir() / "broker.json").unlink(missing_ok=True)
     return None
 
 
 def _prepare_data(version: str) -> Path:
     """The log folder, formatted for this version; a folder from another release is reset."""
-    data = STATE_DIR / "data"
-    marker = STATE_DIR / "data-version"
+    data = _state_dir() / "data"
+    marker = _state_dir() / "data-version"
     if data.exists() and (not marker.exists() or marker.read_text().strip() != version):
         print(f"Resetting local broker data (was made by another Kafka release) in {data}")
         shutil.rmtree(data)
@@ -172,7 +178,7 @@ def _prepare_data(version: str) -> Path:
 
 def _write_config(version: str, port: int, controller_port: int, data: Path) -> Path:
     template = string.Template((HERE / "server.properties.template").read_text())
-    props = STATE_DIR / "server.properties"
+    props = _state_dir() / "server.properties"
     props.write_text(template.substitute(port=port, controller_port=controller_port, data_dir=data))
     return props
 
@@ -182,7 +188,7 @@ def _java_cmd(version: str, libs: Path, main: list[str]) -> list[str]:
         logging = f"-Dlog4j2.configurationFile={HERE / 'log4j2.properties'}"
     else:
         logging = f"-Dlog4j.configuration=file:{HERE / 'log4j.properties'}"
-    heap = os.environ.get("KAFKA_HEAP", "512m")
+    heap = kafka_settings().kafka_heap
     return [
         "java",
         f"-Xmx{heap}",
@@ -191,7 +197,7 @@ def _java_cmd(version: str, libs: Path, main: list[str]) -> list[str]:
         "-XX:MaxGCPauseMillis=20",
         "-Djava.awt.headless=true",
         logging,
-        f"-Dkafka.logs.dir={STATE_DIR / 'logs'}",
+        f"-Dkafka.logs.dir={_state_dir() / 'logs'}",
         "-cp",
         f"{libs}/*",
         *main,
@@ -239,18 +245,18 @@ def start(version: str | None = None, timeout: float = START_TIMEOUT_S) -> Broke
         _wait_ready(current, timeout)
         return current
     libs = ensure_jars(version)
-    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    _state_dir().mkdir(parents=True, exist_ok=True)
     data = _prepare_data(version)
     last = (
-        json.loads((STATE_DIR / "ports.json").read_text())
-        if (STATE_DIR / "ports.json").exists()
+        json.loads((_state_dir() / "ports.json").read_text())
+        if (_state_dir() / "ports.json").exists()
         else {}
     )
     port = _free_port(last.get("port", DEFAULT_PORT))
     controller_port = _free_port(last.get("controller_port"), avoid={port})
     props = _write_config(version, port, controller_port, data)
     _format_storage(version, libs, props, data)
-    log = STATE_DIR / "broker.log"
+    log = _state_dir() / "broker.log"
     with log.open("ab") as out:
         proc = subprocess.Popen(
             _java_cmd(version, libs, ["kafka.Kafka", str(props)]),
@@ -260,8 +266,8 @@ def start(version: str | None = None, timeout: float = START_TIMEOUT_S) -> Broke
             start_new_session=True,
         )
     state = BrokerState(version=version, port=port, controller_port=controller_port, pid=proc.pid)
-    (STATE_DIR / "broker.json").write_text(json.dumps(asdict(state)))
-    (STATE_DIR / "ports.json").write_text(
+    (_state_dir() / "broker.json").write_text(json.dumps(asdict(state)))
+    (_state_dir() / "ports.json").write_text(
         json.dumps({"port": port, "controller_port": controller_port})
     )
     _wait_ready(state, timeout, proc)
@@ -272,17 +278,17 @@ def _wait_ready(state: BrokerState, timeout: float, proc: subprocess.Popen | Non
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            (STATE_DIR / "broker.json").unlink(missing_ok=True)
+            (_state_dir() / "broker.json").unlink(missing_ok=True)
             raise BrokerError(
                 f"Kafka exited with code {proc.returncode} while starting; "
-                f"end of {STATE_DIR / 'broker.log'}:\n{_tail(STATE_DIR / 'broker.log')}"
+                f"end of {_state_dir() / 'broker.log'}:\n{_tail(_state_dir() / 'broker.log')}"
             )
         if metadata_ok(state.bootstrap, timeout=2.0):
             return
         time.sleep(0.3)
     raise BrokerError(
         f"Kafka at {state.bootstrap} did not answer within {timeout:.0f}s; "
-        f"end of {STATE_DIR / 'broker.log'}:\n{_tail(STATE_DIR / 'broker.log')}"
+        f"end of {_state_dir() / 'broker.log'}:\n{_tail(_state_dir() / 'broker.log')}"
     )
 
 
@@ -301,7 +307,7 @@ def stop(timeout: float = STOP_TIMEOUT_S) -> bool:
         while _is_our_broker(state.pid):
             _reap(state.pid)
             time.sleep(0.1)
-    (STATE_DIR / "broker.json").unlink(missing_ok=True)
+    (_state_dir() / "broker.json").unlink(missing_ok=True)
     return True
 
 
@@ -313,7 +319,7 @@ def _reap(pid: int) -> None:
 
 def bootstrap_servers() -> str:
     """KAFKA_BOOTSTRAP_SERVERS when set, else the running local broker's address."""
-    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
+    external = (kafka_settings().kafka_bootstrap_servers or "").strip()
     if external:
         return external
     state = running()
@@ -335,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return _run(args.command)
-    except BrokerError as exc:
+    except ScorerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

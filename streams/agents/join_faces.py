@@ -2,10 +2,10 @@
 
 One stream carries station.sessions, station.faces and the ticks of scoring.join-ticks,
 co-partitioned, so that partition p of each is handled together. The rules are in
-streams/join.py; this agent applies them, keeps the `pending` and `scored` tables, and
+streams/rules/join_faces.py; this agent applies them, keeps the `pending` and `scored` tables, and
 sends ready sessions to scoring.requests keyed by the resolved user (DESIGN steps 1-2).
 
-A tick for partition p scores the sessions of p whose face wait is over (streams/deadlines.py
+A tick for partition p scores the sessions of p whose face wait is over (streams/rules/deadlines.py
 keeps the deadlines of each partition in memory, rebuilt from the table after rebalances).
 """
 
@@ -17,12 +17,13 @@ from typing import Any
 from faust.types import EventT
 from mode import CrashingSupervisor
 
-from streams import channels, join, metrics
+from streams import channels, metrics
 from streams.app import app
 from streams.deadletters import decode_or_dead_letter, handle_or_dead_letter
-from streams.deadlines import DeadlineIndex, tick_partition
-from streams.outputs import PublishedLog
+from streams.kafka.outputs import PublishedLog
 from streams.records import ScoringRequest
+from streams.rules import join_faces as rules
+from streams.rules.deadlines import DeadlineIndex, tick_partition
 from streams.runtime import current, now_ms, to_ms
 from streams.settings import settings
 from streams.tables import pending, scored
@@ -62,7 +63,7 @@ async def _on_session(event: EventT) -> None:
     session = {"session_id": session_id, "station_id": record["station_id"],
                "started_at_ms": to_ms(record["started_at"]), "user_id": record["user_id"],
                "face": record["face"]}  # fmt: skip
-    step = join.on_session(pending.get(session_id), session, event.message.partition, now_ms(),
+    step = rules.on_session(pending.get(session_id), session, event.message.partition, now_ms(),
                            _event_ms(event),
                            current().settings.scorer_face_wait_ms)  # fmt: skip
     await _apply(session_id, step, event.message.partition)
@@ -77,7 +78,7 @@ async def _on_face(event: EventT) -> None:
         _count("late")
         return
     match = {"matched_user_id": record["matched_user_id"], "match_score": record["match_score"]}
-    step = join.on_face(pending.get(session_id), record["face"], match, event.message.partition,
+    step = rules.on_face(pending.get(session_id), record["face"], match, event.message.partition,
                         now_ms(), _event_ms(event),
                         current().settings.scorer_face_wait_ms)  # fmt: skip
     await _apply(session_id, step, event.message.partition)
@@ -89,10 +90,10 @@ async def _on_tick(event: EventT) -> None:
         return
     now = now_ms()
     for session_id, entry in deadlines.due_entries(partition, now):
-        await _apply(session_id, join.on_tick(entry, now), partition)
+        await _apply(session_id, rules.on_tick(entry, now), partition)
 
 
-async def _apply(session_id: str, step: join.Step, partition: int) -> None:
+async def _apply(session_id: str, step: rules.Step, partition: int) -> None:
     _count(step.outcome)
     if step.entry is None:
         if pending.get(session_id) is not None:
@@ -110,7 +111,7 @@ async def _apply(session_id: str, step: join.Step, partition: int) -> None:
 
 async def _send_to_scoring(ready: dict[str, Any]) -> None:
     session, match = ready["session"], ready["match"] or {}
-    user_id = join.resolve_user(session["user_id"], match.get("matched_user_id"),
+    user_id = rules.resolve_user(session["user_id"], match.get("matched_user_id"),
                                 match.get("match_score"),
                                 current().settings.scorer_match_threshold)  # fmt: skip
     request = ScoringRequest(
@@ -130,7 +131,7 @@ async def _reload_published(app: Any, *args: Any, **kwargs: Any) -> None:
     deadlines.forget_all()
     owned = [tp.partition for tp in app.assignor.assigned_actives()
              if tp.topic == channels.SESSIONS]  # fmt: skip
-    await published.reload(current().settings.kafka_bootstrap_servers or "", owned)
+    await published.reload(current().bootstrap, owned)
 
 
 app.on_partitions_revoked.connect(_forget_index)  # type: ignore[arg-type]

@@ -11,11 +11,12 @@ from typing import Any
 from faust.types import EventT
 from mode import CrashingSupervisor
 
-from streams import channels, history, metrics
+from model.customers import history
+from streams import channels, metrics
 from streams.app import app
 from streams.deadletters import decode_or_dead_letter, handle_or_dead_letter, send_dead_letter
 from streams.runtime import current, to_ms
-from streams.tables import history as history_table
+from streams.tables import user_history
 
 
 @app.agent(supervisor_strategy=CrashingSupervisor, channel=channels.orders)
@@ -41,7 +42,7 @@ async def _record(event: EventT) -> None:
     order["placed_at_ms"] = to_ms(order["placed_at"])
     horizon_ms = current().settings.scorer_order_dedup_days * history.DAY_MS
     position = (event.message.partition, event.message.offset)
-    updated, added = history.add_order(history_table.get(user), order, station["city"],
+    updated, added = history.add_order(user_history.get(user), order, station["city"],
                                        station["station_type"], position, horizon_ms)  # fmt: skip
     if added == "outside_horizon":
         why = (f"placed at {order['placed_at_ms']} ms, at or before the newest order whose id "
@@ -50,5 +51,5 @@ async def _record(event: EventT) -> None:
         await send_dead_letter(event, "order_outside_dedup_horizon", why)
         return
     if added == "recorded":
-        history_table[user] = updated
+        user_history[user] = updated
     metrics.ORDERS.labels(result="recorded" if added == "recorded" else "redelivered").inc()

@@ -13,16 +13,17 @@ from typing import Any
 from faust.types import EventT
 from mode import CrashingSupervisor
 
+from model.customers import history
+from schemas import topics
 from schemas.codec import CodecError
-from streams import channels, history, metrics, topics
+from streams import channels, metrics
 from streams.app import app
 from streams.deadletters import CONTENT_ERRORS, send_dead_letter
 from streams.records import ScoringRequest
+from streams.rules.score_sessions import recommendation, score_rows, session_row
 from streams.runtime import current, now_ms
-from streams.scoring import recommendation, score_rows, session_row
 from streams.settings import settings
-from streams.tables import RECENT_PER_KEY, recommended, writing_for
-from streams.tables import history as history_table
+from streams.tables import RECENT_PER_KEY, recommended, user_history, writing_for
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ async def score_batch(events: list[EventT]) -> None:
             )
             continue
         user = request.user_id
-        summary = history.summary(history_table.get(user)) if user else None
+        summary = history.summary(user_history.get(user)) if user else None
         rows.append(session_row(request.started_at_ms, request.face, station, summary))
         kept.append((event, request, key))
         done.append(request.session_id)

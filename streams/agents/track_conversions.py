@@ -14,11 +14,12 @@ from typing import Any
 from faust.types import EventT
 from mode import CrashingSupervisor
 
-from streams import channels, conversions, metrics
+from streams import channels, metrics
 from streams.app import app
 from streams.deadletters import handle_or_dead_letter
-from streams.deadlines import DeadlineIndex, tick_partition
-from streams.outputs import PublishedLog
+from streams.kafka.outputs import PublishedLog
+from streams.rules import track_conversions as rules
+from streams.rules.deadlines import DeadlineIndex, tick_partition
 from streams.runtime import current, now_ms, to_ms
 from streams.tables import conversion_state
 
@@ -45,7 +46,7 @@ async def _on_recommendation(event: EventT) -> None:
            "model_version": record["model_version"],
            "recommended_at_ms": to_ms(record["scored_at"])}  # fmt: skip
     key = record["session_id"]
-    entry, outcome = conversions.on_recommendation(
+    entry, outcome = rules.on_recommendation(
         conversion_state.get(key), rec, event.message.partition, now_ms(), _window_ms()
     )
     await _apply(key, entry, outcome, event.message.partition)
@@ -56,7 +57,7 @@ async def _on_order(event: EventT) -> None:
     key = record["session_id"]
     order = {"order_id": record["order_id"], "lottery_type": record["lottery_type"],
              "amount": record["amount"]}  # fmt: skip
-    entry, outcome = conversions.on_order(
+    entry, outcome = rules.on_order(
         conversion_state.get(key), order, event.message.partition, now_ms(), _window_ms()
     )
     if entry is not None:
@@ -69,7 +70,7 @@ async def _on_tick(event: EventT) -> None:
         return
     now = now_ms()
     for key, entry in deadlines.due_entries(partition, now):
-        kept, outcome = conversions.on_tick(entry, now, _window_ms())
+        kept, outcome = rules.on_tick(entry, now, _window_ms())
         await _apply(key, kept, outcome, partition)
 
 
@@ -81,7 +82,7 @@ async def _apply(
     Publishing first means a crash in between repeats the decision on replay, and the
     output log (`published`, reloaded on assignment) then drops the repeat."""
     if outcome is not None and (partition, key) not in published:
-        assert entry is not None  # streams/conversions.py decides only with an entry to keep
+        assert entry is not None  # the rules decide only with an entry to keep
         await _publish(entry["rec"], entry.get("order"), outcome)
         published.add(partition, key)
     if entry is None:
@@ -119,7 +120,7 @@ async def _reload_published(app: Any, *args: Any, **kwargs: Any) -> None:
     deadlines.forget_all()
     owned = [tp.partition for tp in app.assignor.assigned_actives()
              if tp.topic == channels.RECOMMENDATIONS]  # fmt: skip
-    await published.reload(current().settings.kafka_bootstrap_servers or "", owned)
+    await published.reload(current().bootstrap, owned)
 
 
 app.on_partitions_revoked.connect(_forget_index)  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ import torch
 from model.features import RAW_COLUMNS, encode
 from model.predictor import Predictor
 from schemas.codec import Codec
-from streams import scoring
+from streams.rules import score_sessions as scoring
 from streams.runtime import to_ms
 from tests.bench.workload import Workload
 

@@ -35,7 +35,8 @@ import torch
 from confluent_kafka import Producer
 
 from infra.kafka.broker import bootstrap_servers
-from streams import topics
+from infra.worker_env import WORKER_COMMAND, worker_env
+from schemas import topics
 from tests.bench import micro, profile, report, workload
 from tests.bench.measure import Arrivals, Probe, TopicCount, percentiles_ms, slope_per_minute
 from tests.integration.scorer import free_port
@@ -77,7 +78,8 @@ class Contender:
     title: str
     argv: Callable[[str, str, str, str], list[str]]  # (bootstrap, prefix, output, group)
     output: Callable[[str], str]  # prefix -> output topic
-    env: Callable[[str, str, Path], dict[str, str]] = lambda prefix, group, tmp: {}
+    #: The worker settings of its process (infra/worker_env.py), by field name.
+    settings: Callable[[str, str, Path], dict[str, object]] = lambda prefix, group, tmp: {}
 
 
 def contenders(model_dir: Path) -> list[Contender]:
@@ -86,19 +88,19 @@ def contenders(model_dir: Path) -> list[Contender]:
     def own_output(name: str) -> Callable[[str], str]:
         return lambda prefix: f"{prefix}bench.{name}.out"
 
-    def scorer_env(prefix: str, group: str, tmp: Path) -> dict[str, str]:
-        return {"SCORER_TOPIC_PREFIX": prefix, "SCORER_APP_ID": group,
-                "SCORER_MODEL_DIR": str(model_dir), "SCORER_WEB_PORT": str(free_port()),
-                "SCORER_DATA_DIR": str(tmp / group), "SCORER_PARTITIONS":
-                str(workload.PARTITIONS)}  # fmt: skip
+    def scorer_settings(prefix: str, group: str, tmp: Path) -> dict[str, object]:
+        return {"scorer_topic_prefix": prefix, "scorer_app_id": group,
+                "scorer_model_dir": model_dir, "scorer_web_port": free_port(),
+                "scorer_data_dir": tmp / group,
+                "scorer_partitions": workload.PARTITIONS}  # fmt: skip
 
     return [
         Contender("ceiling", "Kafka ceiling (confluent-kafka forward, no work)",
                   lambda b, p, o, g: [py, "-m", "tests.bench.contenders.ceiling", b, p, o, g],
                   own_output("ceiling")),
         Contender("scorer", "station-scorer worker (as shipped)",
-                  lambda b, p, o, g: [py, "-m", "streams.worker"],
-                  lambda prefix: topics.named(topics.RECOMMENDATIONS, prefix), scorer_env),
+                  lambda b, p, o, g: list(WORKER_COMMAND),
+                  lambda prefix: topics.named(topics.RECOMMENDATIONS, prefix), scorer_settings),
         Contender("naive_faust", "naive Faust (one event at a time)",
                   lambda b, p, o, g: [py, "-m", "tests.bench.contenders.naive_faust", b, p, o,
                                       g, str(model_dir)],
@@ -114,11 +116,10 @@ class Running:
     """One contender process on one prefix, with its probe; stopped with SIGTERM."""
 
     def __init__(self, c: Contender, bootstrap: str, prefix: str, tmp: Path, log: Path,
-                 extra_env: dict[str, str] | None = None) -> None:  # fmt: skip
+                 extra: dict[str, object] | None = None) -> None:  # fmt: skip
         self.group = f"bench-{c.name}-{uuid.uuid4().hex[:6]}"
         self.output = c.output(prefix)
-        env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-               **c.env(prefix, self.group, tmp), **(extra_env or {})}  # fmt: skip
+        env = worker_env(bootstrap, **c.settings(prefix, self.group, tmp), **(extra or {}))
         with log.open("ab") as out:
             self.proc = subprocess.Popen(c.argv(bootstrap, prefix, self.output, self.group),
                                          cwd=ROOT, env=env, stdout=out,
@@ -358,8 +359,8 @@ def soak(ctx: Context, scorer: Contender, rate: int) -> dict[str, Any]:
     prefix = f"{ctx.tag}-soak."
     workload.create_topics(ctx.bootstrap, prefix)
     workload.publish_registry(ctx.bootstrap, prefix, ctx.load)
-    env = {"SCORER_CONVERSION_WINDOW_S": str(SOAK_WINDOW_S)}
-    run = Running(scorer, ctx.bootstrap, prefix, ctx.tmp, ctx.log("scorer", "soak"), env)
+    extra: dict[str, object] = {"scorer_conversion_window_s": SOAK_WINDOW_S}
+    run = Running(scorer, ctx.bootstrap, prefix, ctx.tmp, ctx.log("scorer", "soak"), extra)
     producer = workload.new_producer(ctx.bootstrap)
     topic = topics.named(topics.SESSIONS, prefix)
     plan = ctx.plan

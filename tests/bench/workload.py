@@ -15,12 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 from confluent_kafka import Producer
 
+from infra.kafka.admin import ensure_topics
+from infra.kafka.client import producer_config
 from model import generator
+from schemas import topics
 from schemas.codec import Codec
-from streams import topics
-from streams.admin import ensure_topics
-from streams.kafka import producer_config
-from streams.simulator import face_record
+from stations.simulator import face_record
 
 PARTITIONS = 4
 SEED = 20261123

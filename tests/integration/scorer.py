@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -18,10 +17,11 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer
 
+from infra.kafka.client import producer_config
+from infra.worker_env import WORKER_COMMAND, worker_env
+from schemas import topics
 from schemas.codec import Codec
-from streams import topics
-from streams.kafka import producer_config
-from streams.topics import TopicSpec
+from schemas.topics import TopicSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 PARTITIONS = 4
@@ -42,7 +42,7 @@ class ScorerSetup:
     base: Path
     prefix: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:8]}.")
     codec: Codec = field(default_factory=Codec)
-    extra_env: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, object] = field(default_factory=dict)  # more worker settings, by name
 
     @property
     def app_id(self) -> str:
@@ -52,12 +52,11 @@ class ScorerSetup:
         return topics.named(spec, self.prefix)
 
     def env(self, name: str, port: int) -> dict[str, str]:
-        env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
-               "SCORER_TOPIC_PREFIX": self.prefix, "SCORER_APP_ID": self.app_id,
-               "SCORER_MODEL_DIR": str(self.model_dir), "SCORER_WEB_PORT": str(port),
-               "SCORER_DATA_DIR": str(self.base / name), "SCORER_PARTITIONS": str(PARTITIONS),
-               "SCORER_FACE_WAIT_MS": "1500", **self.extra_env}  # fmt: skip
-        return env
+        return worker_env(self.bootstrap, scorer_topic_prefix=self.prefix,
+                          scorer_app_id=self.app_id, scorer_model_dir=self.model_dir,
+                          scorer_web_port=port, scorer_data_dir=self.base / name,
+                          scorer_partitions=PARTITIONS, scorer_face_wait_ms=1500,
+                          **self.settings)  # fmt: skip
 
     def producer(self) -> Producer:
         return Producer(producer_config(self.bootstrap))
@@ -94,7 +93,7 @@ class Worker:
     def start(self) -> Worker:
         self.setup.base.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "streams.worker"], cwd=ROOT,
+            self.proc = subprocess.Popen(WORKER_COMMAND, cwd=ROOT,
                                          env=self.setup.env(self.name, self.port), stdout=out,
                                          stderr=subprocess.STDOUT)  # fmt: skip
         return self

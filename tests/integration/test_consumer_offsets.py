@@ -16,7 +16,8 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka import TopicPartition as KafkaTP
 from faust.types import TP, TransportT
 
-from streams.consumer import DeliveringProducer, ExactTransport, seek_exactly
+from streams.kafka.consumer import ExactTransport, seek_exactly
+from streams.kafka.producer import DeliveringProducer
 
 pytestmark = pytest.mark.kafka
 

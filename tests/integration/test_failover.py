@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from streams import topics
-from streams.admin import ensure_topics
+from infra.kafka.admin import ensure_topics
+from schemas import topics
 from tests.integration.scorer import PARTITIONS, ROOT, ScorerSetup, Worker, collect, wait_stable
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -31,7 +31,7 @@ def _simulate(setup: ScorerSetup, summary: Path) -> subprocess.Popen[bytes]:
             "--history-days", "60", "--order-delay", "1", "6", "--seed", "7",
             "--summary", str(summary)]  # fmt: skip
     log = (setup.base / "simulator.log").open("ab")
-    return subprocess.Popen([sys.executable, "-m", "streams.simulator", *args], cwd=ROOT,
+    return subprocess.Popen([sys.executable, "-m", "stations.simulator", *args], cwd=ROOT,
                             env=setup.env("simulator", 0), stdout=log, stderr=log)  # fmt: skip
 
 
@@ -60,7 +60,7 @@ def test_two_workers_lose_nothing_and_count_once(
     kafka_bootstrap: str, trained_model: Path, tmp_path: Path, mode: str
 ) -> None:
     setup = ScorerSetup(kafka_bootstrap, trained_model, tmp_path,
-                        extra_env={"SCORER_CONVERSION_WINDOW_S": "10"})  # fmt: skip
+                        settings={"scorer_conversion_window_s": 10})  # fmt: skip
     ensure_topics(kafka_bootstrap, PARTITIONS, specs=topics.prefixed(setup.prefix))
     w1, w2 = Worker(setup, "w1").start(), Worker(setup, "w2").start()
     wait_stable([w1, w2])
@@ -112,9 +112,9 @@ def test_two_workers_lose_nothing_and_count_once(
         (REPORTS / f"failover-{mode}.json").write_text(json.dumps(seen, indent=2))
         print(json.dumps(seen))
         # Nothing may be lost, in either mode, and every order counts once. Seen here and
-        # fixed in streams/consumer.py: orders a rebalance skipped, history writes still
+        # fixed in streams/kafka/consumer.py: orders a rebalance skipped, history writes still
         # undelivered when their orders were committed, sessions whose second fetch after
-        # a seek Faust dropped; in streams/registry.py: the first orders of the run
+        # a seek Faust dropped; in streams/kafka/registry.py: the first orders of the run
         # dead-lettered as from unknown stations (the simulator's stations all exist,
         # its malformed events are of other kinds). Without Faust's exactly_once (broken, README) a
         # recommendation published in the instant before a SIGKILL can repeat; that is

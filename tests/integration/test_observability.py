@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from streams import topics
-from streams.admin import ensure_topics
+from infra.kafka.admin import ensure_topics
+from schemas import topics
 from tests.integration.scorer import (
     PARTITIONS,
     ROOT,
@@ -84,7 +84,7 @@ class Prometheus:
 def deployment(kafka_bootstrap: str, trained_model: Path,
                tmp_path: Path) -> Iterator[tuple[ScorerSetup, Prometheus]]:  # fmt: skip
     setup = ScorerSetup(kafka_bootstrap, trained_model, tmp_path,
-                        extra_env={"SCORER_CONVERSION_WINDOW_S": "8"})  # fmt: skip
+                        settings={"scorer_conversion_window_s": 8})  # fmt: skip
     ensure_topics(kafka_bootstrap, PARTITIONS, specs=topics.prefixed(setup.prefix))
     workers = [Worker(setup, "w1").start(), Worker(setup, "w2").start()]
     wait_stable(workers)
@@ -106,7 +106,7 @@ def test_every_panel_has_data_and_the_conversion_rate_matches_the_topic(
     setup, prometheus = deployment
     summary = setup.base / "sent.json"
     done = subprocess.run(
-        [sys.executable, "-m", "streams.simulator", "--rate", "30", "--duration", "15",
+        [sys.executable, "-m", "stations.simulator", "--rate", "30", "--duration", "15",
          "--users", "300", "--stations", "10", "--history-days", "60", "--order-delay", "1",
          "4", "--malformed", "0.05", "--seed", "11", "--summary", str(summary)],
         cwd=ROOT, env=setup.env("simulator", 0), capture_output=True, timeout=300)  # fmt: skip

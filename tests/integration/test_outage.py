@@ -26,8 +26,8 @@ from typing import Any
 
 import pytest
 
-from streams import topics
-from streams.admin import ensure_topics
+from infra.kafka.admin import ensure_topics
+from schemas import topics
 from tests.integration.scorer import PARTITIONS, ROOT, ScorerSetup, Worker, collect, wait_stable
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -80,7 +80,7 @@ def _simulate(setup: ScorerSetup, summary: Path) -> subprocess.Popen[bytes]:
             "--history-days", "60", "--order-delay", "1", "6", "--seed", "11",
             "--summary", str(summary)]  # fmt: skip
     log = (setup.base / "simulator.log").open("ab")
-    return subprocess.Popen([sys.executable, "-m", "streams.simulator", *args], cwd=ROOT,
+    return subprocess.Popen([sys.executable, "-m", "stations.simulator", *args], cwd=ROOT,
                             env=setup.env("simulator", 0), stdout=log, stderr=log)  # fmt: skip
 
 

@@ -12,8 +12,8 @@ from confluent_kafka import Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from schemas.codec import Codec
-from streams import registry as registry_module
-from streams.registry import StationRegistry
+from streams.kafka import registry as registry_module
+from streams.kafka.registry import StationRegistry
 
 pytestmark = pytest.mark.kafka
 

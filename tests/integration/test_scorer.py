@@ -14,10 +14,11 @@ from typing import Any
 import fastavro
 import pytest
 
+from model.customers import history
 from model.predictor import Predictor
+from schemas import topics
 from schemas.examples import FACE
-from streams import history, topics
-from streams.scoring import score_rows, session_row
+from streams.rules.score_sessions import score_rows, session_row
 from tests.integration.scorer import ScorerSetup, Worker, collect
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -47,7 +48,7 @@ def setup(
 @pytest.fixture(scope="module")
 def worker(setup: ScorerSetup) -> Iterator[Worker]:
     producer = setup.producer()
-    from streams.admin import ensure_topics
+    from infra.kafka.admin import ensure_topics
 
     ensure_topics(setup.bootstrap, 4, specs=topics.prefixed(setup.prefix))
     for station_id, (city, kind) in STATIONS.items():

@@ -11,8 +11,8 @@ import sys
 
 from confluent_kafka import Consumer, Producer
 
-from streams import topics
-from streams.kafka import producer_config
+from infra.kafka.client import producer_config
+from schemas import topics
 
 
 def main(argv: list[str]) -> int:

@@ -2,7 +2,7 @@
 
 Decode the SessionStarted, find its station, build the features of a customer with no
 history, run the model, and encode the Recommendation: the same functions the scorer uses
-(streams/scoring.py, model/predictor.py), so a difference between contenders is the
+(streams/rules/score_sessions.py, model/predictor.py), so a difference between contenders is the
 framework and the batching, not the work.
 """
 
@@ -15,10 +15,11 @@ from pathlib import Path
 import torch
 
 from model.predictor import Predictor
+from schemas import topics
 from schemas.codec import Codec
-from streams import scoring, topics
+from streams.kafka.registry import StationRegistry
 from streams.records import ScoringRequest
-from streams.registry import StationRegistry
+from streams.rules import score_sessions as scoring
 from streams.runtime import to_ms
 
 

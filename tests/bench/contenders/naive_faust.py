@@ -12,7 +12,7 @@ from typing import Any
 
 import faust
 
-from streams import topics
+from schemas import topics
 from tests.bench.contenders.job import Job
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from quixstreams import Application
 
-from streams import topics
+from schemas import topics
 from tests.bench.contenders.job import Job
 
 

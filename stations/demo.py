@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -25,13 +24,15 @@ from typing import Any
 import numpy as np
 from confluent_kafka import Consumer, Producer
 
-from infra.kafka.broker import BrokerError, bootstrap_servers
+from infra.kafka.admin import admin_client, ensure_topics
+from infra.kafka.broker import bootstrap_servers
+from infra.kafka.client import producer_config
+from infra.kafka.settings import KafkaSettings, kafka_settings
+from infra.worker_env import WORKER_COMMAND, worker_env
 from schemas.codec import Codec
+from schemas.errors import ScorerError
 from schemas.examples import EXAMPLES
-from streams.admin import BrokerUnreachable, admin_client, ensure_topics
-from streams.kafka import producer_config
-from streams.settings import Settings, SettingsError, settings
-from streams.topics import (
+from schemas.topics import (
     ALL,
     CONVERSIONS,
     DEAD_LETTERS,
@@ -46,6 +47,11 @@ OUT = ROOT / "out" / "demo"
 DEMO_SESSIONS = 200_000
 RATE, DURATION = 40.0, 60.0
 DEMO_WINDOW_S = 20
+# The demo's worker: the model `make model` trains, the web port the README names, the
+# app id (consumer group) the simulator waits for.
+MODEL_DIR = ROOT / "out" / "model"
+WEB_PORT = 8827
+APP_ID = "station-scorer"
 
 
 def round_trip(bootstrap: str) -> int:
@@ -94,8 +100,7 @@ def _show(record: dict[str, Any]) -> str:
     return text if len(text) < 160 else text[:157] + "..."
 
 
-def ensure_model(conf: Settings) -> Path:
-    model_dir = conf.scorer_model_dir
+def ensure_model(model_dir: Path) -> Path:
     if (model_dir / "artifact.json").exists():
         print(f"Model: {model_dir} (exists)")
         return model_dir
@@ -139,7 +144,7 @@ class Tally:
         return Counter(self.outcomes.values())
 
 
-def run_live(bootstrap: str, conf: Settings) -> int:
+def run_live(bootstrap: str, conf: KafkaSettings) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     codec = Codec()
     prefix = conf.scorer_topic_prefix
@@ -148,24 +153,22 @@ def run_live(bootstrap: str, conf: Settings) -> int:
     seed = int(time.time()) % 1_000_000
     tally = Tally(codec, f"live-{seed}-")
     # A short conversion window, so that a one-minute demo sees every outcome decided.
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "SCORER_CONVERSION_WINDOW_S": str(DEMO_WINDOW_S),
-    }
+    env = worker_env(bootstrap, scorer_conversion_window_s=DEMO_WINDOW_S,
+                     scorer_model_dir=MODEL_DIR, scorer_web_port=WEB_PORT,
+                     scorer_app_id=APP_ID)  # fmt: skip
     worker_log = (OUT / "worker.log").open("wb")
-    worker = subprocess.Popen([sys.executable, "-m", "streams.worker"], cwd=ROOT, env=env,
-                              stdout=worker_log, stderr=subprocess.STDOUT)  # fmt: skip
-    url = f"http://{conf.scorer_web_host}:{conf.scorer_web_port}"
+    worker = subprocess.Popen(WORKER_COMMAND, cwd=ROOT, env=env, stdout=worker_log,
+                              stderr=subprocess.STDOUT)  # fmt: skip
+    url = f"http://127.0.0.1:{WEB_PORT}"
     try:
         if not _wait_ready(url, worker):
             print(f"error: the worker did not get ready; see {OUT / 'worker.log'}")
             return 1
         print(f"Worker ready at {url} (log: {OUT / 'worker.log'}).")
         sim = subprocess.Popen(
-            [sys.executable, "-m", "streams.simulator", "--rate", str(RATE), "--duration",
+            [sys.executable, "-m", "stations.simulator", "--rate", str(RATE), "--duration",
              str(DURATION), "--seed", str(seed), "--order-delay", "2", "20",
-             "--summary", str(OUT / "simulator.json"), "--wait-for-group", conf.scorer_app_id],
+             "--summary", str(OUT / "simulator.json"), "--wait-for-group", APP_ID],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=(OUT / "simulator.log").open("wb"),
         )  # fmt: skip
         print(f"Simulator: {RATE:.0f} sessions/s for {DURATION:.0f} s (seed {seed}) ...")
@@ -257,11 +260,11 @@ def _summary(sent: dict[str, Any], tally: Tally, url: str) -> None:
 
 def main() -> int:
     try:
-        conf = settings()
+        conf = kafka_settings()
         bootstrap = bootstrap_servers()
         created = ensure_topics(bootstrap, conf.scorer_partitions, conf.scorer_replication_factor,
                                 prefixed(conf.scorer_topic_prefix))  # fmt: skip
-    except (BrokerError, BrokerUnreachable, SettingsError, RuntimeError) as exc:
+    except ScorerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"Kafka at {bootstrap}; topics: {', '.join(s.name for s in ALL)}"
@@ -270,7 +273,7 @@ def main() -> int:
     if round_trip(bootstrap) != len(EXAMPLES):
         print("error: not every event came back", file=sys.stderr)
         return 1
-    ensure_model(conf)
+    ensure_model(MODEL_DIR)
     return run_live(bootstrap, conf)
 
 

@@ -34,14 +34,15 @@ import numpy as np
 import pandas as pd
 from confluent_kafka import Producer
 
+from infra.kafka.admin import consumer_lag
 from infra.kafka.broker import BrokerError, bootstrap_servers
+from infra.kafka.client import producer_config
+from infra.kafka.settings import kafka_settings
 from model import generator
+from model.customers import history
 from model.features import LOTTERY_TYPES, local_hour
+from schemas import topics
 from schemas.codec import Codec
-from streams import history, topics
-from streams.admin import consumer_lag
-from streams.kafka import producer_config
-from streams.settings import settings
 
 
 @dataclass
@@ -97,7 +98,7 @@ class Simulator:
         self.bootstrap = bootstrap
         self.producer = Producer(producer_config(bootstrap, **{"linger.ms": 2}))
         self.histories: dict[str, dict[str, Any]] = {}
-        prefix = settings().scorer_topic_prefix
+        prefix = kafka_settings().scorer_topic_prefix
         self.registry_topic = topics.named(topics.REGISTRY, prefix)
         self.orders_topic = topics.named(topics.ORDERS, prefix)
         self.sessions_topic = topics.named(topics.SESSIONS, prefix)
@@ -152,7 +153,7 @@ class Simulator:
             user_id, home = self._user_ids[u], station_ids[int(homes[u])]
             types = self.rng.choice(LOTTERY_TYPES, size=int(n_days), p=self.world.tastes[u])
             # Oldest first, as a station's back office uploads them: the scorer refuses an
-            # order placed long before the user's latest one (streams/history.py).
+            # order placed long before the user's latest one (model/customers/history.py).
             back = np.sort(self.rng.integers(1, self.o.history_days + 1, size=int(n_days)))[::-1]
             for i, (kind, day) in enumerate(zip(types, back, strict=True)):
                 order = {
@@ -346,7 +347,7 @@ def parse_args(argv: list[str] | None) -> tuple[Options, Path | None, str | None
         return value
 
     p = argparse.ArgumentParser(
-        prog="python -m streams.simulator",
+        prog="python -m stations.simulator",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -16,16 +16,18 @@ from typing import Any
 from faust.web import Request, Response, View
 from prometheus_client import generate_latest
 
+from model.customers import history
 from schemas.codec import CodecError
-from streams import history, metrics
+from schemas.errors import ScorerError
+from streams import metrics
 from streams.app import app
-from streams.registry import RegistryUnavailable
+from streams.kafka.registry import RegistryUnavailable
+from streams.rules.score_sessions import score_rows, session_row
 from streams.runtime import current, now_ms
-from streams.scoring import score_rows, session_row
-from streams.tables import history as history_table
+from streams.tables import user_history
 
 
-class BadRequest(ValueError):
+class BadRequest(ScorerError):
     """The request body is not a session the scorer can score; says what is wrong."""
 
 
@@ -74,12 +76,12 @@ def parse_session(body: bytes) -> dict[str, Any]:
 async def _user_summary(view: View, user_id: str) -> dict[str, Any] | None:
     """The user's history summary, from this worker or the one that owns the user."""
     try:
-        owner = str(app.router.key_store(history_table.name, user_id))
+        owner = str(app.router.key_store(user_history.name, user_id))
         mine = str(app.conf.canonical_url)
     except KeyError:
         owner = mine = ""
     if owner.rstrip("/") == mine.rstrip("/"):
-        return history.summary(history_table.get(user_id))
+        return history.summary(user_history.get(user_id))
     async with app.http_client.get(f"{owner.rstrip('/')}/users/{user_id}") as response:
         if response.status == 404:
             return None
@@ -89,9 +91,9 @@ async def _user_summary(view: View, user_id: str) -> dict[str, Any] | None:
 
 
 @app.page("/users/{user_id}")
-@app.table_route(table=history_table, match_info="user_id")
-async def user_history(web: Any, request: Request, user_id: str) -> Response:
-    summary = history.summary(history_table.get(user_id))
+@app.table_route(table=user_history, match_info="user_id")
+async def user_view(web: Any, request: Request, user_id: str) -> Response:
+    summary = history.summary(user_history.get(user_id))
     if summary is None:
         return web.json({"error": f"no orders known for user {user_id!r}"}, status=404)
     return web.json({"user_id": user_id, "history": summary})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams import conversions as c
+from streams.rules import track_conversions as c
 
 REC = {"session_id": "s1", "top_pick": "TWO_COLOR_BALL"}
 W = 1_000

@@ -23,7 +23,8 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
 from schemas.codec import Codec, CodecError
-from streams.topics import REGISTRY
+from schemas.errors import ScorerError
+from schemas.topics import REGISTRY
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ REFRESH_TIMEOUT_S = 30.0
 UNKNOWN_FOR_S = 1.0
 
 
-class RegistryUnavailable(RuntimeError):
+class RegistryUnavailable(ScorerError):
     """The registry could not be read up to its end in time (the broker is unreachable)."""
 
 

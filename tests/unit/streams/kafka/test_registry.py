@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from schemas.codec import Codec
-from streams.registry import RegistryUnavailable, StationRegistry
+from streams.kafka.registry import RegistryUnavailable, StationRegistry
 
 
 def test_an_unreachable_registry_raises_rather_than_miss() -> None:

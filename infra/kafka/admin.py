@@ -1,6 +1,7 @@
 """Creating the product's topics on a cluster, idempotently, through confluent-kafka's admin.
 
-`python -m streams.admin create-topics` is what `make topics` runs.
+`python -m infra.kafka.admin create-topics` is what `make topics` runs. The worker and
+the upstream tools (stations/) both create the topics they need through it.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from infra.kafka.broker import BrokerError, bootstrap_servers
-from streams.settings import SettingsError, settings
-from streams.topics import ALL, TopicSpec, prefixed
+from infra.kafka.settings import kafka_settings
+from schemas.errors import ScorerError
+from schemas.topics import ALL, TopicSpec, prefixed
 
 
-class BrokerUnreachable(RuntimeError):
-    """No broker answered at the configured address."""
+class TopicError(ScorerError):
+    """A topic the product needs exists but is not as it must be."""
+
+    reason = "bad_topic"
 
 
 def admin_client(bootstrap: str) -> AdminClient:
@@ -27,11 +31,11 @@ def admin_client(bootstrap: str) -> AdminClient:
 
 
 def check_reachable(admin: AdminClient, bootstrap: str, timeout: float = 10.0) -> set[str]:
-    """The topic names on the cluster; BrokerUnreachable when it does not answer in time."""
+    """The topic names on the cluster; BrokerError when it does not answer in time."""
     try:
         return set(admin.list_topics(timeout=timeout).topics)
     except KafkaException as exc:
-        raise BrokerUnreachable(
+        raise BrokerError(
             f"no Kafka broker answered at {bootstrap} within {timeout:.0f}s ({exc.args[0]}). "
             "Start the project's own with `make broker`, or set KAFKA_BOOTSTRAP_SERVERS "
             "to a running cluster."
@@ -72,7 +76,7 @@ def ensure_topics(
                 created.append(name)
             except KafkaException as exc:
                 if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                    raise
+                    raise BrokerError(f"topic {name} could not be created: {exc.args[0]}") from exc
                 # Made meanwhile, or not yet in the metadata we listed: check it like the rest.
                 present += [s for s in specs if s.name == name]
     _check_partitions(admin, present, partitions, timeout)
@@ -85,7 +89,7 @@ def _check_partitions(
     for spec in specs:
         have = _partition_count(admin, spec.name, timeout)
         if spec.co_partitioned and have != partitions:
-            raise RuntimeError(
+            raise TopicError(
                 f"topic {spec.name} has {have} partitions but SCORER_PARTITIONS={partitions}; "
                 "co-partitioned topics must all have the same count"
             )
@@ -99,7 +103,7 @@ def _partition_count(admin: AdminClient, name: str, timeout: float) -> int:
         if topic is not None and topic.error is None and topic.partitions:
             return len(topic.partitions)
         if time.monotonic() > deadline:
-            raise RuntimeError(f"topic {name} exists but its metadata did not arrive in time")
+            raise TopicError(f"topic {name} exists but its metadata did not arrive in time")
         time.sleep(0.2)
 
 
@@ -126,11 +130,11 @@ def consumer_lag(bootstrap: str, group: str, topic: str, timeout: float = 10.0) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m streams.admin", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m infra.kafka.admin", description=__doc__)
     parser.add_argument("command", choices=["create-topics", "list-topics"])
     args = parser.parse_args(argv)
     try:
-        conf = settings()
+        conf = kafka_settings()
         bootstrap = bootstrap_servers()
         if args.command == "list-topics":
             names = check_reachable(admin_client(bootstrap), bootstrap)
@@ -142,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             conf.scorer_replication_factor,
             prefixed(conf.scorer_topic_prefix),
         )
-    except (BrokerError, BrokerUnreachable, SettingsError, RuntimeError) as exc:
+    except ScorerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     made = ", ".join(created) if created else "none (all exist)"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from streams import history
+from model.customers import history
 
 DAY = history.DAY_MS
 T0 = 1_721_980_800_000  # 2024-07-26 16:00 in Hubei

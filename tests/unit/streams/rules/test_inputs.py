@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from streams.inputs import implausible_time
+from streams.rules.inputs import implausible_time
 from streams.settings import Settings
 
 NOW = 1_764_576_000_000  # 2025-12-01 08:00 UTC

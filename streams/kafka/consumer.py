@@ -30,22 +30,17 @@ Commits take only a run of acked offsets that starts exactly at the committed of
 cost is redelivery of a few events after a rebalance, which the scorer's deduplication
 absorbs (streams/tables.py).
 
-Table writes leave through Faust's producer buffer, whose flush gives up after 0.1 s without
-progress and misses the write on its way out of the buffer: commits were seen going out with
-table writes still undelivered, and a worker stopped with SIGTERM then left the group before
-its last history writes reached the changelog, so the next owner recovered the table without
-them while their orders counted as processed. `DeliveringProducer.flush` waits until every
-write buffered before it is delivered, and `ExactConsumer` commits only once that holds.
+Commits also wait until every table write before them is delivered
+(streams/kafka/producer.py).
 
-`fetch_first` gives the app's `first_topics` (scoring.requests, scoring.session-orders)
-their records before the rest: see its docstring and README, Performance.
+Its thread hands out the app's `first_topics` (scoring.requests, scoring.session-orders)
+before the rest (streams/kafka/fetching.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, cast
 from weakref import WeakKeyDictionary
 
@@ -54,13 +49,13 @@ from faust.exceptions import ProducerSendError
 from faust.transport.consumer import RecordMap
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
-from faust.types.tuples import ConsumerMessage, FutureMessage
+from faust.types.tuples import ConsumerMessage
+
+from streams.kafka import producer as delivery
+from streams.kafka.fetching import fetch_first
+from streams.kafka.producer import DeliveringProducer
 
 log = logging.getLogger(__name__)
-
-#: How long a flush waits for buffered table writes before the commit is put off (the
-#: events are then processed again: at least once).
-DELIVERY_WAIT_S = 15.0
 
 
 async def seek_exactly(
@@ -84,33 +79,6 @@ async def seek_exactly(
         consumer.seek(tp, offsets[tp])
         on_seek(tp)
     return offsets
-
-
-Fetch = Callable[[set[TP], float | None, int | None], Awaitable[RecordMap]]
-
-
-async def fetch_first(
-    fetch: Fetch,
-    partitions: set[TP],
-    first_topics: frozenset[str],
-    timeout: float | None,
-    max_records: int | None,
-) -> RecordMap:
-    """Records of `first_topics` first, then the other partitions' up to `max_records`.
-
-    aiokafka drains buffered partitions in the order they were fetched, so a backlog on an
-    input topic starves the scorer's own downstream topic for seconds at a time.
-    """
-    first = {tp for tp in partitions or () if tp.topic in first_topics}
-    if not first:
-        return await fetch(partitions, timeout, max_records)
-    records = dict(await fetch(first, 0, max_records))
-    if not records:  # nothing waiting there: wait for whichever partition gets records
-        return await fetch(partitions, timeout, max_records)
-    left = None if max_records is None else max_records - sum(map(len, records.values()))
-    if left is None or left > 0:
-        records.update(await fetch(partitions - first, 0, left))
-    return records
 
 
 #: Where a fetched record keeps how many seeks its partition had when it was fetched.
@@ -254,7 +222,7 @@ class ExactConsumer(faust_aiokafka.Consumer):
             return False
         if not delivered:
             log.warning("table writes not delivered in %.0f s: commit put off for %s",
-                        DELIVERY_WAIT_S, sorted(offsets))  # fmt: skip
+                        delivery.DELIVERY_WAIT_S, sorted(offsets))  # fmt: skip
             return False
         done: bool = await super()._commit_offsets(offsets, start_new_transaction)
         return done
@@ -271,52 +239,6 @@ class ExactConsumer(faust_aiokafka.Consumer):
         if stale:
             acked[:] = [offset for offset in acked if offset >= committed]
             self._acked_index[tp].difference_update(stale)
-
-
-class DeliveringProducer(faust_aiokafka.Producer):
-    """Faust's aiokafka producer whose flush waits until the buffered writes (table
-    changelogs) are delivered, not only handed on, and fails once one of them failed."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self._undelivered: set[FutureMessage] = set()
-        self._failed: list[BaseException] = []
-
-    def send_soon(self, fut: FutureMessage) -> None:
-        self._undelivered.add(fut)
-        fut.add_done_callback(self._on_done)
-        super().send_soon(fut)
-
-    def _on_done(self, fut: asyncio.Future[object]) -> None:
-        self._undelivered.discard(cast(FutureMessage, fut))
-        if fut.cancelled():
-            self._failed.append(asyncio.CancelledError("table write cancelled"))
-        elif fut.exception() is not None:
-            self._failed.append(cast(BaseException, fut.exception()))
-
-    async def flush(self) -> None:
-        await self.flush_delivered()
-
-    async def flush_delivered(self, timeout: float | None = None) -> bool:
-        """Flush, then wait up to `timeout` s (DELIVERY_WAIT_S) until every write buffered
-        before the call is delivered; whether they all were.
-
-        Raises ProducerSendError once any buffered write has failed: its table's changelog
-        lacks a change the table made, so nothing processed may be committed any more.
-        """
-        timeout = DELIVERY_WAIT_S if timeout is None else timeout
-        waiting = set(self._undelivered)
-        await super().flush()
-        late: set[FutureMessage] = set()
-        if waiting:
-            _, late = await asyncio.wait(waiting, timeout=timeout)
-        if self._failed:
-            raise ProducerSendError(f"{len(self._failed)} table writes failed, the first: "
-                                    f"{self._failed[0]!r}")  # fmt: skip
-        if late:
-            log.warning("%d of %d buffered writes not delivered in %.0f s",
-                        len(late), len(waiting), timeout)  # fmt: skip
-        return not late
 
 
 class ExactTransport(faust_aiokafka.Transport):

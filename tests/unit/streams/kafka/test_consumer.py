@@ -2,7 +2,7 @@
 and only once the table writes buffered before the commit are delivered.
 
 Each case also runs Faust's own rule, which commits past the unprocessed event: if Faust
-ever stops doing that, these tests say so and streams/consumer.py can go.
+ever stops doing that, these tests say so and streams/kafka/consumer.py can go.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from faust.transport.drivers.aiokafka import Consumer as FaustConsumer
 from faust.types import TP, Message, RecordMetadata, TransportT
 from faust.types.tuples import ConsumerMessage, FutureMessage
 
-import streams.consumer
-from streams.consumer import (
+import streams.kafka.consumer
+import streams.kafka.producer
+from streams.kafka.consumer import (
     SEEK_COUNT,
     DeliveringProducer,
     ExactConsumer,
@@ -231,7 +232,7 @@ def test_a_flush_returns_once_the_buffered_writes_are_delivered() -> None:
 def test_no_commit_while_a_table_write_is_undelivered(
     consumer: ExactConsumer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(streams.consumer, "DELIVERY_WAIT_S", 0.05)
+    monkeypatch.setattr(streams.kafka.producer, "DELIVERY_WAIT_S", 0.05)
     committed: list[Mapping[TP, int]] = []
 
     async def commit(offsets: Mapping[TP, int]) -> bool:

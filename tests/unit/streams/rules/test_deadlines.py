@@ -6,7 +6,7 @@ import json
 from types import SimpleNamespace
 from typing import Any
 
-from streams.deadlines import DeadlineIndex, tick_partition
+from streams.rules.deadlines import DeadlineIndex, tick_partition
 
 
 def _entry(deadline: int, partition: int = 0) -> dict[str, int]:

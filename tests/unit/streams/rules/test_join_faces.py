@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams import join
+from streams.rules import join_faces as join
 
 SESSION = {"session_id": "s1", "station_id": "st", "started_at_ms": 1_000, "user_id": None,
            "face": None}  # fmt: skip

@@ -10,7 +10,7 @@ import pytest
 
 from streams.worker import CLEAN_STOP, discard_state_after_crash
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_state_after_a_crash_is_discarded(tmp_path: Path) -> None:

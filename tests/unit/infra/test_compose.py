@@ -8,10 +8,11 @@ from typing import Any
 
 import yaml
 
-from infra.kafka.broker import DEFAULT_VERSION
+from infra.kafka.settings import KafkaSettings
 from streams.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
+DEFAULT_VERSION = KafkaSettings.model_fields["kafka_version"].default
 
 
 def _compose() -> dict[str, Any]:
