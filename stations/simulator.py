@@ -333,11 +333,25 @@ def _malformed(pick: random.Random, good: bytes) -> bytes:
     return good[:-1] + b"\x7f\x7f\x7f"  # a body that does not end where it should
 
 
+#: The most days of past orders the simulator publishes: the scorer's default plausible
+#: window (SCORER_MAX_EVENT_AGE_DAYS) is 730 days.
+MOST_HISTORY_DAYS = 700
+
+
 def parse_args(argv: list[str] | None) -> tuple[Options, Path | None, str | None]:
     def share(text: str) -> float:
         value = float(text)
         if not 0 <= value <= 1:
             raise argparse.ArgumentTypeError(f"{text} is not a share between 0 and 1")
+        return value
+
+    def history_days(text: str) -> int:
+        value = int(text)
+        if not 1 <= value <= MOST_HISTORY_DAYS:
+            raise argparse.ArgumentTypeError(
+                f"{text} is not 1 to {MOST_HISTORY_DAYS} days: the scorer refuses orders older "
+                "than SCORER_MAX_EVENT_AGE_DAYS (730 by default)"
+            )
         return value
 
     def positive(text: str) -> float:
@@ -356,7 +370,8 @@ def parse_args(argv: list[str] | None) -> tuple[Options, Path | None, str | None
     p.add_argument("--rate", type=positive, default=50.0, help="sessions per second")
     p.add_argument("--duration", type=positive, default=60.0, help="seconds of live sessions")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--history-days", type=int, default=365)
+    p.add_argument("--history-days", type=history_days, default=365,
+                   help=f"days of past orders, 1 to {MOST_HISTORY_DAYS}")  # fmt: skip
     p.add_argument("--embedded-faces", type=share, default=0.2)
     p.add_argument("--late-faces", type=share, default=0.05)
     p.add_argument("--missing-faces", type=share, default=0.05)

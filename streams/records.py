@@ -1,16 +1,86 @@
-"""The scorer's own records between its agents, typed, with their wire form.
+"""The shapes a session takes on its way from bytes to a Recommendation, each once.
 
-Read back by the scorer's code rather than Faust's deserialiser, so that a value that is
-not one goes to the dead letters instead of stopping the agent that reads it.
+`Session` (decoded SessionStarted, times in ms) waits in the join's `PendingEntry` for
+its `Face`, becomes a `Joined` session, is re-keyed by user as a `ScoringRequest` (the
+scorer's own record on scoring.requests), and is published as a `Recommendation`
+(recommendation.v1.avsc). The TypedDicts cost nothing at run time (they are the dicts
+the tables' JSON changelogs hold); mypy checks every use.
+
+ScoringRequest is read back by the scorer's code rather than Faust's deserialiser, so
+that a value that is not one goes to the dead letters instead of stopping the agent.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from schemas.codec import InvalidDatum
+
+#: FaceAttributes of face_detected.v1.avsc, as decoded (beauty, expression, emotion, ...).
+Face = dict[str, Any]
+JoinOutcome = Literal["embedded", "joined", "timed_out"]
+
+
+class Session(TypedDict):
+    """A SessionStarted as the join keeps it."""
+
+    session_id: str
+    station_id: str
+    started_at_ms: int
+    user_id: str | None
+    face: Face | None
+
+
+class Match(TypedDict):
+    """The face-library search outcome of a FaceDetected."""
+
+    matched_user_id: str | None
+    match_score: float | None
+
+
+class PendingEntry(TypedDict):
+    """One session, or one face, waiting for its other half (table pending-sessions)."""
+
+    session: Session | None
+    face: Face | None
+    match: Match | None
+    partition: int
+    deadline_ms: int
+    event_ms: int  # event time of the completed session, if the wait expires
+
+
+class Joined(TypedDict):
+    """A session ready to score, with its face (or none) and why it is ready."""
+
+    session: Session
+    face: Face | None
+    match: Match | None
+    join: JoinOutcome
+    event_ms: int
+
+
+class Ranked(TypedDict):
+    lottery_type: str
+    probability: float
+
+
+class Recommendation(TypedDict):
+    """recommendation.v1.avsc, as the scorer encodes it."""
+
+    session_id: str
+    station_id: str
+    user_id: str | None
+    is_new_user: bool
+    ranking: list[Ranked]
+    p_no_buy: float
+    top_pick: str
+    model_version: str
+    imputed_face: bool
+    imputed_history: bool
+    event_time: int
+    scored_at: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ keeps the deadlines of each partition in memory, rebuilt from the table after re
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from faust.types import EventT
 from mode import CrashingSupervisor
@@ -21,7 +21,7 @@ from streams import channels, metrics
 from streams.app import app
 from streams.deadletters import decode_or_dead_letter, handle_or_dead_letter
 from streams.kafka.outputs import PublishedLog
-from streams.records import ScoringRequest
+from streams.records import Joined, Match, PendingEntry, ScoringRequest, Session
 from streams.rules import join_faces as rules
 from streams.rules.deadlines import DeadlineIndex, tick_partition
 from streams.runtime import current, now_ms, to_ms
@@ -60,9 +60,9 @@ async def _on_session(event: EventT) -> None:
     if scored.get(session_id) is not None or (event.message.partition, session_id) in published:
         _count("duplicate")
         return
-    session = {"session_id": session_id, "station_id": record["station_id"],
-               "started_at_ms": to_ms(record["started_at"]), "user_id": record["user_id"],
-               "face": record["face"]}  # fmt: skip
+    session: Session = {"session_id": session_id, "station_id": record["station_id"],
+                        "started_at_ms": to_ms(record["started_at"]),
+                        "user_id": record["user_id"], "face": record["face"]}  # fmt: skip
     step = rules.on_session(pending.get(session_id), session, event.message.partition, now_ms(),
                            _event_ms(event),
                            current().settings.scorer_face_wait_ms)  # fmt: skip
@@ -77,7 +77,8 @@ async def _on_face(event: EventT) -> None:
     if scored.get(session_id) is not None:
         _count("late")
         return
-    match = {"matched_user_id": record["matched_user_id"], "match_score": record["match_score"]}
+    match: Match = {"matched_user_id": record["matched_user_id"],
+                    "match_score": record["match_score"]}  # fmt: skip
     step = rules.on_face(pending.get(session_id), record["face"], match, event.message.partition,
                         now_ms(), _event_ms(event),
                         current().settings.scorer_face_wait_ms)  # fmt: skip
@@ -90,7 +91,7 @@ async def _on_tick(event: EventT) -> None:
         return
     now = now_ms()
     for session_id, entry in deadlines.due_entries(partition, now):
-        await _apply(session_id, rules.on_tick(entry, now), partition)
+        await _apply(session_id, rules.on_tick(cast(PendingEntry, entry), now), partition)
 
 
 async def _apply(session_id: str, step: rules.Step, partition: int) -> None:
@@ -109,11 +110,11 @@ async def _apply(session_id: str, step: rules.Step, partition: int) -> None:
         scored[session_id] = now_ms()
 
 
-async def _send_to_scoring(ready: dict[str, Any]) -> None:
-    session, match = ready["session"], ready["match"] or {}
-    user_id = rules.resolve_user(session["user_id"], match.get("matched_user_id"),
-                                match.get("match_score"),
-                                current().settings.scorer_match_threshold)  # fmt: skip
+async def _send_to_scoring(ready: Joined) -> None:
+    session, match = ready["session"], ready["match"]
+    user_id = rules.resolve_user(session["user_id"], match and match["matched_user_id"],
+                                 match and match["match_score"],
+                                 current().settings.scorer_match_threshold)  # fmt: skip
     request = ScoringRequest(
         session_id=session["session_id"], station_id=session["station_id"],
         started_at_ms=session["started_at_ms"], user_id=user_id, face=ready["face"],

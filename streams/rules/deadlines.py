@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from faust.types import EventT
@@ -62,7 +63,7 @@ class DeadlineIndex:
                 found.append((key, entry))
         return found
 
-    def keep(self, partition: int, key: str, entry: dict[str, Any] | None) -> None:
+    def keep(self, partition: int, key: str, entry: Mapping[str, Any] | None) -> None:
         """Record the entry's deadline, or forget the key when the entry is gone."""
         index = self._by_partition.setdefault(partition, {})
         if entry is None:

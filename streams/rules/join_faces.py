@@ -9,7 +9,9 @@ Faust table (JSON changelog); `None` means "no entry".
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
+
+from streams.records import Face, Joined, JoinOutcome, Match, PendingEntry, Session
 
 Outcome = Literal[
     "embedded",  # the session carried its face
@@ -26,8 +28,8 @@ Outcome = Literal[
 class Step:
     """What one event does: the entry to keep (None: delete), a request to score, why."""
 
-    entry: dict[str, Any] | None
-    ready: dict[str, Any] | None
+    entry: PendingEntry | None
+    ready: Joined | None
     outcome: Outcome
 
 
@@ -43,8 +45,8 @@ def resolve_user(
 
 
 def on_session(
-    entry: dict[str, Any] | None,
-    session: dict[str, Any],
+    entry: PendingEntry | None,
+    session: Session,
     partition: int,
     now_ms: int,
     event_ms: int,
@@ -59,15 +61,16 @@ def on_session(
     if entry is not None and entry.get("face") is not None:
         ready = _ready(session, entry["face"], entry.get("match"), "joined", event_ms)
         return Step(None, ready, "joined")
-    fresh = {"session": session, "face": None, "match": None, "partition": partition,
-             "deadline_ms": now_ms + wait_ms, "event_ms": event_ms + wait_ms}  # fmt: skip
+    fresh: PendingEntry = {"session": session, "face": None, "match": None,
+                           "partition": partition, "deadline_ms": now_ms + wait_ms,
+                           "event_ms": event_ms + wait_ms}  # fmt: skip
     return Step(fresh, None, "waiting")
 
 
 def on_face(
-    entry: dict[str, Any] | None,
-    face: dict[str, Any],
-    match: dict[str, Any] | None,
+    entry: PendingEntry | None,
+    face: Face,
+    match: Match | None,
     partition: int,
     now_ms: int,
     event_ms: int,
@@ -75,31 +78,34 @@ def on_face(
 ) -> Step:
     """A FaceDetected arrives (the caller has checked that its session is not scored)."""
     if entry is None:
-        fresh = {"session": None, "face": face, "match": match, "partition": partition,
-                 "deadline_ms": now_ms + wait_ms, "event_ms": event_ms}  # fmt: skip
+        fresh: PendingEntry = {"session": None, "face": face, "match": match,
+                               "partition": partition, "deadline_ms": now_ms + wait_ms,
+                               "event_ms": event_ms}  # fmt: skip
         return Step(fresh, None, "waiting")
     if entry.get("face") is not None:
         return Step(entry, None, "duplicate")
-    ready = _ready(entry["session"], face, match, "joined", event_ms)
-    return Step(None, ready, "joined")
+    session = entry["session"]
+    assert session is not None  # an entry holds a session, a face, or both
+    return Step(None, _ready(session, face, match, "joined", event_ms), "joined")
 
 
-def on_tick(entry: dict[str, Any], now_ms: int) -> Step:
+def on_tick(entry: PendingEntry, now_ms: int) -> Step:
     """The clock moved on: score a session whose wait is over, drop a stale face."""
     if now_ms < entry["deadline_ms"]:
         return Step(entry, None, "waiting")
-    if entry.get("session") is None:
+    session = entry["session"]
+    if session is None:
         return Step(None, None, "orphan_face")
-    ready = _ready(entry["session"], None, None, "timed_out", entry["event_ms"])
+    ready = _ready(session, None, None, "timed_out", entry["event_ms"])
     return Step(None, ready, "timed_out")
 
 
 def _ready(
-    session: dict[str, Any],
-    face: dict[str, Any] | None,
-    match: dict[str, Any] | None,
-    join: str,
+    session: Session,
+    face: Face | None,
+    match: Match | None,
+    join: JoinOutcome,
     event_ms: int,
-) -> dict[str, Any]:
+) -> Joined:
     return {"session": session, "face": face, "match": match, "join": join,
             "event_ms": event_ms}  # fmt: skip

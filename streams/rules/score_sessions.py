@@ -14,7 +14,7 @@ import pandas as pd
 
 from model.features import RAW_COLUMNS, local_hour
 from model.predictor import Predictor
-from streams.records import ScoringRequest
+from streams.records import Recommendation, ScoringRequest
 
 
 def session_row(
@@ -55,7 +55,7 @@ def score_rows(predictor: Predictor, rows: Sequence[dict[str, Any]]) -> list[dic
 
 def recommendation(
     request: ScoringRequest, ranked: dict[str, Any], model_version: str, scored_at_ms: int
-) -> dict[str, Any]:
+) -> Recommendation:
     """The Recommendation record (schemas/recommendation.v1.avsc) of one scored session."""
     return {
         "session_id": request.session_id,

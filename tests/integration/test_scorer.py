@@ -18,6 +18,7 @@ from model.customers import history
 from model.predictor import Predictor
 from schemas import topics
 from schemas.examples import FACE
+from schemas.http import ErrorResponse, ScoreResponse, UserResponse
 from streams.rules.score_sessions import score_rows, session_row
 from tests.integration.scorer import ScorerSetup, Worker, collect
 
@@ -286,6 +287,7 @@ def test_http_scoring_matches_the_stream_and_bad_bodies_get_400(
                        "face": f}).encode()  # fmt: skip
     status, answer = worker.request("POST", "/score", body)
     assert status == 200, answer
+    ScoreResponse.model_validate(answer)  # the documented body (schemas/http/), exactly
     assert answer["user_id"] == "u-hist" and not answer["is_new_user"]
     _assert_same_scores(answer, offline(setup, NOW, f, "st-wh-1", known=True))
     bad = {
@@ -299,11 +301,13 @@ def test_http_scoring_matches_the_stream_and_bad_bodies_get_400(
     for payload, words in bad.items():
         status, answer = worker.request("POST", "/score", payload)
         assert status == 400 and words in answer["error"], (payload, answer)
+        ErrorResponse.model_validate(answer)
 
 
 def test_user_view_health_and_readiness(setup: ScorerSetup, worker: Worker) -> None:
     status, body = worker.get("/users/u-hist")
     assert status == 200
+    UserResponse.model_validate(body)
     h = body["history"]
     assert h["orders"] == 3 and h["frequent_type"] == "TEN_TIMES_GOOD_LUCK"
     assert h["home_city"] == "Wuhan" and h["rfm"]["frequency"] == 2

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from streams.records import Face, Match, Session
 from streams.rules import join_faces as join
 
-SESSION = {"session_id": "s1", "station_id": "st", "started_at_ms": 1_000, "user_id": None,
-           "face": None}  # fmt: skip
-FACE = {"beauty": 50.0}
+SESSION: Session = {"session_id": "s1", "station_id": "st", "started_at_ms": 1_000,
+                    "user_id": None, "face": None}  # fmt: skip
+FACE: Face = {"beauty": 50.0}
 
 
 def test_embedded_face_is_ready_at_once() -> None:
@@ -19,7 +20,7 @@ def test_session_waits_then_its_face_joins() -> None:
     wait = join.on_session(None, SESSION, 2, now_ms=100, event_ms=90, wait_ms=1500)
     assert wait.outcome == "waiting" and wait.ready is None
     assert wait.entry is not None and wait.entry["deadline_ms"] == 1600
-    match = {"matched_user_id": "u1", "match_score": 90.0}
+    match: Match = {"matched_user_id": "u1", "match_score": 90.0}
     joined = join.on_face(wait.entry, FACE, match, 2, now_ms=400, event_ms=380, wait_ms=1500)
     assert joined.outcome == "joined" and joined.entry is None
     assert joined.ready is not None and joined.ready["match"] == match

@@ -1,0 +1,41 @@
+"""Settings: read once, typed, and a bad value names its variable and the value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from infra.kafka.settings import KafkaSettings, SettingsError, load_settings
+from infra.worker_env import worker_env
+from schemas.errors import ScorerError
+from streams.settings import Settings
+
+
+def test_a_bad_value_names_the_variable_and_the_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCORER_PARTITIONS", "0")
+    monkeypatch.setenv("KAFKA_VERSION", "latest")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(Settings)
+    assert "SCORER_PARTITIONS='0'" in str(caught.value)
+    assert "KAFKA_VERSION='latest'" in str(caught.value)
+    assert isinstance(caught.value, ScorerError) and caught.value.reason == "bad_setting"
+
+
+def test_the_worker_extends_the_kafka_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCORER_CACHE_DIR", "/tmp/cache")
+    monkeypatch.delenv("SCORER_BROKER_DIR", raising=False)
+    conf = load_settings(Settings)
+    assert isinstance(conf, KafkaSettings) and conf.broker_dir == Path("/tmp/cache/broker")
+    monkeypatch.setenv("SCORER_BROKER_DIR", "/tmp/b")
+    assert load_settings(KafkaSettings).broker_dir == Path("/tmp/b")
+
+
+def test_the_worker_env_names_only_worker_settings() -> None:
+    env = worker_env("127.0.0.1:1", scorer_web_port=8828, scorer_model_dir=Path("m"))
+    assert env["KAFKA_BOOTSTRAP_SERVERS"] == "127.0.0.1:1"
+    assert env["SCORER_WEB_PORT"] == "8828" and env["SCORER_MODEL_DIR"] == "m"
+    fields = set(Settings.model_fields)
+    assert {"scorer_web_port", "scorer_model_dir"} <= fields
+    with pytest.raises(ScorerError, match="'web_port' is not a setting"):
+        worker_env("127.0.0.1:1", web_port=1)
