@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -20,23 +18,19 @@ import pytest
 
 from infra.kafka.admin import ensure_topics
 from schemas import topics
-from tests.integration.scorer import PARTITIONS, ROOT, ScorerSetup, Worker, collect, wait_stable
+from tests.integration.scorer import (
+    PARTITIONS,
+    ROOT,
+    ScorerSetup,
+    Worker,
+    collect,
+    orders_of,
+    simulate,
+    wait_stable,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 REPORTS = ROOT / "out" / "reports"
-
-
-def _simulate(setup: ScorerSetup, summary: Path) -> subprocess.Popen[bytes]:
-    args = ["--rate", "40", "--duration", "25", "--users", "300", "--stations", "10",
-            "--history-days", "60", "--order-delay", "1", "6", "--seed", "7",
-            "--summary", str(summary)]  # fmt: skip
-    log = (setup.base / "simulator.log").open("ab")
-    return subprocess.Popen([sys.executable, "-m", "stations.simulator", *args], cwd=ROOT,
-                            env=setup.env("simulator", 0), stdout=log, stderr=log)  # fmt: skip
-
-
-def _orders_of(body: object) -> object:
-    return body.get("history", {}).get("orders") if isinstance(body, dict) else None
 
 
 def _histories(w1: Worker, w2: Worker, expected: dict[str, int]) -> dict[str, object]:
@@ -48,7 +42,7 @@ def _histories(w1: Worker, w2: Worker, expected: dict[str, int]) -> dict[str, ob
         alive = [w for w in (w1, w2) if w.proc is not None and w.proc.poll() is None]
         ready = all(w.get("/readyz")[0] == 200 for w in alive)
         bodies = {u: w1.get(f"/users/{u}")[1] for u in users}
-        if ready and all(_orders_of(b) == expected[u] for u, b in bodies.items()):
+        if ready and all(orders_of(b) == expected[u] for u, b in bodies.items()):
             return bodies
         if time.monotonic() > deadline:
             return bodies
@@ -65,7 +59,7 @@ def test_two_workers_lose_nothing_and_count_once(
     w1, w2 = Worker(setup, "w1").start(), Worker(setup, "w2").start()
     wait_stable([w1, w2])
     summary_path = tmp_path / "sent.json"
-    sim = _simulate(setup, summary_path)
+    sim = simulate(setup, summary_path, duration=25, seed=7)
     try:
         time.sleep(12)
         if mode == "sigterm":
@@ -103,11 +97,11 @@ def test_two_workers_lose_nothing_and_count_once(
             "dead_letters": dict(Counter(d["error_class"] for d in letters)),
             "users_with_wrong_counts": sum(
                 1 for u, body in histories.items()
-                if _orders_of(body) != sent["orders_per_user"][u]),
+                if orders_of(body) != sent["orders_per_user"][u]),
         }  # fmt: skip
-        seen["wrong_counts"] = {u: {"history": _orders_of(b), "sent": sent["orders_per_user"][u]}
+        seen["wrong_counts"] = {u: {"history": orders_of(b), "sent": sent["orders_per_user"][u]}
                                 for u, b in histories.items()
-                                if _orders_of(b) != sent["orders_per_user"][u]}  # fmt: skip
+                                if orders_of(b) != sent["orders_per_user"][u]}  # fmt: skip
         REPORTS.mkdir(parents=True, exist_ok=True)
         (REPORTS / f"failover-{mode}.json").write_text(json.dumps(seen, indent=2))
         print(json.dumps(seen))

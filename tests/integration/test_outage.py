@@ -28,7 +28,16 @@ import pytest
 
 from infra.kafka.admin import ensure_topics
 from schemas import topics
-from tests.integration.scorer import PARTITIONS, ROOT, ScorerSetup, Worker, collect, wait_stable
+from tests.integration.scorer import (
+    PARTITIONS,
+    ROOT,
+    ScorerSetup,
+    Worker,
+    collect,
+    orders_of,
+    simulate,
+    wait_stable,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 REPORTS = ROOT / "out" / "reports"
@@ -75,24 +84,11 @@ def own_broker(tmp_path: Path) -> Iterator[OwnBroker]:
     broker.stop()
 
 
-def _simulate(setup: ScorerSetup, summary: Path) -> subprocess.Popen[bytes]:
-    args = ["--rate", "40", "--duration", "45", "--users", "300", "--stations", "10",
-            "--history-days", "60", "--order-delay", "1", "6", "--seed", "11",
-            "--summary", str(summary)]  # fmt: skip
-    log = (setup.base / "simulator.log").open("ab")
-    return subprocess.Popen([sys.executable, "-m", "stations.simulator", *args], cwd=ROOT,
-                            env=setup.env("simulator", 0), stdout=log, stderr=log)  # fmt: skip
-
-
-def _orders_of(body: Any) -> Any:
-    return body.get("history", {}).get("orders") if isinstance(body, dict) else None
-
-
 def _wrong_histories(worker: Worker, expected: dict[str, int]) -> dict[str, Any]:
     """Users whose /users count differs from what was sent, asked again for up to 60 s."""
     deadline = time.monotonic() + 60
     while True:
-        wrong = {u: _orders_of(worker.get(f"/users/{u}")[1]) for u in expected}
+        wrong = {u: orders_of(worker.get(f"/users/{u}")[1]) for u in expected}
         wrong = {u: got for u, got in wrong.items() if got != expected[u]}
         if not wrong or time.monotonic() > deadline:
             return {u: {"history": got, "sent": expected[u]} for u, got in wrong.items()}
@@ -113,7 +109,7 @@ def test_the_worker_rides_out_a_broker_outage(
     worker = Worker(setup, "w1").start()
     wait_stable([worker])
     summary_path = tmp_path / "sent.json"
-    sim = _simulate(setup, summary_path)
+    sim = simulate(setup, summary_path, duration=45, seed=11)
     try:
         time.sleep(15)
         lines_before = _log_lines(worker)

@@ -334,6 +334,7 @@ def test_lost_local_state_is_rebuilt_from_the_changelog(setup: ScorerSetup, work
 
 
 def _letters_for(setup: ScorerSetup, prefix: bytes, n: int) -> dict[bytes, dict[str, Any]]:
+    """Dead letters whose key starts with `prefix`, once there are `n` of them."""
     letters = collect(
         setup,
         topics.DEAD_LETTERS,
@@ -355,7 +356,7 @@ def test_garbage_on_every_topic_an_agent_reads_is_a_dead_letter(
     setup: ScorerSetup, worker: Worker
 ) -> None:
     p = setup.producer()
-    cases = {
+    cases = {  # keyed JUNK_KEY..., which the test's own readers skip
         b"junk-rec": (topics.RECOMMENDATIONS, "bad_magic"),
         b"junk-req": (topics.SCORING_REQUESTS, "invalid_datum"),
         b"junk-so": (topics.SESSION_ORDERS, "bad_magic"),

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource
 
-from infra.kafka.admin import check_reachable, ensure_topics
+from infra.kafka.admin import TopicError, check_reachable, ensure_topics
 from infra.kafka.broker import BrokerError
 from schemas.topics import ALL, TopicSpec
 
@@ -41,7 +41,7 @@ def test_ensure_topics_creates_all_once(kafka_bootstrap: str, kafka_admin: Admin
 def test_partition_mismatch_is_an_error(kafka_bootstrap: str, kafka_admin: AdminClient) -> None:
     specs = _specs()[:1]
     ensure_topics(kafka_bootstrap, partitions=2, specs=specs)
-    with pytest.raises(RuntimeError, match="has 2 partitions but SCORER_PARTITIONS=6"):
+    with pytest.raises(TopicError, match="has 2 partitions but SCORER_PARTITIONS=6"):
         ensure_topics(kafka_bootstrap, partitions=6, specs=specs)
     kafka_admin.delete_topics([specs[0].name])
 
