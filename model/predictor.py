@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 
 from model import artifact
-from model.features import CLASSES, encode, frame_from_records
+from model.features import CLASSES, Columns, columns_from_records, columns_of, encode_columns
 
 BUY_CLASSES = CLASSES[1:]
 
@@ -55,7 +55,11 @@ class Predictor:
 
     def score_frame(self, frame: pd.DataFrame) -> Scores:
         """Encode a session frame (FeatureError on bad input) and run one forward pass."""
-        encoded = encode(frame, self.artifact.imputation)
+        return self.score_columns(columns_of(frame))
+
+    def score_columns(self, columns: Columns) -> Scores:
+        """Encode a session batch's columns (FeatureError on bad input), one forward pass."""
+        encoded = encode_columns(columns, self.artifact.imputation)
         with torch.inference_mode():
             logits = self.artifact.network(torch.from_numpy(encoded.x))
             p = torch.softmax(logits, dim=1).numpy()
@@ -63,5 +67,5 @@ class Predictor:
 
     def predict(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Ranked lottery types with probabilities, one dict per session record."""
-        scores = self.score_frame(frame_from_records(records))
+        scores = self.score_columns(columns_from_records(records))
         return [scores.ranked(i) for i in range(len(records))]

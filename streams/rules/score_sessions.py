@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import pandas as pd
-
-from model.features import RAW_COLUMNS, local_hour
+from model.features import columns_from_records, local_hour
 from model.predictor import Predictor
 from streams.records import Recommendation, ScoringRequest
 
@@ -48,8 +46,7 @@ def session_row(
 
 def score_rows(predictor: Predictor, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """One forward pass over many sessions; each result as Scores.ranked gives it."""
-    frame = pd.DataFrame.from_records(list(rows), columns=list(RAW_COLUMNS))
-    scores = predictor.score_frame(frame)
+    scores = predictor.score_columns(columns_from_records(rows))
     return [scores.ranked(i) for i in range(len(rows))]
 
 

@@ -1,5 +1,6 @@
 """The inference microbenchmark: per-event cost of the model at batch sizes 1 to 512, for
-the forward pass alone and for features plus forward pass (what the scorer runs)."""
+the forward pass alone and for features plus forward pass as the scorer runs them
+(`score_rows`: the sessions' raw inputs as columns, encoded, one forward pass, ranked)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import torch
 
-from model.features import RAW_COLUMNS, encode
+from model.features import columns_from_records, encode_columns
 from model.predictor import Predictor
 from schemas.codec import Codec
 from streams.rules import score_sessions as scoring
@@ -20,7 +20,7 @@ from tests.bench.workload import Workload
 BATCHES = (1, 8, 64, 512)
 
 
-def _rows(load: Workload, n: int) -> pd.DataFrame:
+def _rows(load: Workload, n: int) -> list[dict[str, Any]]:
     codec = Codec()
     stations = {k: codec.decode(v, "Station") for k, v in load.stations}
     rows = []
@@ -28,7 +28,7 @@ def _rows(load: Workload, n: int) -> pd.DataFrame:
         s = codec.decode(value, "SessionStarted")
         station = stations[s["station_id"]]
         rows.append(scoring.session_row(to_ms(s["started_at"]), s["face"], station, None))
-    return pd.DataFrame.from_records(rows, columns=list(RAW_COLUMNS))
+    return rows
 
 
 def _per_event_us(fn: Any, batch: int, budget_s: float = 1.5) -> float:
@@ -43,19 +43,20 @@ def _per_event_us(fn: Any, batch: int, budget_s: float = 1.5) -> float:
 def run(model_dir: Path, load: Workload, budget_s: float = 1.5) -> dict[str, Any]:
     torch.set_num_threads(1)  # as the worker runs it (streams/worker.py)
     predictor = Predictor.from_artifact(model_dir)
-    frame = _rows(load, max(BATCHES))
+    rows = _rows(load, max(BATCHES))
     net = predictor.artifact.network
     out: dict[str, Any] = {"torch_threads": torch.get_num_threads(), "batches": {}}
     for b in BATCHES:
-        part = frame.iloc[:b].reset_index(drop=True)
-        x = torch.from_numpy(encode(part, predictor.artifact.imputation).x)
+        part = rows[:b]
+        columns = columns_from_records(part)
+        x = torch.from_numpy(encode_columns(columns, predictor.artifact.imputation).x)
 
         def forward(x: torch.Tensor = x) -> None:
             with torch.inference_mode():
                 torch.softmax(net(x), dim=1)
 
-        def features_and_forward(part: pd.DataFrame = part) -> None:
-            predictor.score_frame(part)
+        def features_and_forward(part: list[dict[str, Any]] = part) -> None:
+            scoring.score_rows(predictor, part)
 
         out["batches"][str(b)] = {
             "forward_us_per_event": _per_event_us(forward, b, budget_s),

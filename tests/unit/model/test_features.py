@@ -8,12 +8,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from model import generator
 from model.features import (
     FEATURE_NAMES,
     N_FEATURES,
+    RAW_COLUMNS,
     FeatureError,
     Imputation,
+    columns_from_records,
     encode,
+    encode_columns,
     frame_from_records,
     local_hour,
 )
@@ -162,10 +166,27 @@ def test_hour_is_taken_in_hubei_time() -> None:
 )
 def test_bad_values_name_the_row_and_column(change: dict[str, Any], column: str) -> None:
     rows = [REGULAR, REGULAR, {**REGULAR, **change}]
-    with pytest.raises(FeatureError) as caught:
-        encode(frame_from_records(rows), IMPUTATION)
-    assert caught.value.row == 2 and caught.value.column == column
-    assert f"row 2, column {column!r}" in str(caught.value)
+    for encode_rows in (lambda: encode(frame_from_records(rows), IMPUTATION),
+                        lambda: encode_columns(columns_from_records(rows),
+                                               IMPUTATION)):  # fmt: skip
+        with pytest.raises(FeatureError) as caught:
+            encode_rows()
+        assert caught.value.row == 2 and caught.value.column == column
+        assert f"row 2, column {column!r}" in str(caught.value)
+
+
+def test_records_and_frames_encode_alike() -> None:
+    """The stream passes records as columns; training passes frames: one encoding."""
+    rng = np.random.default_rng(5)
+    frame = generator.sample_sessions(generator.make_world(rng, 50, 2_000), 3_000, rng)
+    frame = frame[list(RAW_COLUMNS)].copy()
+    frame.loc[::3, ["beauty", "expression", "emotion"]] = None  # sessions without a face
+    records = [{str(k): (None if isinstance(v, float) and np.isnan(v) else v)
+                for k, v in r.items()} for r in frame.to_dict("records")]  # fmt: skip
+    a, b = encode(frame, IMPUTATION), encode_columns(columns_from_records(records), IMPUTATION)
+    assert a.imputed_face.any() and a.imputed_history.any()  # both kinds are in the sample
+    assert np.array_equal(a.x, b.x) and np.array_equal(a.imputed_face, b.imputed_face)
+    assert np.array_equal(a.imputed_history, b.imputed_history)
 
 
 def test_a_missing_column_is_named() -> None:
