@@ -6,12 +6,13 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import psutil
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Message, TopicPartition
 
 
 class Probe:
@@ -80,11 +81,16 @@ class TopicCount:
 
 @dataclass
 class Arrivals:
-    """The first time each key was consumed from an output topic, read by a thread."""
+    """The first time each key was consumed from an output topic, read by a thread; with
+    `keep`, also the record's Kafka timestamp (its producer's send) and value."""
 
     bootstrap: str
     topic: str
+    keep: bool = False
+    #: The key a record is filed under (default: its Kafka key).
+    key_of: Callable[[Message], bytes] = lambda msg: msg.key() or b""
     first_seen: dict[bytes, float] = field(default_factory=dict)
+    kept: dict[bytes, tuple[float, bytes]] = field(default_factory=dict)
     total: int = 0
 
     def __post_init__(self) -> None:
@@ -118,7 +124,11 @@ class Arrivals:
                     if msg.error():
                         continue
                     self.total += 1
-                    self.first_seen.setdefault(msg.key() or b"", now)
+                    key = self.key_of(msg)
+                    if key not in self.first_seen:
+                        self.first_seen[key] = now
+                        if self.keep:
+                            self.kept[key] = (msg.timestamp()[1] / 1000, msg.value() or b"")
         finally:
             consumer.close()
 

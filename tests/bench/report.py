@@ -25,23 +25,49 @@ def ratios(contenders: dict[str, Any]) -> dict[str, float]:
 
 
 def goals(results: dict[str, Any]) -> dict[str, Any]:
-    """The issue's goals, each with the figure it was judged on; None when not measured."""
+    """The hot-path goals, each with the figure it was judged on; None when not measured."""
     c = results["contenders"]
     r = results.get("ratios", {})
-    scorer = c.get("scorer")
+    scorer, quix = c.get("scorer"), c.get("quix")
     at_1000 = scorer["latency_ms"].get("1000", {}) if scorer else {}
     soak = results.get("memory_soak")
     p99 = at_1000.get("p99") if at_1000.get("held") else None
     memory = None
     if soak is not None:
-        memory = {"value": soak["slope_mb_per_min"], "met": bool(soak["flat"]),
+        memory = {"value": soak["slope_mb_per_min"], "met": abs(soak["slope_mb_per_min"]) <= 5,
                   "over_s": soak["seconds"]}  # fmt: skip
+    held = None if scorer is None else scorer.get("held_eps") or 0
+    held_vs_quix = None
+    if scorer is not None and quix is not None and quix.get("held_eps"):
+        held_vs_quix = held / quix["held_eps"] if held else 0.0
     return {
-        "throughput_at_least_quix": _judge(r.get("scorer/quix"), lambda v: v >= 1),
-        "throughput_at_least_half_ceiling": _judge(r.get("scorer/ceiling"), lambda v: v >= 0.5),
+        "drain_at_least_5000": _judge(scorer and scorer["throughput_eps"], lambda v: v >= 5000),
+        "drain_at_least_twice_faust_passthrough": _judge(
+            r.get("scorer/faust_passthrough"), lambda v: v >= 2
+        ),
+        "held_at_least_2000": _judge(held, lambda v: v >= 2000),
         "p99_at_1000_under_50ms": _judge(p99, lambda v: v < 50),
-        "memory_flat_10_min": memory,
+        "drain_at_least_quix": _judge(r.get("scorer/quix"), lambda v: v >= 1),
+        "held_at_least_quix": _judge(held_vs_quix, lambda v: v >= 1),
+        "p99_at_most_quix_where_both_hold": _judge(
+            _worst_p99_ratio(scorer, quix), lambda v: v <= 1
+        ),
+        "memory_flat_within_5_mb_per_min": memory,
     }
+
+
+def _worst_p99_ratio(scorer: dict[str, Any] | None, peer: dict[str, Any] | None) -> float | None:
+    """The largest scorer/peer p99 ratio over the offered rates both held."""
+    if not scorer or not peer:
+        return None
+    worst = None
+    for rate, mine in scorer["latency_ms"].items():
+        theirs = peer["latency_ms"].get(rate)
+        if (rate.isdigit() and isinstance(mine, dict) and isinstance(theirs, dict)
+                and mine.get("held") and theirs.get("held")):  # fmt: skip
+            ratio = mine["p99"] / max(theirs["p99"], 1e-9)
+            worst = ratio if worst is None else max(worst, ratio)
+    return worst
 
 
 def _judge(value: float | None, test: Any) -> dict[str, Any] | None:
@@ -102,6 +128,12 @@ def markdown(results: dict[str, Any]) -> str:
                 f"(conversion window {soak['conversion_window_s']} s; judged after twice that): "
                 f"{soak['rss_mb_first']:.0f} → {soak['rss_mb_last']:.0f} MB, slope "
                 f"{soak['slope_mb_per_min']:+.2f} MB/min."]  # fmt: skip
+    hops = results["contenders"].get("scorer", {}).get("hops_ms")
+    if hops:
+        out += ["", f"## Scorer latency by hop at {hops['at_eps']}/s (ms)", "",
+                "| hop | p50 | p99 |", "|---|---:|---:|"]  # fmt: skip
+        out += [f"| {hop} | {v['p50']:.1f} | {v['p99']:.1f} |" for hop, v in hops.items()
+                if hop != "at_eps"]  # fmt: skip
     out += ["", "## Inference per event (µs)", "", "| batch | forward | features + forward |",
             "|---:|---:|---:|"]  # fmt: skip
     for b, v in results["inference"]["batches"].items():

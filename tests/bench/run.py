@@ -1,5 +1,6 @@
-"""`make bench`: the scorer beside the Kafka ceiling, a naive Faust scorer and a Quix
-Streams peer, all on the project's broker and the same generated input, in one run.
+"""`make bench`: the scorer beside the Kafka ceiling, the Faust passthrough, a naive Faust
+scorer and a Quix Streams peer, all on the project's broker and the same generated input,
+in one run.
 
 For each contender, in a process of its own:
 - drain: the same pre-produced sessions, read from the start by a new consumer group;
@@ -32,11 +33,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from confluent_kafka import Producer
+from confluent_kafka import Message, Producer
 
 from infra.kafka.broker import bootstrap_servers
 from infra.worker_env import WORKER_COMMAND, worker_env
 from schemas import topics
+from schemas.codec import Codec
 from tests.bench import micro, profile, report, workload
 from tests.bench.measure import Arrivals, Probe, TopicCount, percentiles_ms, slope_per_minute
 from tests.integration.scorer import free_port
@@ -98,6 +100,10 @@ def contenders(model_dir: Path) -> list[Contender]:
         Contender("ceiling", "Kafka ceiling (confluent-kafka forward, no work)",
                   lambda b, p, o, g: [py, "-m", "tests.bench.contenders.ceiling", b, p, o, g],
                   own_output("ceiling")),
+        Contender("faust_passthrough", "Faust passthrough (one agent forwarding bytes, no work)",
+                  lambda b, p, o, g: [py, "-m", "tests.bench.contenders.faust_passthrough", b,
+                                      p, o, g],
+                  own_output("faust_passthrough")),
         Contender("scorer", "station-scorer worker (as shipped)",
                   lambda b, p, o, g: list(WORKER_COMMAND),
                   lambda prefix: topics.named(topics.RECOMMENDATIONS, prefix), scorer_settings),
@@ -221,33 +227,47 @@ def latency(c: Contender, ctx: Context, drain_eps: float) -> dict[str, Any]:
     producer_topic = topics.named(topics.SESSIONS, prefix)
     pool = Pool(ctx.latency_load.sessions)
     arrivals: Arrivals | None = None
+    requests: Arrivals | None = None
     results: dict[str, Any] = {}
     try:
-        arrivals = _warm_up(run, ctx, producer, producer_topic, pool)
+        arrivals = _warm_up(run, ctx, producer, producer_topic, pool, keep=c.name == "scorer")
+        if c.name == "scorer":  # the hop in between: the join's scoring requests, by session
+            requests = Arrivals(ctx.bootstrap, topics.named(topics.SCORING_REQUESTS, prefix),
+                                keep=True, key_of=_request_session).start()  # fmt: skip
         for rate in RATES:
             if rate > 1.25 * drain_eps:
                 results[str(rate)] = {"offered": rate, "held": False, "skipped":
                                       f"above its drain rate ({drain_eps:.0f}/s)"}  # fmt: skip
                 continue
-            results[str(rate)] = _offer(run, ctx, producer, producer_topic, pool, arrivals, rate)
+            results[str(rate)] = _offer(run, ctx, producer, producer_topic, pool, arrivals, rate,
+                                        requests)  # fmt: skip
         if ctx.plan.held_shares and any(not r["held"] for r in results.values()):
             results["highest_held"] = _highest_held(run, ctx, producer, producer_topic, pool,
-                                                    arrivals, drain_eps)  # fmt: skip
+                                                    arrivals, drain_eps, requests)  # fmt: skip
     finally:
-        if arrivals is not None:
-            arrivals.stop()
+        for reader in (arrivals, requests):
+            if reader is not None:
+                reader.stop()
         run.stop()
     results["peak_rss_mb_latency"] = run.probe.peak_rss_mb
     return results
 
 
+def _request_session(msg: Message) -> bytes:
+    try:
+        return str(json.loads(msg.value() or b"{}").get("session_id", "")).encode()
+    except ValueError:
+        return b""
+
+
 def _highest_held(run: Running, ctx: Context, producer: Producer, topic: str, pool: Pool,
-                  arrivals: Arrivals, drain_eps: float) -> dict[str, Any]:  # fmt: skip
+                  arrivals: Arrivals, drain_eps: float,
+                  requests: Arrivals | None) -> dict[str, Any]:  # fmt: skip
     """Offer shares of the drain rate (80%, 60%, 40%, 20%) until one is held."""
     tried: dict[str, Any] = {}
     for share in ctx.plan.held_shares:
         rate = max(20, int(share * drain_eps) // 10 * 10)
-        tried = _offer(run, ctx, producer, topic, pool, arrivals, rate)
+        tried = _offer(run, ctx, producer, topic, pool, arrivals, rate, requests)
         if tried["held"]:
             break
     return tried
@@ -268,7 +288,8 @@ class Pool:
         return out
 
 
-def _warm_up(run: Running, ctx: Context, producer: Producer, topic: str, pool: Pool) -> Arrivals:
+def _warm_up(run: Running, ctx: Context, producer: Producer, topic: str, pool: Pool,
+             keep: bool = False) -> Arrivals:  # fmt: skip
     """Offer 20 sessions/s until recommendations come out, then 3 s more."""
     arrivals: Arrivals | None = None
     began = time.monotonic()
@@ -279,7 +300,7 @@ def _warm_up(run: Running, ctx: Context, producer: Producer, topic: str, pool: P
             made = _topic_count_when_made(ctx.bootstrap, run.output)
             if made is not None:
                 made.close()
-                arrivals = Arrivals(ctx.bootstrap, run.output).start()
+                arrivals = Arrivals(ctx.bootstrap, run.output, keep=keep).start()
         for key, value in pool.take(2):
             producer.produce(topic, key=key.encode(), value=value)
             sent.append(key)
@@ -320,7 +341,8 @@ def _pace(producer: Producer, topic: str, pool: Pool, rate: int, seconds: float,
 
 
 def _offer(run: Running, ctx: Context, producer: Producer, topic: str, pool: Pool,
-           arrivals: Arrivals, rate: int) -> dict[str, Any]:  # fmt: skip
+           arrivals: Arrivals, rate: int,
+           requests: Arrivals | None = None) -> dict[str, Any]:  # fmt: skip
     sent_at: dict[bytes, float] = {}
     span = _pace(producer, topic, pool, rate, ctx.plan.rate_s, sent_at)
     deadline = time.time() + 60  # a backlog is drained before the next rate is offered
@@ -330,9 +352,11 @@ def _offer(run: Running, ctx: Context, producer: Producer, topic: str, pool: Poo
     got = [arrivals.first_seen[k] - t for k, t in sent_at.items() if k in arrivals.first_seen]
     late = [x for x in got if x > 1.0]
     held = len(got) == len(sent_at) and len(late) <= 0.01 * len(sent_at)
-    result = {"offered": rate, "sent": len(sent_at), "received": len(got),
+    result: dict[str, Any] = {"offered": rate, "sent": len(sent_at), "received": len(got),
               "offered_actual_eps": len(sent_at) / span, "held": held,
               **percentiles_ms(got)}  # fmt: skip
+    if requests is not None:
+        result["hops_ms"] = hops(sent_at, requests, arrivals)
     print(
         f"  {run.group} at {rate}/s: p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms, "
         f"{len(got)}/{len(sent_at)} received, held={held}",
@@ -340,6 +364,40 @@ def _offer(run: Running, ctx: Context, producer: Producer, topic: str, pool: Poo
     )
     time.sleep(2)
     return result
+
+
+HOPS = ("sent_to_joined", "joined_to_scored", "scored_to_published", "published_to_consumed")
+
+
+def hops(sent_at: dict[bytes, float], requests: Arrivals,
+         arrivals: Arrivals) -> dict[str, dict[str, float]]:  # fmt: skip
+    """p50/p99 of each hop, per session, from the Kafka timestamps of the scoring request
+    (the join's send) and of the recommendation (its send), and its scored_at."""
+    codec = Codec()
+    spans: dict[str, list[float]] = {hop: [] for hop in HOPS}
+    for key, sent in sent_at.items():
+        if key not in requests.kept or key not in arrivals.kept:
+            continue
+        joined = requests.kept[key][0]
+        published, value = arrivals.kept[key]
+        scored_at = codec.decode(value, "Recommendation")["scored_at"]
+        scored = (scored_at.timestamp() if hasattr(scored_at, "timestamp")
+                  else scored_at / 1000)  # fmt: skip
+        arrived = arrivals.first_seen[key]
+        for hop, span in zip(HOPS, (joined - sent, scored - joined, published - scored,
+                                    arrived - published), strict=True):  # fmt: skip
+            spans[hop].append(span)
+    out = {}
+    for hop, values in spans.items():
+        p = percentiles_ms(values)
+        out[hop] = {"p50": p["p50"], "p99": p["p99"]}
+    return out
+
+
+def held_eps(latency_ms: dict[str, Any]) -> int | None:
+    """The highest offered rate the contender held (None: none was)."""
+    held = [r["offered"] for r in latency_ms.values() if isinstance(r, dict) and r.get("held")]
+    return max(held, default=None)
 
 
 def soak_rate(scorer: dict[str, Any], most: int) -> int:
@@ -425,7 +483,10 @@ def prepare(bootstrap: str, plan: Plan) -> Context:
     rates_total = (sum(RATES) + 2 * 5000) * plan.rate_s + 5000
     latency_load = workload.build(int(rates_total * 1.2), f"{tag}-l", seed=workload.SEED + 1)
     drain_prefix = f"{tag}-drain."
-    outputs = [f"{drain_prefix}bench.{name}.out" for name in ("ceiling", "naive_faust", "quix")]
+    outputs = [
+        f"{drain_prefix}bench.{name}.out"
+        for name in ("ceiling", "faust_passthrough", "naive_faust", "quix")
+    ]
     workload.create_topics(bootstrap, drain_prefix, outputs)
     workload.publish_registry(bootstrap, drain_prefix, load)
     sent = workload.produce(
@@ -442,7 +503,11 @@ def prepare(bootstrap: str, plan: Plan) -> Context:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=ROOT / "out" / "model")
-    parser.add_argument("--only", nargs="+", choices=["ceiling", "scorer", "naive_faust", "quix"])
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=["ceiling", "faust_passthrough", "scorer", "naive_faust", "quix"],
+    )
     parser.add_argument("--readme", action="store_true", help="put the table in README.md")
     args = parser.parse_args(argv)
     if not (args.model / "artifact.json").is_file():
@@ -467,6 +532,12 @@ def main(argv: list[str] | None = None) -> int:
         entry["latency_ms"] = latency(c, ctx, entry["throughput_eps"])
         entry["peak_rss_mb"] = max(entry.pop("peak_rss_mb_drain"),
                                    entry["latency_ms"].pop("peak_rss_mb_latency"))  # fmt: skip
+        entry["held_eps"] = held_eps(entry["latency_ms"])
+        with_hops = [r for r in entry["latency_ms"].values()
+                     if isinstance(r, dict) and r.get("held") and "hops_ms" in r]  # fmt: skip
+        if with_hops:  # the scorer's hops at the highest rate it held
+            best = max(with_hops, key=lambda r: r["offered"])
+            entry["hops_ms"] = {**best["hops_ms"], "at_eps": best["offered"]}
         entry["title"] = c.title
         results["contenders"][c.name] = entry
     scorer = next((c for c in chosen if c.name == "scorer"), None)

@@ -45,17 +45,26 @@ def test_profile_shares_own_time_and_project_callers() -> None:
 
 
 def _entry(eps: float, p99: float = 10.0, held: bool = True) -> dict[str, Any]:
-    return {"throughput_eps": eps, "latency_ms": {"1000": {"p99": p99, "held": held}}}
+    return {"throughput_eps": eps, "held_eps": 1000 if held else None,
+            "latency_ms": {"1000": {"offered": 1000, "p99": p99, "held": held}}}  # fmt: skip
 
 
 def test_goals_are_judged_on_the_measured_figures() -> None:
-    contenders = {"ceiling": _entry(1000), "scorer": _entry(600, p99=40), "quix": _entry(700)}
+    contenders = {"ceiling": _entry(10_000), "faust_passthrough": _entry(2500),
+                  "scorer": _entry(6000, p99=40), "quix": _entry(7000, p99=20)}  # fmt: skip
     results: dict[str, Any] = {"contenders": contenders, "ratios": report.ratios(contenders)}
     goals = report.goals(results)
     assert results["ratios"]["scorer/ceiling"] == pytest.approx(0.6)
-    assert goals["throughput_at_least_half_ceiling"]["met"] is True
-    assert goals["throughput_at_least_quix"]["met"] is False
+    assert goals["drain_at_least_5000"] == {"value": 6000, "met": True}
+    assert goals["drain_at_least_twice_faust_passthrough"] == {"value": 2.4, "met": True}
+    assert goals["drain_at_least_quix"]["met"] is False
+    assert goals["held_at_least_2000"] == {"value": 1000, "met": False}
+    assert goals["held_at_least_quix"] == {"value": 1.0, "met": True}
+    assert goals["p99_at_most_quix_where_both_hold"] == {"value": 2.0, "met": False}
     assert goals["p99_at_1000_under_50ms"] == {"value": 40, "met": True}
-    assert goals["memory_flat_10_min"] is None  # not measured, not passed
+    assert goals["memory_flat_within_5_mb_per_min"] is None  # not measured, not passed
     contenders["scorer"] = _entry(600, p99=40, held=False)  # a backlog: no verdict on p99
-    assert report.goals({"contenders": contenders})["p99_at_1000_under_50ms"] is None
+    late = report.goals({"contenders": contenders})
+    assert late["p99_at_1000_under_50ms"] is None
+    assert late["p99_at_most_quix_where_both_hold"] is None
+    assert late["held_at_least_2000"] == {"value": 0, "met": False}
