@@ -1,4 +1,6 @@
-"""The Faust topic objects the agents read and write, from the catalogue in topics.py.
+"""The topics the agents read (Faust topic objects) and write, from the catalogue in
+topics.py. Outputs other than dead letters are produced by name through the worker's
+publisher (streams/kafka/publisher.py), which costs a fraction of a Faust send.
 
 Values of the product's topics are raw bytes here: agents decode them with the schemas'
 codec themselves, so that a bad message becomes a dead letter with its partition and
@@ -24,6 +26,7 @@ JOIN_TICKS = topics.named(topics.JOIN_TICKS, PREFIX)
 RECOMMENDATIONS = topics.named(topics.RECOMMENDATIONS, PREFIX)
 SESSION_ORDERS = topics.named(topics.SESSION_ORDERS, PREFIX)
 CONVERSIONS = topics.named(topics.CONVERSIONS, PREFIX)
+SCORING_REQUESTS = topics.named(topics.SCORING_REQUESTS, PREFIX)
 _CATALOGUE = {topics.named(spec, PREFIX): spec.name for spec in topics.ALL}
 
 
@@ -58,14 +61,9 @@ def _raw(*names: str) -> Any:
 
 
 orders = _raw(topics.named(topics.ORDERS, PREFIX))
-recommendations = _raw(RECOMMENDATIONS)
-conversions = _raw(CONVERSIONS)
-session_orders = _raw(SESSION_ORDERS)
 # Conversion tracking reads recommendations, orders by session and the ticks as one stream.
 conversion_input = _raw(RECOMMENDATIONS, SESSION_ORDERS, JOIN_TICKS)
 dead_letters = _raw(topics.named(topics.DEAD_LETTERS, PREFIX))
-# Ticks carry the clock to the face join, one per partition (JSON {"partition", "now_ms"}).
-join_ticks = _raw(JOIN_TICKS)
 # The face join reads sessions, faces and its ticks as one co-partitioned stream.
 join_input = _raw(SESSIONS, FACES, JOIN_TICKS)
-scoring_requests = _raw(topics.named(topics.SCORING_REQUESTS, PREFIX))
+scoring_requests = _raw(SCORING_REQUESTS)

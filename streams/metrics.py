@@ -21,6 +21,14 @@ SESSIONS_SCORED = Counter("scorer_sessions_scored_total", "Sessions scored, new 
 LATENCY = Histogram("scorer_latency_seconds",
                     "From the last input of a session (its event time) to publishing its "
                     "recommendation", buckets=LATENCY_BUCKETS, registry=REGISTRY)  # fmt: skip
+HOP = Histogram("scorer_hop_seconds",
+                "Each hop of a session through the worker: received (station's send to the "
+                "join), requested (the join's send to scoring), scored (read by scoring to "
+                "its forward pass done), published (to its recommendation produced)",
+                ["hop"], buckets=LATENCY_BUCKETS, registry=REGISTRY)  # fmt: skip
+HOP_RECEIVED, HOP_REQUESTED, HOP_SCORED, HOP_PUBLISHED = (
+    HOP.labels(hop=hop) for hop in ("received", "requested", "scored", "published")
+)
 INFERENCE = Histogram("scorer_inference_seconds", "One forward pass of a batch",
                       buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25),
                       registry=REGISTRY)  # fmt: skip

@@ -1,4 +1,5 @@
-"""What the agents and views share at run time: settings, codec, model, station registry.
+"""What the agents and views share at run time: settings, codec, model, station registry,
+the outputs' producer.
 
 The worker fills it in before Faust starts (streams/worker.py); agents read it through
 `current()`. It is not created at import time, so that importing an agent never loads a
@@ -15,6 +16,7 @@ from model.predictor import Predictor
 from schemas.codec import Codec
 from schemas.errors import ScorerError
 from streams.kafka.probe import BrokerProbe
+from streams.kafka.publisher import Publisher
 from streams.kafka.registry import StationRegistry
 from streams.settings import Settings
 
@@ -27,6 +29,7 @@ class Runtime:
     predictor: Predictor
     registry: StationRegistry
     probe: BrokerProbe
+    publisher: Publisher  # the worker's outputs (streams/kafka/publisher.py)
 
 
 _runtime: Runtime | None = None
@@ -35,6 +38,11 @@ _runtime: Runtime | None = None
 def install(runtime: Runtime) -> None:
     global _runtime
     _runtime = runtime
+
+
+def installed() -> Runtime | None:
+    """The runtime, or None outside a worker (unit tests of one component)."""
+    return _runtime
 
 
 def current() -> Runtime:

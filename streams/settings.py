@@ -69,6 +69,13 @@ class Settings(KafkaSettings):
         le=3650,
         description="how long before a user's latest order its ids are kept",
     )
+    scorer_dedup_window_s: int = Field(
+        default=600,
+        ge=60,
+        le=86_400,
+        description="how long a published recommendation or conversion is remembered so "
+        "that a redelivered input does not publish it again",
+    )
     scorer_data_dir: Path = Field(
         default=Path(".cache/worker"), description="where the worker keeps its table state"
     )

@@ -1,5 +1,6 @@
 """The scorer's Faust tables. Each is read and written only by the agent whose stream is
-partitioned like it (DESIGN section 4).
+partitioned like it (DESIGN section 4). What was published needs no table: the output
+topics record it (streams/kafka/outputs.py).
 
 Keys are raw UTF-8 bytes, exactly as on the topics: Faust would otherwise serialise them
 as JSON strings, and then route a key (GET /users/{id}) to the worker of another partition.
@@ -23,14 +24,6 @@ pending = app.Table(
     key_type=bytes,
     help="sessions and faces waiting for their other half",
 )
-# join_faces (keyed by session_id): when each session was sent to scoring, so that a
-# replayed session or a late face never yields a second recommendation.
-scored = app.Table(
-    "scored-sessions",
-    default=None,
-    key_type=bytes,
-    help="epoch ms at which a session was sent to scoring",
-)
 # record_orders writes, score_sessions reads (both keyed by user_id).
 user_history = app.Table(
     "user-history",
@@ -38,15 +31,6 @@ user_history = app.Table(
     key_type=bytes,
     help="purchase history per user (model/customers/history.py)",
 )
-# score_sessions (keyed like scoring.requests: user_id, or session_id for a new user):
-# the sessions recently recommended per key, so that a replayed request is not rescored.
-recommended = app.Table(
-    "recommended-sessions",
-    default=None,
-    key_type=bytes,
-    help="session ids recently recommended, per scoring key",
-)
-RECENT_PER_KEY = 64
 # track_conversions (keyed by session_id): recommendations waiting for an order, orders
 # waiting for their recommendation, and decided sessions (kept one more window).
 conversion_state = app.Table(

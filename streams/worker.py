@@ -27,6 +27,7 @@ from schemas.codec import Codec
 from schemas.errors import ScorerError
 from schemas.topics import prefixed
 from streams.kafka.probe import BrokerProbe
+from streams.kafka.publisher import Publisher
 from streams.kafka.registry import StationRegistry
 from streams.runtime import Runtime, install
 from streams.settings import settings
@@ -76,7 +77,7 @@ def prepare() -> Runtime:
     registry.start()
     probe = BrokerProbe(bootstrap, registry_topic)
     probe.start()
-    return Runtime(conf, bootstrap, codec, predictor, registry, probe)
+    return Runtime(conf, bootstrap, codec, predictor, registry, probe, Publisher(bootstrap))
 
 
 STOP_GRACE_S = 30.0
@@ -132,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     # Faust's event loop had closed.
     runtime.registry.stop()
     runtime.probe.stop()
+    runtime.publisher.close()  # delivered before the last commit; this only stops it
     if code == 0:
         (runtime.settings.scorer_data_dir / CLEAN_STOP).touch()
     logging.shutdown()

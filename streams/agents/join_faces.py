@@ -4,6 +4,9 @@ One stream carries station.sessions, station.faces and the ticks of scoring.join
 co-partitioned, so that partition p of each is handled together. The rules are in
 streams/rules/join_faces.py; this agent applies them, keeps the `pending` and `scored` tables, and
 sends ready sessions to scoring.requests keyed by the resolved user (DESIGN steps 1-2).
+What it scored lately is kept in memory and read back from scoring.recommendations on
+every assignment (streams/kafka/outputs.py), so a replayed session or a late face never
+yields a second recommendation.
 
 A tick for partition p scores the sessions of p whose face wait is over (streams/rules/deadlines.py
 keeps the deadlines of each partition in memory, rebuilt from the table after rebalances).
@@ -20,18 +23,18 @@ from mode import CrashingSupervisor
 from streams import channels, metrics
 from streams.app import app
 from streams.deadletters import decode_or_dead_letter, handle_or_dead_letter
-from streams.kafka.outputs import PublishedLog
+from streams.kafka.outputs import RecentKeys
 from streams.records import Joined, Match, PendingEntry, ScoringRequest, Session
 from streams.rules import join_faces as rules
 from streams.rules.deadlines import DeadlineIndex, tick_partition
 from streams.runtime import current, now_ms, to_ms
 from streams.settings import settings
-from streams.tables import pending, scored
+from streams.tables import pending
 
 deadlines = DeadlineIndex(pending)
-# Recommendations are keyed by session_id too: partition p of that topic holds the
-# outcome of partition p of this join, whatever a crash did to the `scored` table.
-published = PublishedLog(channels.RECOMMENDATIONS)
+# Sessions sent to scoring lately. Recommendations are keyed by session_id too: partition
+# p of that topic holds the outcome of partition p of this join.
+scored = RecentKeys(channels.RECOMMENDATIONS, settings().scorer_dedup_window_s * 1000)
 
 
 @app.agent(supervisor_strategy=CrashingSupervisor, channel=channels.join_input)
@@ -57,7 +60,8 @@ async def _on_session(event: EventT) -> None:
     if record is None:
         return
     session_id = record["session_id"]
-    if scored.get(session_id) is not None or (event.message.partition, session_id) in published:
+    metrics.HOP_RECEIVED.observe(max(0, now_ms() - _event_ms(event)) / 1000)
+    if session_id in scored:
         _count("duplicate")
         return
     session: Session = {"session_id": session_id, "station_id": record["station_id"],
@@ -74,7 +78,7 @@ async def _on_face(event: EventT) -> None:
     if record is None:
         return
     session_id = record["session_id"]
-    if scored.get(session_id) is not None:
+    if session_id in scored:
         _count("late")
         return
     match: Match = {"matched_user_id": record["matched_user_id"],
@@ -106,11 +110,11 @@ async def _apply(session_id: str, step: rules.Step, partition: int) -> None:
     if step.ready is not None:
         # Send first, then remember: a crash in between repeats the request (the scorer
         # drops the repeat), where the other order could lose the session.
-        await _send_to_scoring(step.ready)
-        scored[session_id] = now_ms()
+        _send_to_scoring(step.ready)
+        scored.add(session_id, now_ms())
 
 
-async def _send_to_scoring(ready: Joined) -> None:
+def _send_to_scoring(ready: Joined) -> None:
     session, match = ready["session"], ready["match"]
     user_id = rules.resolve_user(session["user_id"], match and match["matched_user_id"],
                                  match and match["match_score"],
@@ -121,7 +125,7 @@ async def _send_to_scoring(ready: Joined) -> None:
         join=ready["join"], event_time_ms=ready["event_ms"],
     )  # fmt: skip
     key = (user_id or session["session_id"]).encode()
-    await channels.scoring_requests.send(key=key, value=request.to_bytes())
+    current().publisher.publish(channels.SCORING_REQUESTS, key, request.to_bytes())
 
 
 async def _forget_index(app: Any, *args: Any, **kwargs: Any) -> None:
@@ -132,7 +136,7 @@ async def _reload_published(app: Any, *args: Any, **kwargs: Any) -> None:
     deadlines.forget_all()
     owned = [tp.partition for tp in app.assignor.assigned_actives()
              if tp.topic == channels.SESSIONS]  # fmt: skip
-    await published.reload(current().bootstrap, owned)
+    await scored.reload(current().bootstrap, owned)
 
 
 app.on_partitions_revoked.connect(_forget_index)  # type: ignore[arg-type]
@@ -147,5 +151,5 @@ async def send_join_ticks() -> None:
              if tp.topic == channels.SESSIONS}  # fmt: skip
     for partition in sorted(owned):
         value = json.dumps({"partition": partition, "now_ms": now}).encode()
-        await channels.join_ticks.send(key=str(partition).encode(), value=value,
-                                       partition=partition)  # fmt: skip
+        current().publisher.publish(channels.JOIN_TICKS, str(partition).encode(), value,
+                                    partition)  # fmt: skip

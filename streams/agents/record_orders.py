@@ -31,8 +31,9 @@ async def _record(event: EventT) -> None:
     if order is None:
         return
     if order["session_id"]:  # conversion tracking is keyed by session
-        await channels.session_orders.send(key=order["session_id"].encode(),
-                                           value=event.message.value)  # fmt: skip
+        current().publisher.publish(
+            channels.SESSION_ORDERS, order["session_id"].encode(), event.message.value or b""
+        )
     user = order["user_id"]
     if not user:
         metrics.ORDERS.labels(result="anonymous").inc()

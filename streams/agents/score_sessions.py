@@ -2,7 +2,9 @@
 
 Each batch is one forward pass (DESIGN step 3); the user history table is read here,
 never written (record_orders owns it). The batch is bounded in size and in wait
-(SCORER_BATCH_MAX, SCORER_BATCH_WAIT_MS).
+(SCORER_BATCH_MAX, SCORER_BATCH_WAIT_MS). A request repeated after a restart is dropped:
+the sessions recommended lately are kept in memory and, on every assignment, read back
+from the whole of scoring.recommendations (keyed by session, not like this stream).
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ from schemas.codec import CodecError
 from streams import channels, metrics
 from streams.app import app
 from streams.deadletters import CONTENT_ERRORS, send_dead_letter
+from streams.kafka.outputs import RecentKeys
 from streams.records import ScoringRequest
 from streams.rules.score_sessions import recommendation, score_rows, session_row
 from streams.runtime import current, now_ms
 from streams.settings import settings
-from streams.tables import RECENT_PER_KEY, recommended, user_history, writing_for
+from streams.tables import user_history
 
 log = logging.getLogger(__name__)
+recommended = RecentKeys(channels.RECOMMENDATIONS, settings().scorer_dedup_window_s * 1000)
 
 
 @app.agent(supervisor_strategy=CrashingSupervisor, channel=channels.scoring_requests)
@@ -44,18 +48,17 @@ async def score_sessions(stream: Any) -> None:
 async def score_batch(events: list[EventT]) -> None:
     """Score a batch in one forward pass and publish a Recommendation per new session."""
     rt = current()
-    seen: dict[str, list[str]] = {}
     rows, kept = [], []
     metrics.EVENTS.labels(topic=topics.SCORING_REQUESTS.name).inc(len(events))
+    read_at = now_ms()
     for event in events:
+        metrics.HOP_REQUESTED.observe(max(0, read_at - int(event.message.timestamp * 1000)) / 1000)
         try:
             request = ScoringRequest.from_bytes(event.message.value)
         except CodecError as exc:
             await send_dead_letter(event, exc.reason, str(exc))
             continue
-        key = (event.key or b"").decode(errors="replace")
-        done = seen.setdefault(key, list(recommended.get(key) or []))
-        if request.session_id in done:
+        if request.session_id in recommended:
             continue  # replayed after a restart: recommended already
         station = await rt.registry.lookup(request.station_id)
         if station is None:  # removed from the registry since the join accepted it
@@ -66,23 +69,28 @@ async def score_batch(events: list[EventT]) -> None:
         user = request.user_id
         summary = history.summary(user_history.get(user)) if user else None
         rows.append(session_row(request.started_at_ms, request.face, station, summary))
-        kept.append((event, request, key))
-        done.append(request.session_id)
+        kept.append(request)
+        recommended.add(request.session_id, now_ms())  # a repeat in the same batch too
     if not rows:
         return
     with metrics.INFERENCE.time():
         results = score_rows(rt.predictor, rows)
     metrics.BATCH_SIZE.observe(len(rows))
     scored_at = now_ms()
-    for (event, request, key), ranked in zip(kept, results, strict=True):
+    metrics.HOP_SCORED.observe(max(0, scored_at - read_at) / 1000)
+    for request, ranked in zip(kept, results, strict=True):
         record = recommendation(request, ranked, rt.predictor.version, scored_at)
         value = rt.codec.encode("Recommendation", record)
-        await channels.recommendations.send(key=request.session_id.encode(), value=value)
-        # Publish first, then remember: a crash in between can repeat a recommendation,
-        # never lose one (the failover tests count both).
-        with writing_for(event):
-            recommended[key] = seen[key][-RECENT_PER_KEY:]
+        rt.publisher.publish(channels.RECOMMENDATIONS, request.session_id.encode(), value)
         published = now_ms()
+        metrics.HOP_PUBLISHED.observe(max(0, published - scored_at) / 1000)
         metrics.LATENCY.observe(max(0, published - request.event_time_ms) / 1000)
         metrics.RECOMMENDATIONS.labels(top_pick=record["top_pick"]).inc()
         metrics.SESSIONS_SCORED.labels(new_user=str(record["is_new_user"]).lower()).inc()
+
+
+async def _reload_recommended(app: Any, *args: Any, **kwargs: Any) -> None:
+    await recommended.reload(current().bootstrap, None)
+
+
+app.on_partitions_assigned.connect(_reload_recommended)  # type: ignore[arg-type]

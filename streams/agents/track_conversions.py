@@ -17,14 +17,15 @@ from mode import CrashingSupervisor
 from streams import channels, metrics
 from streams.app import app
 from streams.deadletters import handle_or_dead_letter
-from streams.kafka.outputs import PublishedLog
+from streams.kafka.outputs import RecentKeys
 from streams.rules import track_conversions as rules
 from streams.rules.deadlines import DeadlineIndex, tick_partition
 from streams.runtime import current, now_ms, to_ms
+from streams.settings import settings
 from streams.tables import conversion_state
 
 deadlines = DeadlineIndex(conversion_state)
-published = PublishedLog(channels.CONVERSIONS)
+published = RecentKeys(channels.CONVERSIONS, settings().scorer_dedup_window_s * 1000)
 
 
 @app.agent(supervisor_strategy=CrashingSupervisor, channel=channels.conversion_input)
@@ -81,10 +82,10 @@ async def _apply(
 
     Publishing first means a crash in between repeats the decision on replay, and the
     output log (`published`, reloaded on assignment) then drops the repeat."""
-    if outcome is not None and (partition, key) not in published:
+    if outcome is not None and key not in published:
         assert entry is not None  # the rules decide only with an entry to keep
-        await _publish(entry["rec"], entry.get("order"), outcome)
-        published.add(partition, key)
+        _publish(entry["rec"], entry.get("order"), outcome)
+        published.add(key, now_ms())
     if entry is None:
         if conversion_state.get(key) is not None:
             del conversion_state[key]
@@ -93,7 +94,7 @@ async def _apply(
     deadlines.keep(partition, key, entry)
 
 
-async def _publish(rec: dict[str, Any], order: dict[str, Any] | None, outcome: str) -> None:
+def _publish(rec: dict[str, Any], order: dict[str, Any] | None, outcome: str) -> None:
     rt = current()
     station = rt.registry.get(rec["station_id"]) or {"city": "unknown", "station_type": "other"}
     record = {
@@ -105,8 +106,9 @@ async def _publish(rec: dict[str, Any], order: dict[str, Any] | None, outcome: s
         "model_version": rec["model_version"], "recommended_at": rec["recommended_at_ms"],
         "decided_at": now_ms(),
     }  # fmt: skip
-    await channels.conversions.send(key=rec["session_id"].encode(),
-                                    value=rt.codec.encode("Conversion", record))  # fmt: skip
+    rt.publisher.publish(
+        channels.CONVERSIONS, rec["session_id"].encode(), rt.codec.encode("Conversion", record)
+    )
     metrics.CONVERSIONS.labels(outcome=outcome.lower(), top_pick=rec["top_pick"],
                                station_type=station["station_type"],
                                city=station["city"]).inc()  # fmt: skip

@@ -30,8 +30,8 @@ Commits take only a run of acked offsets that starts exactly at the committed of
 cost is redelivery of a few events after a rebalance, which the scorer's deduplication
 absorbs (streams/tables.py).
 
-Commits also wait until every table write before them is delivered
-(streams/kafka/producer.py).
+Commits also wait until every table write and every output produced before them is
+delivered (streams/kafka/producer.py, streams/kafka/publisher.py).
 
 Its thread hands out the app's `first_topics` (scoring.requests, scoring.session-orders)
 before the rest (streams/kafka/fetching.py).
@@ -54,6 +54,7 @@ from faust.types.tuples import ConsumerMessage
 from streams.kafka import producer as delivery
 from streams.kafka.fetching import fetch_first
 from streams.kafka.producer import DeliveringProducer
+from streams.kafka.publisher import DeliveryFailed
 
 log = logging.getLogger(__name__)
 
@@ -216,12 +217,12 @@ class ExactConsumer(faust_aiokafka.Consumer):
     ) -> bool:
         producer = cast(DeliveringProducer, self.app.producer)
         try:
-            delivered = await producer.flush_delivered()
-        except ProducerSendError as exc:
+            delivered = await delivery.all_delivered(producer)
+        except (ProducerSendError, DeliveryFailed) as exc:
             await self.crash(exc)  # the worker stops; a restart rebuilds from changelogs
             return False
         if not delivered:
-            log.warning("table writes not delivered in %.0f s: commit put off for %s",
+            log.warning("outputs or table writes not delivered in %.0f s: commit put off for %s",
                         delivery.DELIVERY_WAIT_S, sorted(offsets))  # fmt: skip
             return False
         done: bool = await super()._commit_offsets(offsets, start_new_transaction)
@@ -230,8 +231,8 @@ class ExactConsumer(faust_aiokafka.Consumer):
     async def on_stop(self) -> None:
         await super().on_stop()
         # The last commit is made; what was processed after it must still reach the
-        # changelogs before the group hands its partitions on.
-        await cast(DeliveringProducer, self.app.producer).flush_delivered()
+        # changelogs and output topics before the group hands its partitions on.
+        await delivery.all_delivered(cast(DeliveringProducer, self.app.producer))
 
     def _drop_acked_below(self, tp: TP, committed: int) -> None:
         acked = self._acked[tp]

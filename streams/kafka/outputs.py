@@ -1,11 +1,12 @@
-"""What the scorer already published, read back from its own output topics.
+"""What the scorer published lately, kept in memory and read back from its output topics.
 
-A worker killed without notice may have published an outcome whose state change never
-reached its table's changelog; on restart it would then publish it again. An output topic
-keyed like the agent's input (session_id) tells the truth partition by partition, so on
-every assignment the agent reads the recent tail of the output partitions it now owns
-and skips what is there. The tail covers far more than what is ever reprocessed after a
-crash (Faust commits every few seconds).
+Deduplication needs no table write per session: the output topics already record what
+was published. A worker remembers the keys it published for SCORER_DEDUP_WINDOW_S, and
+on every assignment reads the same span of the output topic back, so that what a worker
+killed without notice published, and the next owner is handed again (everything after
+the last commit), is recognised and dropped. The span covers far more than is ever
+reprocessed: commits come every few seconds, and a worker whose outputs stay
+undelivered for 5 minutes stops (streams/kafka/publisher.py).
 """
 
 from __future__ import annotations
@@ -16,57 +17,81 @@ from collections.abc import Iterable
 
 from confluent_kafka import Consumer, TopicPartition
 
-TAIL_MS = 15 * 60 * 1000
+#: How long `read_tail` reads before it gives up on partitions that do not end.
+READ_TIMEOUT_S = 60.0
 
 
-def recent_keys(bootstrap: str, topic: str, partitions: Iterable[int],
-                tail_ms: int = TAIL_MS) -> dict[int, set[str]]:  # fmt: skip
-    """Keys written to each partition of `topic` in the last `tail_ms`, read committed."""
-    wanted = sorted(set(partitions))
-    found: dict[int, set[str]] = {p: set() for p in wanted}
-    if not wanted:
-        return found
+def read_tail(bootstrap: str, topic: str, partitions: Iterable[int] | None,
+              since_ms: int) -> list[tuple[int, str]]:  # fmt: skip
+    """(timestamp ms, key) of every record of `topic` written since `since_ms`, in the
+    given partitions (None: all of them), read committed."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused",
                          "enable.auto.commit": False, "isolation.level": "read_committed",
                          "log_level": 3})  # fmt: skip
     try:
-        since = int(time.time() * 1000) - tail_ms
-        starts = consumer.offsets_for_times([TopicPartition(topic, p, since) for p in wanted],
+        if partitions is None:
+            meta = consumer.list_topics(topic, timeout=10).topics[topic]
+            partitions = list(meta.partitions)
+        wanted = sorted(set(partitions))
+        if not wanted:
+            return []
+        starts = consumer.offsets_for_times([TopicPartition(topic, p, since_ms) for p in wanted],
                                             timeout=10)  # fmt: skip
         ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
                 for p in wanted}  # fmt: skip
-        todo = [tp for tp in starts if tp.offset >= 0 and tp.offset < ends[tp.partition]]
+        todo = [tp for tp in starts if 0 <= tp.offset < ends[tp.partition]]
+        found: list[tuple[int, str]] = []
         if not todo:
             return found
         consumer.assign(todo)
         remaining = {tp.partition for tp in todo}
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + READ_TIMEOUT_S
         while remaining and time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is None or msg.error():
-                continue
-            p, offset = msg.partition() or 0, msg.offset() or 0
-            found[p].add((msg.key() or b"").decode(errors="replace"))
-            if offset + 1 >= ends[p]:
-                remaining.discard(p)
+            for msg in consumer.consume(10_000, 0.5):
+                if msg.error():
+                    continue
+                p, offset = msg.partition() or 0, msg.offset() or 0
+                found.append((msg.timestamp()[1], (msg.key() or b"").decode(errors="replace")))
+                if offset + 1 >= ends[p]:
+                    remaining.discard(p)
         return found
     finally:
         consumer.close()
 
 
-class PublishedLog:
-    """Session ids recently published to one output topic, per owned partition."""
+class RecentKeys:
+    """Keys published to one output topic in the last `window_ms`, oldest first."""
 
-    def __init__(self, topic: str) -> None:
+    def __init__(self, topic: str, window_ms: int) -> None:
         self.topic = topic
-        self._keys: dict[int, set[str]] = {}
+        self.window_ms = window_ms
+        self._at: dict[str, int] = {}
 
-    async def reload(self, bootstrap: str, partitions: Iterable[int]) -> None:
-        self._keys = await asyncio.to_thread(recent_keys, bootstrap, self.topic, partitions)
+    def __contains__(self, key: str) -> bool:
+        return key in self._at
 
-    def __contains__(self, item: tuple[int, str]) -> bool:
-        partition, key = item
-        return key in self._keys.get(partition, ())
+    def __len__(self) -> int:
+        return len(self._at)
 
-    def add(self, partition: int, key: str) -> None:
-        self._keys.setdefault(partition, set()).add(key)
+    def add(self, key: str, at_ms: int) -> None:
+        """Remember `key`, published at `at_ms`, and forget what left the window."""
+        self._at.pop(key, None)  # keep the order of publication
+        self._at[key] = at_ms
+        oldest = next(iter(self._at))
+        if self._at[oldest] < at_ms - self.window_ms:
+            self._forget_before(at_ms - self.window_ms)
+
+    def _forget_before(self, cutoff_ms: int) -> None:
+        while self._at:
+            key = next(iter(self._at))
+            if self._at[key] >= cutoff_ms:
+                return
+            del self._at[key]
+
+    async def reload(self, bootstrap: str, partitions: Iterable[int] | None) -> None:
+        """Replace what is remembered with the window's tail of the topic's `partitions`
+        (None: all)."""
+        now = int(time.time() * 1000)
+        tail = await asyncio.to_thread(read_tail, bootstrap, self.topic, partitions,
+                                       now - self.window_ms)  # fmt: skip
+        self._at = {key: at for at, key in sorted(tail)}

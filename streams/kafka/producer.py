@@ -19,6 +19,8 @@ from faust.exceptions import ProducerSendError
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types.tuples import FutureMessage
 
+from streams.runtime import installed
+
 log = logging.getLogger(__name__)
 
 #: How long a flush waits for buffered table writes before the commit is put off (the
@@ -70,3 +72,13 @@ class DeliveringProducer(faust_aiokafka.Producer):
             log.warning("%d of %d buffered writes not delivered in %.0f s",
                         len(late), len(waiting), timeout)  # fmt: skip
         return not late
+
+
+async def all_delivered(producer: DeliveringProducer) -> bool:
+    """Wait until every output (streams/kafka/publisher.py) and then every table write
+    queued before the call is delivered, up to DELIVERY_WAIT_S each; whether all were.
+    Raises DeliveryFailed or ProducerSendError once one of them failed for good."""
+    runtime = installed()  # None in unit tests of the consumer alone
+    if runtime is not None and not await runtime.publisher.delivered(DELIVERY_WAIT_S):
+        return False
+    return await producer.flush_delivered()

@@ -165,6 +165,31 @@ def test_every_session_gets_one_recommendation_with_the_offline_scores(
         assert rec[0]["scored_at"] >= rec[0]["event_time"]
 
 
+def test_a_batch_reads_each_history_from_its_users_partition(
+    setup: ScorerSetup, worker: Worker
+) -> None:
+    """Sessions of known users on every partition, scored in shared batches (seen: up to
+    32 a batch): each is scored with its own user's history, whichever event of the batch
+    Faust takes as the current one."""
+    p = setup.producer()
+    users = [f"u-batch-{i}" for i in range(24)]
+    for user in users:
+        order = {**HISTORY_ORDERS[0], "order_id": f"o-{user}", "user_id": user}
+        setup.send_record(p, topics.ORDERS, user, order)
+    p.flush(10)
+    _wait_for(lambda: all((worker.get(f"/users/{u}")[1] or {}).get("history", {}).get("orders")
+                          == 1 for u in users), "the batch users' histories")  # fmt: skip
+    sessions = [(f"batch-{n}-{user}", user) for n in range(5) for user in users]
+    for sid, user in sessions:  # all at once: they meet in the scorer's batches
+        setup.send_record(p, topics.SESSIONS, sid, session(sid, user, face(50)))
+    p.flush(10)
+    recs = collect(setup, topics.RECOMMENDATIONS,
+                   lambda rs: len(_by_session(rs, "batch-")) >= len(sessions))  # fmt: skip
+    by = _by_session(recs, "batch-")
+    assert len(by) == len(sessions)
+    assert [k for k, v in by.items() if v[0]["is_new_user"]] == []
+
+
 def test_a_late_face_is_not_rescored(setup: ScorerSetup, worker: Worker) -> None:
     p = setup.producer()
     setup.send_record(p, topics.SESSIONS, "late-1", session("late-1"))

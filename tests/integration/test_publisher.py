@@ -1,0 +1,46 @@
+"""The worker's output producer on the real broker: what `delivered` confirms is on the
+topic, and while the broker is unreachable it confirms nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
+from streams.kafka.publisher import Publisher
+
+pytestmark = pytest.mark.kafka
+
+
+def _count(bootstrap: str, topic: str) -> int:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "count", "log_level": 3})
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics[topic]
+        return sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                   for p in meta.partitions)  # fmt: skip
+    finally:
+        consumer.close()
+
+
+def test_delivered_means_on_the_topic(kafka_bootstrap: str,
+                                      topic_factory: Callable[..., str]) -> None:  # fmt: skip
+    topic = topic_factory("published", partitions=3)
+    publisher = Publisher(kafka_bootstrap)
+    try:
+        for i in range(2000):
+            publisher.publish(topic, f"k-{i}".encode(), b"v", partition=i % 3)
+        assert asyncio.run(publisher.delivered(30)) is True
+        assert _count(kafka_bootstrap, topic) == 2000
+    finally:
+        assert publisher.close() == 0
+
+
+def test_nothing_is_confirmed_while_the_broker_is_away() -> None:
+    publisher = Publisher("127.0.0.1:1")  # nothing listens there
+    try:
+        publisher.publish("anywhere", b"k", b"v")
+        assert asyncio.run(publisher.delivered(0.5)) is False
+    finally:
+        publisher.close(timeout=0)
