@@ -52,8 +52,25 @@ def goals(results: dict[str, Any]) -> dict[str, Any]:
         "p99_at_most_quix_where_both_hold": _judge(
             _worst_p99_ratio(scorer, quix), lambda v: v <= 1
         ),
+        "back_under_100ms_within_30s_of_overload": _recovery(scorer),
+        "two_workers_at_least_1_6x_one": _judge(
+            scorer
+            and scorer.get("two_workers_eps")
+            and scorer["two_workers_eps"] / scorer["throughput_eps"],
+            lambda v: v >= 1.6,
+        ),
         "memory_flat_within_5_mb_per_min": memory,
     }
+
+
+def _recovery(scorer: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Judged when the overload ran; never back under 100 ms counts as not met."""
+    ran = scorer and scorer["latency_ms"].get("recovery")
+    if not ran:
+        return None
+    value = ran["recovery_s"]
+    return {"value": float("inf") if value is None else value,
+            "met": value is not None and value <= 30}  # fmt: skip
 
 
 def _worst_p99_ratio(scorer: dict[str, Any] | None, peer: dict[str, Any] | None) -> float | None:
@@ -125,15 +142,40 @@ def markdown(results: dict[str, Any]) -> str:
     soak = results.get("memory_soak")
     if soak:
         out += ["", f"Scorer memory at {soak['rate_eps']}/s over {soak['seconds']:.0f} s "
-                f"(conversion window {soak['conversion_window_s']} s; judged after twice that): "
+                f"(conversion and dedup windows {soak['conversion_window_s']} s; judged after "
+                "4× that): "
                 f"{soak['rss_mb_first']:.0f} → {soak['rss_mb_last']:.0f} MB, slope "
                 f"{soak['slope_mb_per_min']:+.2f} MB/min."]  # fmt: skip
-    hops = results["contenders"].get("scorer", {}).get("hops_ms")
+    scorer = results["contenders"].get("scorer", {})
+    rec = scorer.get("latency_ms", {}).get("recovery")
+    if rec:
+        last = rec["windows"][-1]["from_s"] + 5 if rec["windows"] else 0
+        back = (f"back under 100 ms p99 (5 s windows) {rec['recovery_s']} s after it"
+                if rec["recovery_s"] is not None
+                else f"not back under 100 ms p99 within {last} s")  # fmt: skip
+        out += ["", f"Scorer overload: {rec['overload_eps']}/s for {rec['overload_s']:.0f} s, "
+                f"then {rec['after_eps']}/s: {back}."]  # fmt: skip
+    if scorer.get("two_workers_eps"):
+        out += ["", f"Two scorer workers drain {scorer['two_workers_eps']:,.0f} sessions/s "
+                f"({scorer['two_workers_eps'] / scorer['throughput_eps']:.2f}× one, "
+                f"{scorer['two_workers']['cpu_s_per_1k']:.3g} CPU s per 1k)."]  # fmt: skip
+    hops = scorer.get("hops_ms")
     if hops:
         out += ["", f"## Scorer latency by hop at {hops['at_eps']}/s (ms)", "",
                 "| hop | p50 | p99 |", "|---|---:|---:|"]  # fmt: skip
         out += [f"| {hop} | {v['p50']:.1f} | {v['p99']:.1f} |" for hop, v in hops.items()
                 if hop != "at_eps"]  # fmt: skip
+    sb = results.get("state_bytes")
+    if sb:
+        mem = sb["memory_bytes_per_recommended_session"]
+        disk = sb["disk_bytes_per_customer_history_json"]
+        out += ["", "## State per session and per customer (bytes)", "",
+                f"In memory per recommended session: {mem['dedup_keys_join_and_scorer']:.0f} "
+                f"(the join's and the scorer's keys, SCORER_DEDUP_WINDOW_S), "
+                f"{mem['conversion_waiting']:.0f} (waiting for its order, the conversion "
+                f"window), {mem['conversion_published_key']:.0f} (its outcome's key, the "
+                "window and the dedup window). On disk per customer (user history, JSON): "
+                + ", ".join(f"{v} after {k} orders" for k, v in disk.items()) + "."]  # fmt: skip
     out += ["", "## Inference per event (µs)", "", "| batch | forward | features + forward |",
             "|---:|---:|---:|"]  # fmt: skip
     for b, v in results["inference"]["batches"].items():

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from confluent_kafka import Message, Producer
 
@@ -39,7 +40,7 @@ from infra.kafka.broker import bootstrap_servers
 from infra.worker_env import WORKER_COMMAND, worker_env
 from schemas import topics
 from schemas.codec import Codec
-from tests.bench import micro, profile, report, workload
+from tests.bench import micro, profile, report, state, workload
 from tests.bench.measure import Arrivals, Probe, TopicCount, percentiles_ms, slope_per_minute
 from tests.integration.scorer import free_port
 
@@ -64,12 +65,14 @@ class Plan:
     profile_s: float
     held_shares: tuple[float, ...]  # of the drain rate, tried until one is held
     micro_s: float  # per inference measurement
+    overload_s: float  # twice the highest rate held, for this long
+    recover_s: float  # then half of it, for this long
 
     @classmethod
     def for_mode(cls, quick: bool) -> Plan:
         if quick:
-            return cls(True, 100_000, 6, 1, 2, 0, 500, 4, (), 0.3)
-        return cls(False, 1_500_000, 60, 5, 20, 600, 500, 25, (0.8, 0.6, 0.4, 0.2), 1.5)
+            return cls(True, 100_000, 6, 1, 2, 0, 500, 4, (), 0.3, 5, 15)
+        return cls(False, 1_500_000, 60, 5, 20, 600, 500, 25, (0.8, 0.6, 0.4, 0.2), 1.5, 30, 60)
 
 
 @dataclass(frozen=True)
@@ -122,10 +125,11 @@ class Running:
     """One contender process on one prefix, with its probe; stopped with SIGTERM."""
 
     def __init__(self, c: Contender, bootstrap: str, prefix: str, tmp: Path, log: Path,
-                 extra: dict[str, object] | None = None) -> None:  # fmt: skip
-        self.group = f"bench-{c.name}-{uuid.uuid4().hex[:6]}"
+                 extra: dict[str, object] | None = None,
+                 group: str | None = None) -> None:  # fmt: skip
+        self.group = group or f"bench-{c.name}-{uuid.uuid4().hex[:6]}"
         self.output = c.output(prefix)
-        env = worker_env(bootstrap, **c.settings(prefix, self.group, tmp), **(extra or {}))
+        env = worker_env(bootstrap, **{**c.settings(prefix, self.group, tmp), **(extra or {})})
         with log.open("ab") as out:
             self.proc = subprocess.Popen(c.argv(bootstrap, prefix, self.output, self.group),
                                          cwd=ROOT, env=env, stdout=out,
@@ -189,25 +193,70 @@ def drain(c: Contender, ctx: Context, profile_it: bool) -> dict[str, Any]:
         run.stop()
         if count is not None:
             count.close()
-    # The window starts after the warm-up, unless the input ran out before it ended.
     assert first is not None
-    start = next((s for s in samples if s[0] >= first + plan.warmup_s), samples[0])
-    if start is samples[-1]:
-        start = samples[0]
-    end = samples[-1]
-    events = end[1] - start[1]
-    seconds = end[0] - start[0]
-    result: dict[str, Any] = {
-        "throughput_eps": events / seconds if seconds > 0 else float("nan"),
-        "drain_window_s": seconds,
-        "drained_events": events,
-        "drained_all": end[1] >= n,
-        "cpu_s_per_1k": (end[2] - start[2]) / events * 1000 if events else float("nan"),
-        "peak_rss_mb_drain": run.probe.peak_rss_mb,
-    }
+    result = _rate(samples, first, plan.warmup_s)
+    result.update(drained_all=samples[-1][1] >= n, peak_rss_mb_drain=run.probe.peak_rss_mb)
     if top is not None:
         result["profile"] = top
     return result
+
+
+def drain_two(c: Contender, ctx: Context) -> dict[str, Any]:
+    """The drain rate of two workers of one group on the same input as the one-worker
+    drain (produced again under a prefix of its own, so that neither run's outputs are
+    the other's duplicates)."""
+    prefix = f"{ctx.tag}-two."
+    workload.create_topics(ctx.bootstrap, prefix)
+    workload.publish_registry(ctx.bootstrap, prefix, ctx.load)
+    sessions = topics.named(topics.SESSIONS, prefix)
+    n = workload.produce(workload.new_producer(ctx.bootstrap), sessions, iter(ctx.load.sessions))
+    group = f"bench-{c.name}-two-{uuid.uuid4().hex[:6]}"
+    runs = [Running(c, ctx.bootstrap, prefix, ctx.tmp, ctx.log(c.name, f"two-{i}"),
+                    {"scorer_data_dir": ctx.tmp / f"{group}-{i}"}, group=group)
+            for i in (1, 2)]  # fmt: skip
+    output = c.output(prefix)
+    count: TopicCount | None = None
+    first: float | None = None
+    samples: list[tuple[float, int, float]] = []
+    plan = ctx.plan
+    try:
+        began = time.monotonic()
+        while True:
+            for run in runs:
+                run.check()
+            if count is None:
+                count = _topic_count_when_made(ctx.bootstrap, output)
+            now, done = time.monotonic(), count() if count is not None else 0
+            if first is None and done > 0:
+                first = now
+            if first is not None:
+                samples.append((now, done, sum(r.probe.cpu_seconds() for r in runs)))
+                if done >= n or now - first > plan.drain_cap_s + plan.warmup_s:
+                    break
+            elif now - began > 180:
+                raise RuntimeError(f"{c.name}: two workers, no output in 180 s")
+            time.sleep(0.1)
+    finally:
+        for run in runs:
+            run.stop()
+        if count is not None:
+            count.close()
+    assert first is not None
+    return _rate(samples, first, plan.warmup_s)
+
+
+def _rate(samples: list[tuple[float, int, float]], first: float,
+          warmup_s: float) -> dict[str, Any]:  # fmt: skip
+    """Rate and CPU per 1000 over (time, outputs, CPU s) samples, after the warm-up
+    unless the input ran out before it ended."""
+    start = next((s for s in samples if s[0] >= first + warmup_s), samples[0])
+    if start is samples[-1]:
+        start = samples[0]
+    end = samples[-1]
+    events, seconds = end[1] - start[1], end[0] - start[0]
+    cpu = (end[2] - start[2]) / events * 1000 if events else float("nan")
+    return {"throughput_eps": events / seconds if seconds > 0 else float("nan"),
+            "drain_window_s": seconds, "drained_events": events, "cpu_s_per_1k": cpu}  # fmt: skip
 
 
 def _topic_count_when_made(bootstrap: str, topic: str) -> TopicCount | None:
@@ -244,6 +293,10 @@ def latency(c: Contender, ctx: Context, drain_eps: float) -> dict[str, Any]:
         if ctx.plan.held_shares and any(not r["held"] for r in results.values()):
             results["highest_held"] = _highest_held(run, ctx, producer, producer_topic, pool,
                                                     arrivals, drain_eps, requests)  # fmt: skip
+        held = held_eps(results)
+        if c.name == "scorer" and held:
+            results["recovery"] = overload(run, ctx, producer, producer_topic, pool, arrivals,
+                                           held)  # fmt: skip
     finally:
         for reader in (arrivals, requests):
             if reader is not None:
@@ -400,6 +453,42 @@ def held_eps(latency_ms: dict[str, Any]) -> int | None:
     return max(held, default=None)
 
 
+RECOVERED_P99_MS = 100.0
+WINDOW_S = 5
+
+
+def overload(run: Running, ctx: Context, producer: Producer, topic: str, pool: Pool,
+             arrivals: Arrivals, held: int) -> dict[str, Any]:  # fmt: skip
+    """Offer twice the highest rate held for `overload_s`, then half of it for
+    `recover_s`: the seconds from the overload's end to the end of the first 5 s window
+    (by send time) whose p99 is back under 100 ms (a session never answered counts as
+    late)."""
+    plan = ctx.plan
+    over, after = 2 * held, max(10, held // 2)
+    _pace(producer, topic, pool, over, plan.overload_s, {})
+    ended = time.time()
+    sent_at: dict[bytes, float] = {}
+    _pace(producer, topic, pool, after, plan.recover_s, sent_at)
+    deadline = time.time() + 120
+    while time.time() < deadline and not all(k in arrivals.first_seen for k in sent_at):
+        run.check()
+        time.sleep(0.2)
+    windows = []
+    for start in range(int(plan.recover_s) - WINDOW_S + 1):
+        lo, hi = ended + start, ended + start + WINDOW_S
+        spans = [arrivals.first_seen.get(k, float("inf")) - t for k, t in sent_at.items()
+                 if lo <= t < hi]  # fmt: skip
+        p99 = float(np.percentile(spans, 99)) * 1000 if spans else float("nan")
+        windows.append({"from_s": start, "p99_ms": p99, "sessions": len(spans)})
+    good = next((w for w in windows if w["p99_ms"] < RECOVERED_P99_MS), None)
+    recovery_s = None if good is None else good["from_s"] + WINDOW_S
+    print(f"  overload {over}/s for {plan.overload_s:.0f} s, then {after}/s: "
+          f"recovered in {recovery_s} s", flush=True)  # fmt: skip
+    time.sleep(2)
+    return {"overload_eps": over, "overload_s": plan.overload_s, "after_eps": after,
+            "recovery_s": recovery_s, "windows": windows}  # fmt: skip
+
+
 def soak_rate(scorer: dict[str, Any], most: int) -> int:
     """80% of the highest rate the scorer held (at most `most`): memory is judged at a load
     it keeps up with, not on a backlog that grows."""
@@ -411,13 +500,16 @@ def soak_rate(scorer: dict[str, Any], most: int) -> int:
 def soak(ctx: Context, scorer: Contender, rate: int) -> dict[str, Any]:
     """The scorer at a steady rate, its resident memory sampled every 5 s.
 
-    Conversions wait SOAK_WINDOW_S instead of the 30-minute default: what waits is held
-    in memory by design (rate x window), so the run must outlast the window to show
-    whether anything else grows."""
+    Conversions wait SOAK_WINDOW_S instead of the 30-minute default, and published
+    keys are remembered as long (SCORER_DEDUP_WINDOW_S, 10 minutes by default): what waits
+    is held in memory by design (rate x window), so the run must outlast both windows to
+    show whether anything else grows.
+    """
     prefix = f"{ctx.tag}-soak."
     workload.create_topics(ctx.bootstrap, prefix)
     workload.publish_registry(ctx.bootstrap, prefix, ctx.load)
-    extra: dict[str, object] = {"scorer_conversion_window_s": SOAK_WINDOW_S}
+    extra: dict[str, object] = {"scorer_conversion_window_s": SOAK_WINDOW_S,
+                                "scorer_dedup_window_s": SOAK_WINDOW_S}  # fmt: skip
     run = Running(scorer, ctx.bootstrap, prefix, ctx.tmp, ctx.log("scorer", "soak"), extra)
     producer = workload.new_producer(ctx.bootstrap)
     topic = topics.named(topics.SESSIONS, prefix)
@@ -435,7 +527,8 @@ def soak(ctx: Context, scorer: Contender, rate: int) -> dict[str, Any]:
         arrivals.stop()
     finally:
         run.stop()
-    settled = [s for s in samples if s[0] >= min(2.0 * SOAK_WINDOW_S, plan.soak_s / 4)]
+    # the outcomes' keys are kept for both windows: judged after twice that
+    settled = [s for s in samples if s[0] >= min(4.0 * SOAK_WINDOW_S, plan.soak_s / 4)]
     slope = slope_per_minute(settled)
     first, last = settled[0][1], settled[-1][1]
     return {"rate_eps": rate, "seconds": plan.soak_s, "conversion_window_s": SOAK_WINDOW_S,
@@ -481,6 +574,7 @@ def prepare(bootstrap: str, plan: Plan) -> Context:
     load = workload.build(plan.drain_sessions, f"{tag}-d")
     # the three rates, then up to 80+60+40+20% of the fastest contender's rate below 5000/s
     rates_total = (sum(RATES) + 2 * 5000) * plan.rate_s + 5000
+    rates_total += 2 * 5000 * plan.overload_s + 2500 * plan.recover_s  # the overload
     latency_load = workload.build(int(rates_total * 1.2), f"{tag}-l", seed=workload.SEED + 1)
     drain_prefix = f"{tag}-drain."
     outputs = [
@@ -533,6 +627,12 @@ def main(argv: list[str] | None = None) -> int:
         entry["peak_rss_mb"] = max(entry.pop("peak_rss_mb_drain"),
                                    entry["latency_ms"].pop("peak_rss_mb_latency"))  # fmt: skip
         entry["held_eps"] = held_eps(entry["latency_ms"])
+        if c.name == "scorer":
+            entry["recovery_s"] = entry["latency_ms"].get("recovery", {}).get("recovery_s")
+            print("  two workers: draining ...", flush=True)
+            entry["two_workers"] = drain_two(c, ctx)
+            entry["two_workers_eps"] = entry["two_workers"]["throughput_eps"]
+            print(f"  {entry['two_workers_eps']:,.0f} events/s with two", flush=True)
         with_hops = [r for r in entry["latency_ms"].values()
                      if isinstance(r, dict) and r.get("held") and "hops_ms" in r]  # fmt: skip
         if with_hops:  # the scorer's hops at the highest rate it held
@@ -547,6 +647,7 @@ def main(argv: list[str] | None = None) -> int:
         results["memory_soak"] = soak(ctx, scorer, rate)
     print("Inference microbenchmark ...", flush=True)
     results["inference"] = micro.run(args.model, ctx.load, plan.micro_s)
+    results["state_bytes"] = state.run()
     results["ratios"] = report.ratios(results["contenders"])
     results["goals"] = report.goals(results)
     results["elapsed_s"] = time.monotonic() - began

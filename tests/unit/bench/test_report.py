@@ -68,3 +68,15 @@ def test_goals_are_judged_on_the_measured_figures() -> None:
     assert late["p99_at_1000_under_50ms"] is None
     assert late["p99_at_most_quix_where_both_hold"] is None
     assert late["held_at_least_2000"] == {"value": 0, "met": False}
+
+
+def test_overload_recovery_and_two_workers_are_judged() -> None:
+    scorer = _entry(1000)
+    scorer["two_workers_eps"] = 1500
+    scorer["latency_ms"]["recovery"] = {"recovery_s": 12, "windows": []}
+    goals = report.goals({"contenders": {"scorer": scorer}})
+    assert goals["back_under_100ms_within_30s_of_overload"] == {"value": 12, "met": True}
+    assert goals["two_workers_at_least_1_6x_one"] == {"value": 1.5, "met": False}
+    scorer["latency_ms"]["recovery"]["recovery_s"] = None  # never back in the run
+    late = report.goals({"contenders": {"scorer": scorer}})
+    assert late["back_under_100ms_within_30s_of_overload"]["met"] is False
