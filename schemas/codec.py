@@ -194,6 +194,17 @@ class Codec:
             validate(record, sv.parsed, raise_errors=True)
         except ValidationError as exc:
             raise InvalidDatum(f"{sv.short_name}: {exc}") from exc
+        return self._write(sv, record)
+
+    def encode_built(self, name: str, record: Mapping[str, Any]) -> bytes:
+        """Encode a record the scorer built itself from decoded inputs (a Recommendation,
+        a Conversion) with the current version of schema `name`: without `encode`'s
+        validation pass (about 40 of its 95 µs), which only makes a wrong type's message
+        clearer; fastavro's writer still refuses a wrong type or a missing field
+        (TypeError, ValueError), and the declared ranges are still checked."""
+        return self._write(self._writer(name, None), record)
+
+    def _write(self, sv: SchemaVersion, record: Mapping[str, Any]) -> bytes:
         check_ranges(sv.raw, record)
         out = io.BytesIO()
         out.write(MAGIC)

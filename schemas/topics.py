@@ -31,9 +31,6 @@ DEAD_LETTERS = TopicSpec("scoring.dead-letters", "original key", "DeadLetter")
 CONVERSIONS = TopicSpec("scoring.conversions", "session_id", "Conversion")
 
 # Internal topics of the scorer (JSON values of its own, not for other consumers).
-JOIN_TICKS = TopicSpec(
-    "scoring.join-ticks", "partition number", "Tick (JSON)", config={"retention.ms": "3600000"}
-)
 SESSION_ORDERS = TopicSpec("scoring.session-orders", "session_id", "OrderPlaced (re-keyed)")
 SCORING_REQUESTS = TopicSpec(
     "scoring.requests", "user_id, or session_id for a new user", "ScoringRequest (JSON)"
@@ -47,7 +44,6 @@ ALL: tuple[TopicSpec, ...] = (
     RECOMMENDATIONS,
     DEAD_LETTERS,
     CONVERSIONS,
-    JOIN_TICKS,
     SCORING_REQUESTS,
     SESSION_ORDERS,
 )

@@ -22,7 +22,6 @@ from streams.settings import settings
 PREFIX = settings().scorer_topic_prefix
 SESSIONS = topics.named(topics.SESSIONS, PREFIX)
 FACES = topics.named(topics.FACES, PREFIX)
-JOIN_TICKS = topics.named(topics.JOIN_TICKS, PREFIX)
 RECOMMENDATIONS = topics.named(topics.RECOMMENDATIONS, PREFIX)
 SESSION_ORDERS = topics.named(topics.SESSION_ORDERS, PREFIX)
 CONVERSIONS = topics.named(topics.CONVERSIONS, PREFIX)
@@ -38,16 +37,12 @@ def catalogue_name(topic: str) -> str:
 Handler = Callable[[EventT], Awaitable[None]]
 
 
-def by_topic(on_tick: Handler, handlers: Mapping[str, Handler]) -> Handler:
-    """One handler for a stream of co-partitioned topics with the join's clock ticks: a
-    tick goes to `on_tick`; any other event is counted for its topic and goes to the
-    handler of its topic."""
+def by_topic(handlers: Mapping[str, Handler]) -> Handler:
+    """One handler for a stream of co-partitioned topics: each event is counted for its
+    topic and goes to the handler of its topic."""
 
     async def handle(event: EventT) -> None:
         topic = event.message.topic
-        if topic == JOIN_TICKS:
-            await on_tick(event)
-            return
         metrics.EVENTS.labels(topic=catalogue_name(topic)).inc()
         await handlers[topic](event)
 
@@ -61,9 +56,9 @@ def _raw(*names: str) -> Any:
 
 
 orders = _raw(topics.named(topics.ORDERS, PREFIX))
-# Conversion tracking reads recommendations, orders by session and the ticks as one stream.
-conversion_input = _raw(RECOMMENDATIONS, SESSION_ORDERS, JOIN_TICKS)
+# Conversion tracking reads recommendations and orders by session as one stream.
+conversion_input = _raw(RECOMMENDATIONS, SESSION_ORDERS)
 dead_letters = _raw(topics.named(topics.DEAD_LETTERS, PREFIX))
-# The face join reads sessions, faces and its ticks as one co-partitioned stream.
-join_input = _raw(SESSIONS, FACES, JOIN_TICKS)
+# The face join reads sessions and faces as one co-partitioned stream.
+join_input = _raw(SESSIONS, FACES)
 scoring_requests = _raw(SCORING_REQUESTS)

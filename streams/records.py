@@ -13,7 +13,7 @@ that a value that is not one goes to the dead letters instead of stopping the ag
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
 
 from schemas.codec import InvalidDatum
@@ -96,7 +96,11 @@ class ScoringRequest:
     event_time_ms: int
 
     def to_bytes(self) -> bytes:
-        return json.dumps(asdict(self), separators=(",", ":")).encode()
+        fields = {"session_id": self.session_id, "station_id": self.station_id,
+                  "started_at_ms": self.started_at_ms, "user_id": self.user_id,
+                  "face": self.face, "join": self.join,
+                  "event_time_ms": self.event_time_ms}  # fmt: skip
+        return json.dumps(fields, separators=(",", ":")).encode()
 
     @classmethod
     def from_bytes(cls, value: bytes | None) -> ScoringRequest:

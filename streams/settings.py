@@ -49,7 +49,11 @@ class Settings(KafkaSettings):
         default=5, ge=0, le=10_000, description="longest wait to fill a scoring batch"
     )
     scorer_tick_ms: int = Field(
-        default=100, ge=10, le=10_000, description="how often expired face waits are looked for"
+        default=25,
+        ge=5,
+        le=10_000,
+        description="how often ended face waits and conversion windows are looked for "
+        "(in the worker: no Kafka message)",
     )
     scorer_max_message_bytes: int = Field(
         default=65_536, ge=1024, le=1_000_000, description="longest input message decoded"

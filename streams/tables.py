@@ -1,6 +1,7 @@
 """The scorer's Faust tables. Each is read and written only by the agent whose stream is
 partitioned like it (DESIGN section 4). What was published needs no table: the output
-topics record it (streams/kafka/outputs.py).
+topics record it (streams/kafka/outputs.py), and conversion tracking rebuilds its state
+from the topics it reads (streams/agents/track_conversions.py).
 
 Keys are raw UTF-8 bytes, exactly as on the topics: Faust would otherwise serialise them
 as JSON strings, and then route a key (GET /users/{id}) to the worker of another partition.
@@ -11,6 +12,8 @@ from __future__ import annotations
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import SimpleNamespace
+from typing import cast
 
 from faust.streams import _current_event
 from faust.types import EventT
@@ -31,21 +34,26 @@ user_history = app.Table(
     key_type=bytes,
     help="purchase history per user (model/customers/history.py)",
 )
-# track_conversions (keyed by session_id): recommendations waiting for an order, orders
-# waiting for their recommendation, and decided sessions (kept one more window).
-conversion_state = app.Table(
-    "conversion-state", default=None, key_type=bytes, help="conversion tracking per session"
-)
+
+
+class _Place:
+    """What Faust reads of an event to place a table write: its topic and partition."""
+
+    __slots__ = ("__weakref__", "message")
+
+    def __init__(self, topic: str, partition: int) -> None:
+        self.message = SimpleNamespace(topic=topic, partition=partition)
 
 
 @contextmanager
-def writing_for(event: EventT) -> Iterator[None]:
-    """Let a table write inside a `take` batch go to the partition of `event`.
+def writing_to(topic: str, partition: int) -> Iterator[None]:
+    """Let table writes outside a stream's event (a timer's) go to `partition`.
 
-    Faust places a table write by the stream's current event, which inside a batch is
-    not the event being handled (faust-streaming issue #497); this sets it for the write.
+    Faust places a table write, in RocksDB and in the changelog, by the stream's current
+    event, and refuses one without it; this sets a stand-in for the writes inside.
     """
-    token = _current_event.set(weakref.ref(event))
+    place = _Place(topic, partition)
+    token = _current_event.set(weakref.ref(cast(EventT, place)))
     try:
         yield
     finally:

@@ -1,7 +1,7 @@
 """join_faces: sessions meet their faces (keyed by session_id), then go to scoring by user.
 
-One stream carries station.sessions, station.faces and the ticks of scoring.join-ticks,
-co-partitioned, so that partition p of each is handled together. The rules are in
+One stream carries station.sessions and station.faces, co-partitioned, so that
+partition p of both is handled together. The rules are in
 streams/rules/join_faces.py; this agent applies them, keeps the `pending` and `scored` tables, and
 sends ready sessions to scoring.requests keyed by the resolved user (DESIGN steps 1-2).
 What it scored lately is kept in memory and read back from scoring.recommendations on
@@ -14,7 +14,6 @@ keeps the deadlines of each partition in memory, rebuilt from the table after re
 
 from __future__ import annotations
 
-import json
 from typing import Any, cast
 
 from faust.types import EventT
@@ -26,10 +25,10 @@ from streams.deadletters import decode_or_dead_letter, handle_or_dead_letter
 from streams.kafka.outputs import RecentKeys
 from streams.records import Joined, Match, PendingEntry, ScoringRequest, Session
 from streams.rules import join_faces as rules
-from streams.rules.deadlines import DeadlineIndex, tick_partition
+from streams.rules.deadlines import DeadlineIndex
 from streams.runtime import current, now_ms, to_ms
 from streams.settings import settings
-from streams.tables import pending
+from streams.tables import pending, writing_to
 
 deadlines = DeadlineIndex(pending)
 # Sessions sent to scoring lately. Recommendations are keyed by session_id too: partition
@@ -39,8 +38,7 @@ scored = RecentKeys(channels.RECOMMENDATIONS, settings().scorer_dedup_window_s *
 
 @app.agent(supervisor_strategy=CrashingSupervisor, channel=channels.join_input)
 async def join_faces(stream: Any) -> None:
-    route = channels.by_topic(_on_tick, {channels.SESSIONS: _on_session,
-                                         channels.FACES: _on_face})  # fmt: skip
+    route = channels.by_topic({channels.SESSIONS: _on_session, channels.FACES: _on_face})
     async for event in stream.events():
         await handle_or_dead_letter("join_faces", event, route)
 
@@ -89,13 +87,22 @@ async def _on_face(event: EventT) -> None:
     await _apply(session_id, step, event.message.partition)
 
 
-async def _on_tick(event: EventT) -> None:
-    partition = tick_partition(event)
-    if partition is None:
-        return
+@app.timer(interval=settings().scorer_tick_ms / 1000)
+async def end_face_waits() -> None:
+    """Score each session whose face wait is over, drop each face whose session never
+    came (every SCORER_TICK_MS, for the partitions this worker owns)."""
+    if app.rebalancing or not app.flow_control.is_active():
+        return  # partitions are moving: the index is rebuilt once they are settled
     now = now_ms()
-    for session_id, entry in deadlines.due_entries(partition, now):
-        await _apply(session_id, rules.on_tick(cast(PendingEntry, entry), now), partition)
+    owned = {tp.partition for tp in app.assignor.assigned_actives()
+             if tp.topic == channels.SESSIONS}  # fmt: skip
+    for partition in sorted(owned):
+        due = deadlines.due_entries(partition, now)
+        if due:
+            with writing_to(channels.SESSIONS, partition):
+                for session_id, entry in due:
+                    await _apply(session_id, rules.on_tick(cast(PendingEntry, entry), now),
+                                 partition)  # fmt: skip
 
 
 async def _apply(session_id: str, step: rules.Step, partition: int) -> None:
@@ -141,15 +148,3 @@ async def _reload_published(app: Any, *args: Any, **kwargs: Any) -> None:
 
 app.on_partitions_revoked.connect(_forget_index)  # type: ignore[arg-type]
 app.on_partitions_assigned.connect(_reload_published)  # type: ignore[arg-type]
-
-
-@app.timer(interval=settings().scorer_tick_ms / 1000)
-async def send_join_ticks() -> None:
-    """Tick every partition of the join this worker owns (interval: SCORER_TICK_MS)."""
-    now = now_ms()
-    owned = {tp.partition for tp in app.assignor.assigned_actives()
-             if tp.topic == channels.SESSIONS}  # fmt: skip
-    for partition in sorted(owned):
-        value = json.dumps({"partition": partition, "now_ms": now}).encode()
-        current().publisher.publish(channels.JOIN_TICKS, str(partition).encode(), value,
-                                    partition)  # fmt: skip

@@ -80,7 +80,7 @@ async def score_batch(events: list[EventT]) -> None:
     metrics.HOP_SCORED.observe(max(0, scored_at - read_at) / 1000)
     for request, ranked in zip(kept, results, strict=True):
         record = recommendation(request, ranked, rt.predictor.version, scored_at)
-        value = rt.codec.encode("Recommendation", record)
+        value = rt.codec.encode_built("Recommendation", record)
         rt.publisher.publish(channels.RECOMMENDATIONS, request.session_id.encode(), value)
         published = now_ms()
         metrics.HOP_PUBLISHED.observe(max(0, published - scored_at) / 1000)

@@ -1,96 +1,120 @@
 """track_conversions: did a recommended session end in an order? (keyed by session_id)
 
-Reads the recommendations, the orders that carry a session_id (re-keyed by session_id
-by record_orders into scoring.session-orders) and the join's clock ticks, all
-co-partitioned. The first order within SCORER_CONVERSION_WINDOW_S decides the outcome;
-without one the outcome is NO_PURCHASE at the window's end. Each outcome is published to
-scoring.conversions and counted once: the `conversions` table remembers decided sessions.
+Reads the recommendations and the orders that carry a session_id (re-keyed by session_id
+by record_orders into scoring.session-orders), co-partitioned. The first order within
+SCORER_CONVERSION_WINDOW_S decides the outcome; without one the outcome is NO_PURCHASE at
+the window's end. Each outcome is published to scoring.conversions and counted once.
+
+The state (a recommendation waiting for its order, an order waiting for its
+recommendation, a decided session kept one more window) lives in memory, not in a
+table: both inputs are topics already, so a partition this worker is handed is rebuilt
+from their tail (the window and SCORER_DEDUP_WINDOW_S more), replayed through the same
+rules, with the outcomes already in scoring.conversions recognised. That costs no
+changelog write per session; a recommendation costs one consumed Faust message and
+nothing else until it is decided.
 """
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from typing import Any
 
 from faust.types import EventT
 from mode import CrashingSupervisor
 
+from schemas.codec import CodecError
 from streams import channels, metrics
 from streams.app import app
-from streams.deadletters import handle_or_dead_letter
-from streams.kafka.outputs import RecentKeys
+from streams.deadletters import CONTENT_ERRORS, handle_or_dead_letter
+from streams.kafka.outputs import RecentKeys, Written, read_tail
 from streams.rules import track_conversions as rules
-from streams.rules.deadlines import DeadlineIndex, tick_partition
+from streams.rules.deadlines import DeadlineIndex
 from streams.runtime import current, now_ms, to_ms
 from streams.settings import settings
-from streams.tables import conversion_state
 
-deadlines = DeadlineIndex(conversion_state)
-published = RecentKeys(channels.CONVERSIONS, settings().scorer_dedup_window_s * 1000)
+_conf = settings()
+#: session_id -> the rules' entry, for the partitions this worker owns.
+state: dict[str, dict[str, Any]] = {}
+deadlines = DeadlineIndex(state)
+#: What a rebuild reads back: every entry still held began within it.
+SPAN_MS = (_conf.scorer_conversion_window_s + _conf.scorer_dedup_window_s) * 1000
+published = RecentKeys(channels.CONVERSIONS, SPAN_MS)
+owned: set[int] = set()
 
 
 @app.agent(supervisor_strategy=CrashingSupervisor, channel=channels.conversion_input)
 async def track_conversions(stream: Any) -> None:
-    route = channels.by_topic(_on_tick, {channels.RECOMMENDATIONS: _on_recommendation,
-                                         channels.SESSION_ORDERS: _on_order})  # fmt: skip
+    route = {channels.RECOMMENDATIONS: _on_recommendation, channels.SESSION_ORDERS: _on_order}
+
+    async def handle(event: EventT) -> None:
+        topic = event.message.topic
+        metrics.EVENTS.labels(topic=channels.catalogue_name(topic)).inc()
+        route[topic](event)
+
     async for event in stream.events():
-        await handle_or_dead_letter("track_conversions", event, route)
+        await handle_or_dead_letter("track_conversions", event, handle)
 
 
 def _window_ms() -> int:
     return current().settings.scorer_conversion_window_s * 1000
 
 
-async def _on_recommendation(event: EventT) -> None:
-    record = current().codec.decode(event.message.value, expect="Recommendation")
-    rec = {"session_id": record["session_id"], "station_id": record["station_id"],
-           "user_id": record["user_id"], "top_pick": record["top_pick"],
-           "model_version": record["model_version"],
-           "recommended_at_ms": to_ms(record["scored_at"])}  # fmt: skip
-    key = record["session_id"]
+def _rec(record: dict[str, Any]) -> dict[str, Any]:
+    """What a waiting recommendation keeps (in memory for the window: the few distinct
+    stations, picks and versions are shared strings)."""
+    return {"session_id": record["session_id"], "station_id": sys.intern(record["station_id"]),
+            "user_id": record["user_id"], "top_pick": sys.intern(record["top_pick"]),
+            "model_version": sys.intern(record["model_version"]),
+            "recommended_at_ms": to_ms(record["scored_at"])}  # fmt: skip
+
+
+def _order(record: dict[str, Any]) -> dict[str, Any]:
+    return {"order_id": record["order_id"], "lottery_type": record["lottery_type"],
+            "amount": record["amount"]}  # fmt: skip
+
+
+def _on_recommendation(event: EventT) -> None:
+    rec = _rec(current().codec.decode(event.message.value, expect="Recommendation"))
+    key = rec["session_id"]
     entry, outcome = rules.on_recommendation(
-        conversion_state.get(key), rec, event.message.partition, now_ms(), _window_ms()
+        state.get(key), rec, event.message.partition, now_ms(), _window_ms()
     )
-    await _apply(key, entry, outcome, event.message.partition)
+    _apply(key, entry, outcome, event.message.partition)
 
 
-async def _on_order(event: EventT) -> None:
+def _on_order(event: EventT) -> None:
     record = current().codec.decode(event.message.value, expect="OrderPlaced")
     key = record["session_id"]
-    order = {"order_id": record["order_id"], "lottery_type": record["lottery_type"],
-             "amount": record["amount"]}  # fmt: skip
     entry, outcome = rules.on_order(
-        conversion_state.get(key), order, event.message.partition, now_ms(), _window_ms()
+        state.get(key), _order(record), event.message.partition, now_ms(), _window_ms()
     )
     if entry is not None:
-        await _apply(key, entry, outcome, event.message.partition)
+        _apply(key, entry, outcome, event.message.partition)
 
 
-async def _on_tick(event: EventT) -> None:
-    partition = tick_partition(event)
-    if partition is None:
-        return
+@app.timer(interval=_conf.scorer_tick_ms / 1000)
+async def decide_due() -> None:
+    """NO_PURCHASE for each recommendation whose window closed; forget what is done."""
+    if app.rebalancing or not app.flow_control.is_active():
+        return  # partitions are moving: they are rebuilt once they are settled
     now = now_ms()
-    for key, entry in deadlines.due_entries(partition, now):
-        kept, outcome = rules.on_tick(entry, now, _window_ms())
-        await _apply(key, kept, outcome, partition)
+    for partition in sorted(owned):
+        for key, entry in deadlines.due_entries(partition, now):
+            kept, outcome = rules.on_tick(entry, now, _window_ms())
+            _apply(key, kept, outcome, partition)
 
 
-async def _apply(
-    key: str, entry: dict[str, Any] | None, outcome: str | None, partition: int
-) -> None:
-    """Publish and count a decided outcome unless it is out already, then store the entry.
-
-    Publishing first means a crash in between repeats the decision on replay, and the
-    output log (`published`, reloaded on assignment) then drops the repeat."""
+def _apply(key: str, entry: dict[str, Any] | None, outcome: str | None, partition: int) -> None:
+    """Publish and count a decided outcome unless it is out already, then keep the entry."""
     if outcome is not None and key not in published:
         assert entry is not None  # the rules decide only with an entry to keep
         _publish(entry["rec"], entry.get("order"), outcome)
         published.add(key, now_ms())
     if entry is None:
-        if conversion_state.get(key) is not None:
-            del conversion_state[key]
+        state.pop(key, None)
     else:
-        conversion_state[key] = entry
+        state[key] = entry
     deadlines.keep(partition, key, entry)
 
 
@@ -106,24 +130,60 @@ def _publish(rec: dict[str, Any], order: dict[str, Any] | None, outcome: str) ->
         "model_version": rec["model_version"], "recommended_at": rec["recommended_at_ms"],
         "decided_at": now_ms(),
     }  # fmt: skip
-    rt.publisher.publish(
-        channels.CONVERSIONS, rec["session_id"].encode(), rt.codec.encode("Conversion", record)
-    )
+    rt.publisher.publish(channels.CONVERSIONS, rec["session_id"].encode(),
+                         rt.codec.encode_built("Conversion", record))  # fmt: skip
     metrics.CONVERSIONS.labels(outcome=outcome.lower(), top_pick=rec["top_pick"],
                                station_type=station["station_type"],
                                city=station["city"]).inc()  # fmt: skip
 
 
-async def _forget_index(app: Any, *args: Any, **kwargs: Any) -> None:
+def _read_back(bootstrap: str, partitions: set[int],
+               since_ms: int) -> tuple[list[Written], list[Written]]:  # fmt: skip
+    return (read_tail(bootstrap, channels.RECOMMENDATIONS, partitions, since_ms),
+            read_tail(bootstrap, channels.SESSION_ORDERS, partitions, since_ms))  # fmt: skip
+
+
+def _decoded(recs: list[Written],
+             orders: list[Written]) -> list[tuple[int, int, str, str, dict[str, Any]]]:  # fmt: skip
+    """What the rules replay, from the records read back. What does not decode went to
+    the dead letters when the agent first read it, and is skipped."""
+    codec, out = current().codec, []
+    for kind, written in (("rec", recs), ("order", orders)):
+        for w in written:
+            try:
+                if kind == "rec":
+                    record = _rec(codec.decode(w.value, expect="Recommendation"))
+                else:
+                    record = _order(codec.decode(w.value, expect="OrderPlaced"))
+            except (CodecError, *CONTENT_ERRORS):
+                continue
+            out.append((w.timestamp_ms, w.partition, kind, w.key, record))
+    return out
+
+
+async def _rebuild(app: Any, *args: Any, **kwargs: Any) -> None:
+    """Drop the partitions this worker lost; rebuild the ones it was handed."""
+    assigned = {tp.partition for tp in app.assignor.assigned_actives()
+                if tp.topic == channels.RECOMMENDATIONS}  # fmt: skip
+    handed, lost = assigned - owned, owned - assigned
+    for key in [k for k, e in state.items() if e.get("partition") in lost]:
+        del state[key]
+    owned.clear()
+    owned.update(assigned)
     deadlines.forget_all()
+    rt = current()
+    await published.reload(rt.bootstrap, assigned)
+    if not handed:
+        return
+    now = now_ms()
+    recs, orders = await asyncio.to_thread(_read_back, rt.bootstrap, handed, now - SPAN_MS)
+    entries, decided = rules.replay(_decoded(recs, orders), _window_ms())
+    state.update(entries)
+    deadlines.forget_all()  # the timer may have indexed the state while the tail was read
+    for key, outcome in decided:  # decided before, but not published
+        entry = entries.get(key)
+        if key not in published and entry is not None and entry.get("rec") is not None:
+            _apply(key, entry, outcome, entry["partition"])
 
 
-async def _reload_published(app: Any, *args: Any, **kwargs: Any) -> None:
-    deadlines.forget_all()
-    owned = [tp.partition for tp in app.assignor.assigned_actives()
-             if tp.topic == channels.RECOMMENDATIONS]  # fmt: skip
-    await published.reload(current().bootstrap, owned)
-
-
-app.on_partitions_revoked.connect(_forget_index)  # type: ignore[arg-type]
-app.on_partitions_assigned.connect(_reload_published)  # type: ignore[arg-type]
+app.on_partitions_assigned.connect(_rebuild)  # type: ignore[arg-type]

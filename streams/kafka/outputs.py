@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from confluent_kafka import Consumer, TopicPartition
 
@@ -21,10 +22,19 @@ from confluent_kafka import Consumer, TopicPartition
 READ_TIMEOUT_S = 60.0
 
 
+class Written(NamedTuple):
+    """One record of an output topic, as `read_tail` gives it."""
+
+    timestamp_ms: int  # its producer's clock when it was sent
+    partition: int
+    key: str
+    value: bytes
+
+
 def read_tail(bootstrap: str, topic: str, partitions: Iterable[int] | None,
-              since_ms: int) -> list[tuple[int, str]]:  # fmt: skip
-    """(timestamp ms, key) of every record of `topic` written since `since_ms`, in the
-    given partitions (None: all of them), read committed."""
+              since_ms: int) -> list[Written]:  # fmt: skip
+    """Every record of `topic` written since `since_ms`, in the given partitions (None:
+    all of them), read committed, in the order of each partition."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused",
                          "enable.auto.commit": False, "isolation.level": "read_committed",
                          "log_level": 3})  # fmt: skip
@@ -40,7 +50,7 @@ def read_tail(bootstrap: str, topic: str, partitions: Iterable[int] | None,
         ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
                 for p in wanted}  # fmt: skip
         todo = [tp for tp in starts if 0 <= tp.offset < ends[tp.partition]]
-        found: list[tuple[int, str]] = []
+        found: list[Written] = []
         if not todo:
             return found
         consumer.assign(todo)
@@ -51,7 +61,8 @@ def read_tail(bootstrap: str, topic: str, partitions: Iterable[int] | None,
                 if msg.error():
                     continue
                 p, offset = msg.partition() or 0, msg.offset() or 0
-                found.append((msg.timestamp()[1], (msg.key() or b"").decode(errors="replace")))
+                key = (msg.key() or b"").decode(errors="replace")
+                found.append(Written(msg.timestamp()[1], p, key, msg.value() or b""))
                 if offset + 1 >= ends[p]:
                     remaining.discard(p)
         return found
@@ -94,4 +105,4 @@ class RecentKeys:
         now = int(time.time() * 1000)
         tail = await asyncio.to_thread(read_tail, bootstrap, self.topic, partitions,
                                        now - self.window_ms)  # fmt: skip
-        self._at = {key: at for at, key in sorted(tail)}
+        self._at = {w.key: w.timestamp_ms for w in sorted(tail, key=lambda w: w.timestamp_ms)}

@@ -1,34 +1,23 @@
-"""Which entries of a table are due, per partition, without reading the table each tick.
+"""Which entries of a table (or of a dict) are due, per partition, without reading them
+all each tick.
 
 Agents that wait (the face join, conversion tracking) keep `deadline_ms` and `partition`
-in their table entries. The index mirrors them in memory and is rebuilt from the table
-after every rebalance, so the table stays the only truth.
+in their entries. The index mirrors them and is rebuilt from the entries after every
+rebalance, so the entries stay the only truth.
 """
 
 from __future__ import annotations
 
 import heapq
-import json
 from collections.abc import Mapping
 from typing import Any
-
-from faust.types import EventT
-
-
-def tick_partition(tick: EventT) -> int | None:
-    """The partition a clock tick (scoring.join-ticks, JSON {"partition", "now_ms"}) is
-    for, or None for a tick that arrived in another one (and is not for this consumer)."""
-    partition: int = tick.message.partition
-    return (
-        partition if json.loads(tick.message.value or b"{}").get("partition") == partition else None
-    )
 
 
 class DeadlineIndex:
     """Deadlines per partition in a heap, so a tick costs what is due, not what waits.
 
     A conversion waits for its window (30 minutes by default), so hundreds of thousands of
-    entries can wait at once; a tick every 100 ms must not read them all.
+    entries can wait at once; a tick every SCORER_TICK_MS must not read them all.
     """
 
     def __init__(self, table: Any) -> None:

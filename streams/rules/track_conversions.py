@@ -67,3 +67,40 @@ def on_tick(
     if entry.get("rec") is not None and not entry.get("done"):
         return {**entry, "done": True, "deadline_ms": now_ms + window_ms}, "NO_PURCHASE"
     return None, None
+
+
+def replay(
+    written: list[tuple[int, int, str, str, dict[str, Any]]], window_ms: int
+) -> tuple[dict[str, dict[str, Any]], list[tuple[str, str]]]:
+    """The entries a tracker holds after the given recommendations and orders, and the
+    outcomes decided on the way, as (key, outcome).
+
+    `written` holds (timestamp ms, partition, kind "rec" or "order", key, record) as read
+    back from the topics, in any order: they are applied in the order they were written,
+    each at its own time, and a waiting recommendation whose window closed before the
+    next one is decided then, as the tracker's clock would have.
+    """
+    entries: dict[str, dict[str, Any]] = {}
+    decided: list[tuple[str, str]] = []
+    for at, partition, kind, key, record in sorted(written, key=lambda w: w[0]):
+        entry = entries.get(key)
+        if entry is not None and at >= entry["deadline_ms"]:
+            kept, outcome = on_tick(entry, at, window_ms)
+            if outcome is not None:
+                decided.append((key, outcome))
+            entry = kept
+            if kept is None:
+                del entries[key]
+            else:
+                entries[key] = kept
+        new: dict[str, Any] | None
+        if kind == "rec":
+            new, outcome = on_recommendation(entry, record, partition, at, window_ms)
+        else:
+            changed, outcome = on_order(entry, record, partition, at, window_ms)
+            new = entry if changed is None else changed
+        if new is not None:
+            entries[key] = new
+        if outcome is not None:
+            decided.append((key, outcome))
+    return entries, decided

@@ -167,6 +167,21 @@ def test_invalid_records_are_refused_on_encode(
         codec.encode(name, {**EXAMPLES[name], **change})
 
 
+@pytest.mark.parametrize("name", ["Recommendation", "Conversion"])
+def test_a_built_record_encodes_to_the_same_bytes_and_a_wrong_one_is_still_refused(
+    codec: Codec, name: str
+) -> None:
+    assert codec.encode_built(name, EXAMPLES[name]) == codec.encode(name, EXAMPLES[name])
+    field = "p_no_buy" if name == "Recommendation" else "amount"
+    with pytest.raises((TypeError, ValueError)):  # the writer's own type check
+        codec.encode_built(name, {**EXAMPLES[name], field: "much"})
+    if name == "Recommendation":
+        with pytest.raises(InvalidDatum, match="p_no_buy"):  # the declared range
+            codec.encode_built(name, {**EXAMPLES[name], "p_no_buy": 1.5})
+    with pytest.raises((TypeError, ValueError)):
+        codec.encode_built(name, {k: v for k, v in EXAMPLES[name].items() if k != "session_id"})
+
+
 def test_expecting_another_record_type_is_refused(codec: Codec) -> None:
     data = codec.encode("Station", EXAMPLES["Station"])
     with pytest.raises(WrongSchema, match="expected SessionStarted, got Station"):

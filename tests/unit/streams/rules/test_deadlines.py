@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from types import SimpleNamespace
-from typing import Any
-
-from streams.rules.deadlines import DeadlineIndex, tick_partition
+from streams.rules.deadlines import DeadlineIndex
 
 
 def _entry(deadline: int, partition: int = 0) -> dict[str, int]:
@@ -69,13 +65,3 @@ def test_due_entries_come_with_their_entries_and_gone_keys_are_forgotten() -> No
     del table["b"]  # decided meanwhile
     assert index.due_entries(0, 200) == [("a", _entry(100))]
     assert index.due(0, 200) == ["a"]  # b is no longer waited for
-
-
-def _tick(arrived_in: int, value: bytes | None) -> Any:
-    return SimpleNamespace(message=SimpleNamespace(partition=arrived_in, value=value))
-
-
-def test_a_tick_counts_only_in_the_partition_it_names() -> None:
-    assert tick_partition(_tick(2, json.dumps({"partition": 2, "now_ms": 1}).encode())) == 2
-    assert tick_partition(_tick(3, json.dumps({"partition": 2, "now_ms": 1}).encode())) is None
-    assert tick_partition(_tick(0, None)) is None

@@ -48,3 +48,27 @@ def test_a_replayed_recommendation_changes_nothing() -> None:
     entry, _ = c.on_recommendation(None, REC, 0, now_ms=0, window_ms=W)
     again, outcome = c.on_recommendation(entry, REC, 0, now_ms=3, window_ms=W)
     assert again == entry and outcome is None
+
+
+def _rec(session: str) -> dict[str, object]:
+    return {**REC, "session_id": session}
+
+
+def test_a_replay_of_the_topics_gives_what_the_live_rules_gave() -> None:
+    """Read back in any order: each record applies at its own time, and a window that
+    closed before the next record of its session is decided then."""
+    written = [
+        (30, 1, "order", "s2", order("WELFARE_3D")),  # s2: its order came first
+        (0, 0, "rec", "s1", _rec("s1")),
+        (10, 0, "order", "s1", order("TWO_COLOR_BALL")),  # s1 converts to the top pick
+        (40, 1, "rec", "s2", _rec("s2")),  # s2 decided on arrival
+        (50, 0, "rec", "s3", _rec("s3")),  # s3 waits
+        (60, 0, "rec", "s4", _rec("s4")),
+        (60 + W + 1, 0, "order", "s4", order("TWO_COLOR_BALL")),  # too late for s4
+    ]
+    entries, decided = c.replay(list(reversed(written)), W)
+    assert decided == [("s1", "CONVERTED_TOP_PICK"), ("s2", "CONVERTED_OTHER"),
+                       ("s4", "NO_PURCHASE")]  # fmt: skip
+    assert entries["s3"]["done"] is False and entries["s3"]["deadline_ms"] == 50 + W
+    assert entries["s4"]["done"] and entries["s4"]["order"] is None
+    assert entries["s2"]["partition"] == 1 and entries["s2"]["done"]
