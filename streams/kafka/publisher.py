@@ -42,9 +42,11 @@ class Publisher:
     """One confluent-kafka producer for the worker's outputs, with delivery tracking."""
 
     def __init__(self, bootstrap: str, **config: Any) -> None:
+        # librdkafka logs through Python logging, so that the worker's filter of repeated
+        # lines (streams/logs.py) holds back its reconnect errors while the broker is away
         self._producer = Producer(producer_config(
             bootstrap, **{"linger.ms": 1, "message.timeout.ms": MESSAGE_TIMEOUT_MS,
-                          "queue.buffering.max.messages": 500_000, **config},
+                          "queue.buffering.max.messages": 500_000, "logger": log, **config},
         ))  # fmt: skip
         self._produced = 0
         self._undelivered: set[int] = set()
@@ -98,8 +100,13 @@ class Publisher:
             self._producer.poll(0.05)
 
     def close(self, timeout: float = 10.0) -> int:
-        """Deliver what is queued (up to `timeout` s), stop; how many were left."""
+        """Deliver what is queued (up to `timeout` s), stop; how many were left (dropped:
+        their callbacks would otherwise keep the producer, and its reconnecting, alive)."""
         left: int = self._producer.flush(timeout)
         self._stop.set()
         self._poller.join(timeout=1)
+        if left:
+            self._producer.purge()
+            self._producer.flush(0)
+        del self._producer  # librdkafka's threads end with it
         return left
