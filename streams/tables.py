@@ -36,6 +36,11 @@ user_history = app.Table(
 )
 
 
+def settled() -> bool:
+    """No rebalance or table recovery under way: a timer may act on the partitions."""
+    return not (app.rebalancing or app.in_recovery) and app.flow_control.is_active()
+
+
 class _Place:
     """What Faust reads of an event to place a table write: its topic and partition."""
 

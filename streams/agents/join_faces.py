@@ -2,14 +2,14 @@
 
 One stream carries station.sessions and station.faces, co-partitioned, so that
 partition p of both is handled together. The rules are in
-streams/rules/join_faces.py; this agent applies them, keeps the `pending` and `scored` tables, and
-sends ready sessions to scoring.requests keyed by the resolved user (DESIGN steps 1-2).
+streams/rules/join_faces.py; this agent applies them, keeps the `pending` table, and sends
+ready sessions to scoring.requests keyed by the resolved user (DESIGN steps 1-2).
 What it scored lately is kept in memory and read back from scoring.recommendations on
 every assignment (streams/kafka/outputs.py), so a replayed session or a late face never
 yields a second recommendation.
 
-A tick for partition p scores the sessions of p whose face wait is over (streams/rules/deadlines.py
-keeps the deadlines of each partition in memory, rebuilt from the table after rebalances).
+A timer scores the sessions whose face wait is over (streams/rules/deadlines.py keeps the
+deadlines of each partition in memory, rebuilt from the table after rebalances).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from streams.rules import join_faces as rules
 from streams.rules.deadlines import DeadlineIndex
 from streams.runtime import current, now_ms, to_ms
 from streams.settings import settings
-from streams.tables import pending, writing_to
+from streams.tables import pending, settled, writing_to
 
 deadlines = DeadlineIndex(pending)
 # Sessions sent to scoring lately. Recommendations are keyed by session_id too: partition
@@ -91,7 +91,7 @@ async def _on_face(event: EventT) -> None:
 async def end_face_waits() -> None:
     """Score each session whose face wait is over, drop each face whose session never
     came (every SCORER_TICK_MS, for the partitions this worker owns)."""
-    if app.rebalancing or not app.flow_control.is_active():
+    if not settled():
         return  # partitions are moving: the index is rebuilt once they are settled
     now = now_ms()
     owned = {tp.partition for tp in app.assignor.assigned_actives()
@@ -148,3 +148,6 @@ async def _reload_published(app: Any, *args: Any, **kwargs: Any) -> None:
 
 app.on_partitions_revoked.connect(_forget_index)  # type: ignore[arg-type]
 app.on_partitions_assigned.connect(_reload_published)  # type: ignore[arg-type]
+# Tables are recovered by now: an index a timer built from a table still recovering
+# would miss the entries that came after.
+app.on_rebalance_complete.connect(_forget_index)  # type: ignore[arg-type]

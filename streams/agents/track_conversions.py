@@ -32,6 +32,7 @@ from streams.rules import track_conversions as rules
 from streams.rules.deadlines import DeadlineIndex
 from streams.runtime import current, now_ms, to_ms
 from streams.settings import settings
+from streams.tables import settled
 
 _conf = settings()
 #: session_id -> the rules' entry, for the partitions this worker owns.
@@ -96,7 +97,7 @@ def _on_order(event: EventT) -> None:
 @app.timer(interval=_conf.scorer_tick_ms / 1000)
 async def decide_due() -> None:
     """NO_PURCHASE for each recommendation whose window closed; forget what is done."""
-    if app.rebalancing or not app.flow_control.is_active():
+    if not settled():
         return  # partitions are moving: they are rebuilt once they are settled
     now = now_ms()
     for partition in sorted(owned):
