@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -71,12 +72,19 @@ def read_tail(bootstrap: str, topic: str, partitions: Iterable[int] | None,
 
 
 class RecentKeys:
-    """Keys published to one output topic in the last `window_ms`, oldest first."""
+    """Keys published to one output topic in the last `window_ms`.
+
+    The keys in the order they were published are a deque beside the dict, not the dict's
+    own order: a dict emptied from its front keeps the removed slots until it is resized,
+    so that finding its oldest key cost 44 µs with 20,000 keys held and 102 µs with
+    200,000 (measured), against 1.1 and 1.7 µs here.
+    """
 
     def __init__(self, topic: str, window_ms: int) -> None:
         self.topic = topic
         self.window_ms = window_ms
         self._at: dict[str, int] = {}
+        self._order: deque[tuple[int, str]] = deque()
 
     def __contains__(self, key: str) -> bool:
         return key in self._at
@@ -86,18 +94,13 @@ class RecentKeys:
 
     def add(self, key: str, at_ms: int) -> None:
         """Remember `key`, published at `at_ms`, and forget what left the window."""
-        self._at.pop(key, None)  # keep the order of publication
         self._at[key] = at_ms
-        oldest = next(iter(self._at))
-        if self._at[oldest] < at_ms - self.window_ms:
-            self._forget_before(at_ms - self.window_ms)
-
-    def _forget_before(self, cutoff_ms: int) -> None:
-        while self._at:
-            key = next(iter(self._at))
-            if self._at[key] >= cutoff_ms:
-                return
-            del self._at[key]
+        self._order.append((at_ms, key))
+        cutoff, order = at_ms - self.window_ms, self._order
+        while order and order[0][0] < cutoff:
+            at, old = order.popleft()
+            if self._at.get(old) == at:  # else published again since: kept
+                del self._at[old]
 
     async def reload(self, bootstrap: str, partitions: Iterable[int] | None) -> None:
         """Replace what is remembered with the window's tail of the topic's `partitions`
@@ -105,4 +108,6 @@ class RecentKeys:
         now = int(time.time() * 1000)
         tail = await asyncio.to_thread(read_tail, bootstrap, self.topic, partitions,
                                        now - self.window_ms)  # fmt: skip
-        self._at = {w.key: w.timestamp_ms for w in sorted(tail, key=lambda w: w.timestamp_ms)}
+        ordered = sorted(tail, key=lambda w: w.timestamp_ms)
+        self._at = {w.key: w.timestamp_ms for w in ordered}
+        self._order = deque((w.timestamp_ms, w.key) for w in ordered)
