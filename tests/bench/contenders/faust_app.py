@@ -1,0 +1,27 @@
+"""The Faust app of the bench's Faust contenders: the sessions' topic in, their output
+topic out, raw bytes both ways, on the project's broker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+from schemas import topics
+
+
+def faust_app(bootstrap: str, prefix: str, output: str, group: str) -> tuple[faust.App, Any, Any]:
+    """The app, its sessions topic and its output topic."""
+    app = faust.App(group, broker=f"kafka://{bootstrap}", store="memory://",
+                    processing_guarantee="at_least_once", consumer_auto_offset_reset="earliest",
+                    web_enabled=False, topic_allow_declare=False, autodiscover=False,
+                    datadir=f"/tmp/bench-{group}")  # fmt: skip
+    sessions = app.topic(topics.named(topics.SESSIONS, prefix), key_serializer="raw",
+                         value_serializer="raw")  # fmt: skip
+    out = app.topic(output, key_serializer="raw", value_serializer="raw")
+    return app, sessions, out
+
+
+def run(app: faust.App) -> int:
+    faust.Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()
+    return 0
