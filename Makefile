@@ -11,12 +11,15 @@ KAFKA4_VERSION ?= 4.1.1
 export KAFKA_VERSION
 
 MODEL_DIR ?= out/model
+CUSTOMER_DIR ?= out/customers
+CDNOW_WHEEL := .cache/cdnow/Lifetimes-0.11.3-py3-none-any.whl
 EVAL_DIR ?= out/eval
 SESSIONS ?= 1400000
 SEED ?= 20240701
 
 .PHONY: help setup system-deps jars broker broker-stop broker-status topics demo test \
-        test-unit test-kafka4 lint clean model train evaluate worker simulate bench
+        test-unit test-kafka4 lint clean model train evaluate worker simulate bench cdnow \
+        customers
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -45,6 +48,13 @@ $(QUIX_VENV)/.installed: pyproject.toml $(STAMP)
 	$(VENV)/bin/uv venv --quiet --allow-existing --python $(PYTHON) $(QUIX_VENV)
 	$(VENV)/bin/uv pip install --quiet --python $(QUIX_VENV)/bin/python -e ".[quix]"
 	@touch $@
+
+# The CDNOW data of the published BG/NBD and Gamma-Gamma fits ships inside this wheel
+# (model/customers/cdnow.py checks its SHA-256 and reads the files from it).
+$(CDNOW_WHEEL): | $(STAMP)
+	$(VENV)/bin/pip download --quiet --no-deps --only-binary :all: --dest $(@D) lifetimes==0.11.3
+
+cdnow: setup $(CDNOW_WHEEL) ## Fetch the CDNOW data (the Lifetimes 0.11.3 wheel) through pip
 
 jars: setup ## Fetch the Kafka broker jars through Maven (both tested releases)
 	@KAFKA_VERSION=$(KAFKA_VERSION) $(PY) -c "from infra.kafka.broker import ensure_jars as e; e('$(KAFKA_VERSION)')"
@@ -94,10 +104,14 @@ model: setup ## Train the model unless MODEL_DIR already holds one
 	@if [ -f $(MODEL_DIR)/artifact.json ]; then echo "Model: $(MODEL_DIR) (exists)"; \
 	else $(PY) -m model train --sessions $(SESSIONS) --seed $(SEED) --out $(MODEL_DIR); fi
 
+customers: setup ## Fit the customer model (RFM, BG/NBD, Gamma-Gamma) unless CUSTOMER_DIR holds one
+	@if [ -f $(CUSTOMER_DIR)/customers.json ]; then echo "Customer model: $(CUSTOMER_DIR) (exists)"; \
+	else $(PY) -m model customers fit --seed $(SEED) --out $(CUSTOMER_DIR); fi
+
 evaluate: model ## Write the evaluation report of MODEL_DIR to EVAL_DIR
 	$(PY) -m model evaluate --model $(MODEL_DIR) --out $(EVAL_DIR)
 
-test: setup jars lint ## The whole suite on Kafka $(KAFKA_VERSION), then the Kafka tests on $(KAFKA4_VERSION)
+test: setup jars cdnow lint ## The whole suite on Kafka $(KAFKA_VERSION), then the Kafka tests on $(KAFKA4_VERSION)
 	$(PY) -m pytest
 	$(MAKE) --no-print-directory test-kafka4
 

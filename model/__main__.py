@@ -1,4 +1,4 @@
-"""`python -m model train|evaluate|score`: the model's commands."""
+"""`python -m model train|evaluate|score|customers`: the model's commands."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from pathlib import Path
 import pandas as pd
 
 from model.artifact import ArtifactError
+from model.customers import commands as customer_commands
+from model.customers.cdnow import CdnowError
+from model.customers.fitting import FitError
 from model.features import RAW_COLUMNS, FeatureError
 
 BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
@@ -56,6 +59,7 @@ def parser() -> argparse.ArgumentParser:
     score.add_argument("--input", type=Path, required=True, help="CSV of sessions")
     score.add_argument("--output", type=Path, required=True, help="CSV to write")
     score.add_argument("--batch-size", type=positive_int, default=10_000)
+    customer_commands.add_parser(commands, positive_int)
     return top
 
 
@@ -66,8 +70,11 @@ def main(argv: list[str] | None = None) -> int:
             return run_train(args)
         if args.command == "evaluate":
             return run_evaluate(args)
+        if args.command == "customers":
+            return customer_commands.run(args)
         return run_score(args)
-    except (ArtifactError, FeatureError) as exc:
+    except (ArtifactError, FeatureError, CdnowError, FitError,
+            customer_commands.CommandError) as exc:  # fmt: skip
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

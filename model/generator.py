@@ -27,6 +27,16 @@ The process, in the order it draws (all from one numpy Generator seeded by the c
    the counter; others with a face-library entry are matched by face at a score >= 80 nine
    times in ten, otherwise the search misses (score below 80 or no candidate).
 
+8. **Customer lifetimes** (`customer_orders`, for the customer analytics: a process of
+   its own, with the parameters of BTYD_TRUTH known). A customer's first purchase falls
+   uniformly in the first `acquisition_days`; while active they buy as a Poisson process
+   of rate lambda ~ Gamma(r, rate alpha) a day; after each repeat purchase they drop out
+   for good with chance p ~ Beta(a, b) (the BG/NBD process); each purchase spends
+   z ~ Gamma(p, rate nu) fen, nu ~ Gamma(q, rate gamma) per customer (Gamma-Gamma). One
+   order per purchase, at the station of a uniformly drawn home station. Purchase times
+   are continuous: two purchases on one local day (about 1.5% of purchases with these
+   parameters) count as one purchase day in the RFM, which is all a model can see.
+
 Offline, the features are those the scorer sees when identity and the face are known;
 the live simulator adds late, missing and duplicated faces on top.
 """
@@ -310,3 +320,80 @@ def fingerprint(frame: pd.DataFrame) -> str:
     digest.update(np.ascontiguousarray(x).tobytes())
     digest.update(frame["label"].to_numpy(np.int64).tobytes())
     return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class BtydTruth:
+    """The parameters of step 8, in days and fen."""
+
+    r: float = 0.9
+    alpha: float = 30.0
+    a: float = 0.8
+    b: float = 4.0
+    p: float = 4.0
+    q: float = 3.0
+    gamma: float = 400.0
+
+
+BTYD_TRUTH = BtydTruth()
+
+
+def customer_orders(
+    n_customers: int,
+    seed: int,
+    *,
+    days: float = 18 * 365.25 / 12,
+    acquisition_days: int = 180,
+    n_stations: int = 200,
+    truth: BtydTruth = BTYD_TRUTH,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Step 8: (orders, customers, stations) over `days` from START_MS, deterministic by seed.
+
+    orders: order_id, user_id, station_id, lottery_type, amount (fen), placed_at_ms, in
+    time order. customers: user_id, rate (lambda a day), dropout (p), spend_rate (nu),
+    active_until_ms (when they dropped out; None while active at the end)."""
+    rng = np.random.default_rng(seed)
+    world = make_world(rng, n_stations, n_customers)
+    lam = rng.gamma(truth.r, 1 / truth.alpha, n_customers)
+    drop = rng.beta(truth.a, truth.b, n_customers)
+    nu = rng.gamma(truth.q, 1 / truth.gamma, n_customers)
+    first = rng.uniform(0, acquisition_days, n_customers)
+    who, when, dropped_at = _purchase_times(lam, drop, first, float(days), rng)
+    spend = np.maximum(1, np.rint(rng.gamma(truth.p, 1 / nu[who]))).astype(np.int64)
+    product = _draw_categorical(world.tastes[who], rng)
+    order = np.argsort(when, kind="stable")
+    who, when, spend, product = who[order], when[order], spend[order], product[order]
+    users = world.users["user_id"].to_numpy()
+    home = world.users["home_station"].to_numpy()
+    orders = pd.DataFrame({
+        "order_id": [f"ord-{i:010d}" for i in range(len(who))],
+        "user_id": users[who],
+        "station_id": world.stations["station_id"].to_numpy()[home[who]],
+        "lottery_type": np.asarray(LOTTERY_TYPES, dtype=object)[product],
+        "amount": spend,
+        "placed_at_ms": START_MS + np.rint(when * DAY_MS).astype(np.int64),
+    })  # fmt: skip
+    until = np.where(np.isfinite(dropped_at), START_MS + dropped_at * DAY_MS, np.nan)
+    customers = pd.DataFrame({"user_id": users, "rate": lam, "dropout": drop, "spend_rate": nu,
+                              "active_until_ms": until})  # fmt: skip
+    return orders, customers, world.stations
+
+
+def _purchase_times(
+    lam: np.ndarray, drop: np.ndarray, first: np.ndarray, end: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every purchase (customer index, day) before `end`, and when each customer dropped
+    out (inf while active): vectorised over the customers still buying."""
+    who, when = [np.arange(len(lam))], [first]
+    dropped_at = np.full(len(lam), np.inf)
+    buying, last = np.arange(len(lam)), first.copy()
+    while len(buying):
+        nxt = last + rng.exponential(1 / lam[buying])
+        within = nxt < end
+        buying, nxt = buying[within], nxt[within]
+        who.append(buying)
+        when.append(nxt)
+        leaves = rng.random(len(buying)) < drop[buying]
+        dropped_at[buying[leaves]] = nxt[leaves]
+        buying, last = buying[~leaves], nxt[~leaves]
+    return np.concatenate(who), np.concatenate(when), dropped_at

@@ -22,10 +22,13 @@ An entry is bounded by design, whatever the customer's lifetime or a producer do
 from __future__ import annotations
 
 import bisect
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
+
+import numpy as np
 
 from model.features import HUBEI_UTC_OFFSET_H
 
+_Ms = TypeVar("_Ms", int, np.ndarray)  # one time or an array of them
 RECENT_ORDERS = 10
 REMEMBERED_ORDER_IDS = 1000
 DAY_MS = 86_400_000
@@ -36,7 +39,7 @@ DEDUP_HORIZON_MS = 30 * DAY_MS
 Added = Literal["recorded", "repeated", "outside_horizon"]
 
 
-def local_day(epoch_ms: int) -> int:
+def local_day(epoch_ms: _Ms) -> _Ms:
     """Day number in Hubei time, so that purchase days follow the stations' calendar."""
     return (epoch_ms + HUBEI_UTC_OFFSET_H * 3_600_000) // DAY_MS
 

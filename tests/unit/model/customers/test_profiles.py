@@ -1,0 +1,78 @@
+"""The customer model artifact: what is saved loads back the same; anything else is
+refused with the reason."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model import generator
+from model.artifact import ArtifactError
+from model.customers import profiles
+from model.customers.rfm import from_orders
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[profiles.CustomerModel, object]:
+    orders, _, _ = generator.customer_orders(3000, seed=2)
+    _, rfm = from_orders(orders, generator.START_MS + 540 * generator.DAY_MS)
+    return profiles.fit(rfm, k=4), rfm
+
+
+def test_a_saved_model_loads_back_and_profiles_alike(fitted: tuple, tmp_path: Path) -> None:
+    model, rfm = fitted
+    version = profiles.save(tmp_path, model, "2026-12-01T00:00:00+00:00")
+    loaded = profiles.load(tmp_path)
+    assert loaded.version == version and version.startswith("cust-20261201-")
+    a, b = profiles.profile_columns(model, rfm), profiles.profile_columns(loaded, rfm)
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    assert (a["p_alive"] > 0).all() and (a["p_alive"] <= 1).all()
+    assert (a["clv_fen"] >= 0).all() and np.isfinite(a["clv_fen"]).all()
+
+
+def _edit(path: Path, change: object) -> None:
+    meta = json.loads((path / profiles.FILE).read_text())
+    change(meta)  # type: ignore[operator]
+    (path / profiles.FILE).write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (lambda m: m["params"]["bgnbd"].update(r=0.5), "corrupt"),
+        (lambda m: m.update(format=99), "format 99"),
+        (lambda m: m.pop("params"), "not a customer model"),
+    ],
+)
+def test_a_changed_or_incomplete_artifact_is_refused(
+    fitted: tuple, tmp_path: Path, change: object, why: str
+) -> None:
+    profiles.save(tmp_path, fitted[0], "2026-12-01T00:00:00+00:00")
+    _edit(tmp_path, change)
+    with pytest.raises(ArtifactError, match=why):
+        profiles.load(tmp_path)
+
+
+def test_bad_numbers_are_refused_even_with_a_matching_hash(fitted: tuple, tmp_path: Path) -> None:
+    profiles.save(tmp_path, fitted[0], "2026-12-01T00:00:00+00:00")
+
+    def negative(meta: dict) -> None:
+        meta["params"]["gamma_gamma"]["q"] = 0.5
+        body = json.dumps(meta["params"], sort_keys=True).encode()
+        meta["params_sha256"] = __import__("hashlib").sha256(body).hexdigest()
+
+    _edit(tmp_path, negative)
+    with pytest.raises(ArtifactError, match="q above 1"):
+        profiles.load(tmp_path)
+
+
+def test_missing_and_garbage_files_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ArtifactError, match="missing"):
+        profiles.load(tmp_path)
+    (tmp_path / profiles.FILE).write_text("{not json")
+    with pytest.raises(ArtifactError, match="not a customer model"):
+        profiles.load(tmp_path)
