@@ -69,9 +69,9 @@ broker-stop: setup ## Stop the local Kafka broker
 broker-status: setup ## Tell whether the local Kafka broker runs, and where
 	@$(PY) -m infra.kafka.broker status
 
-worker: setup model ## Run one scorer worker in the foreground (web on :8827)
+worker: setup model customers ## Run one scorer worker in the foreground (web on :8827)
 	@$(PY) -m infra.kafka.broker start >/dev/null 2>&1 || true
-	SCORER_MODEL_DIR=$(MODEL_DIR) $(PY) -m streams.worker
+	SCORER_MODEL_DIR=$(MODEL_DIR) SCORER_CUSTOMER_MODEL_DIR=$(CUSTOMER_DIR) $(PY) -m streams.worker
 
 simulate: setup ## Run the station simulator (ARGS="--rate 50 --duration 60 ...")
 	$(PY) -m stations.simulator $(ARGS)
@@ -88,13 +88,13 @@ demo: setup ## The product end to end on the local broker, with a summary
 	if [ $$started = 1 ]; then $(PY) -m infra.kafka.broker stop; fi; \
 	exit $$rc
 
-bench: setup jars model $(QUIX_VENV)/.installed ## The benchmark into out/bench/ (BENCH_QUICK=1: a short run)
+bench: setup jars model customers $(QUIX_VENV)/.installed ## The benchmark into out/bench/ (BENCH_QUICK=1: a short run)
 	@if [ -n "$$KAFKA_BOOTSTRAP_SERVERS" ]; then \
-	  $(PY) -m tests.bench.run --model $(MODEL_DIR) $(ARGS); exit $$?; fi; \
+	  $(PY) -m tests.bench.run --model $(MODEL_DIR) --customers $(CUSTOMER_DIR) $(ARGS); exit $$?; fi; \
 	export SCORER_BROKER_DIR=$(CURDIR)/.cache/broker-bench; \
 	$(PY) -m infra.kafka.broker stop >/dev/null; rm -rf $$SCORER_BROKER_DIR; \
 	$(PY) -m infra.kafka.broker start || exit 1; \
-	$(PY) -m tests.bench.run --model $(MODEL_DIR) $(ARGS); rc=$$?; \
+	$(PY) -m tests.bench.run --model $(MODEL_DIR) --customers $(CUSTOMER_DIR) $(ARGS); rc=$$?; \
 	$(PY) -m infra.kafka.broker stop; rm -rf $$SCORER_BROKER_DIR; exit $$rc
 
 train: setup ## Train the MLP on SESSIONS generated sessions into MODEL_DIR (overwrites)

@@ -29,6 +29,13 @@ REGISTRY = TopicSpec(
 RECOMMENDATIONS = TopicSpec("scoring.recommendations", "session_id", "Recommendation")
 DEAD_LETTERS = TopicSpec("scoring.dead-letters", "original key", "DeadLetter")
 CONVERSIONS = TopicSpec("scoring.conversions", "session_id", "Conversion")
+# The latest profile per customer, for marketing: compacted, never expired by time.
+CUSTOMER_PROFILES = TopicSpec(
+    "customer.profiles",
+    "user_id",
+    "CustomerProfile",
+    config={"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"},
+)
 
 # Internal topics of the scorer (JSON values of its own, not for other consumers).
 SESSION_ORDERS = TopicSpec("scoring.session-orders", "session_id", "OrderPlaced (re-keyed)")
@@ -44,6 +51,7 @@ ALL: tuple[TopicSpec, ...] = (
     RECOMMENDATIONS,
     DEAD_LETTERS,
     CONVERSIONS,
+    CUSTOMER_PROFILES,
     SCORING_REQUESTS,
     SESSION_ORDERS,
 )

@@ -1,10 +1,12 @@
 """`make demo`: the product end to end on the local broker, printed as it happens.
 
 1. The topics, and one event of every type through Kafka and back, decoded.
-2. A model: out/model, trained on 200,000 generated sessions first if there is none.
+2. A model: out/model, trained on 200,000 generated sessions first if there is none; a
+   customer model: out/customers, fitted on 50,000 generated customers if there is none.
 3. A scorer worker, the station simulator for a minute, and a live view of what comes out.
-4. A summary: sessions in, recommendations out, latency, face joins, dead letters and
-   conversions so far, and where the worker's web server and logs are. Then a clean stop.
+4. A summary: sessions in, recommendations out, latency, face joins, dead letters,
+   conversions, the segment mix and mean CLV of the customers whose profiles the run
+   updated, and where the worker's web server and logs are. Then a clean stop.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from schemas.examples import EXAMPLES
 from schemas.topics import (
     ALL,
     CONVERSIONS,
+    CUSTOMER_PROFILES,
     DEAD_LETTERS,
     RECOMMENDATIONS,
     TopicSpec,
@@ -50,6 +53,7 @@ DEMO_WINDOW_S = 20
 # The demo's worker: the model `make model` trains, the web port the README names, the
 # app id (consumer group) the simulator waits for.
 MODEL_DIR = ROOT / "out" / "model"
+CUSTOMER_DIR = ROOT / "out" / "customers"
 WEB_PORT = 8827
 APP_ID = "station-scorer"
 
@@ -110,6 +114,16 @@ def ensure_model(model_dir: Path) -> Path:
     return model_dir
 
 
+def ensure_customer_model(folder: Path) -> Path:
+    if (folder / "customers.json").exists():
+        print(f"Customer model: {folder} (exists)")
+        return folder
+    print(f"Customer model: none in {folder}; fitting on generated customers ...")
+    subprocess.run([sys.executable, "-m", "model", "customers", "fit", "--out", str(folder)],
+                   check=True, cwd=ROOT)  # fmt: skip
+    return folder
+
+
 class Tally:
     """What the scorer published, as read back from the topics (read_committed)."""
 
@@ -121,9 +135,15 @@ class Tally:
         self.latency_ms: list[float] = []
         self.dead = Counter[str]()
         self.outcomes: dict[str, str] = {}  # session_id -> conversion outcome
+        self.profiles: dict[str, dict[str, Any]] = {}  # user_id -> latest profile this run
+        self.started_ms = int(time.time() * 1000)
 
-    def add(self, topic: str, value: bytes, prefix: str) -> None:
+    def add(self, topic: str, value: bytes, prefix: str, timestamp_ms: int = 0) -> None:
         record = self.codec.decode(value)
+        if topic == named(CUSTOMER_PROFILES, prefix):
+            if timestamp_ms >= self.started_ms:  # the topic keeps earlier runs' profiles
+                self.profiles[record["user_id"]] = record
+            return
         if topic == named(DEAD_LETTERS, prefix):
             if (record["key"] or b"").decode(errors="replace").startswith(self.session_prefix):
                 self.dead[record["error_class"]] += 1
@@ -148,13 +168,14 @@ def run_live(bootstrap: str, conf: KafkaSettings) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     codec = Codec()
     prefix = conf.scorer_topic_prefix
-    watched = (RECOMMENDATIONS, DEAD_LETTERS, CONVERSIONS)
+    watched = (RECOMMENDATIONS, DEAD_LETTERS, CONVERSIONS, CUSTOMER_PROFILES)
     consumer = _consumer(bootstrap, [named(s, prefix) for s in watched])
     seed = int(time.time()) % 1_000_000
     tally = Tally(codec, f"live-{seed}-")
     # A short conversion window, so that a one-minute demo sees every outcome decided.
     env = worker_env(bootstrap, scorer_conversion_window_s=DEMO_WINDOW_S,
-                     scorer_model_dir=MODEL_DIR, scorer_web_port=WEB_PORT,
+                     scorer_model_dir=MODEL_DIR, scorer_customer_model_dir=CUSTOMER_DIR,
+                     scorer_web_port=WEB_PORT,
                      scorer_app_id=APP_ID)  # fmt: skip
     worker_log = (OUT / "worker.log").open("wb")
     worker = subprocess.Popen(WORKER_COMMAND, cwd=ROOT, env=env, stdout=worker_log,
@@ -224,7 +245,7 @@ def _drain(consumer: Consumer, tally: Tally, prefix: str, expected: set[str]) ->
 def _poll(consumer: Consumer, tally: Tally, prefix: str) -> None:
     msg = consumer.poll(0.2)
     if msg is not None and not msg.error():
-        tally.add(msg.topic() or "", msg.value() or b"", prefix)
+        tally.add(msg.topic() or "", msg.value() or b"", prefix, msg.timestamp()[1])
 
 
 def _summary(sent: dict[str, Any], tally: Tally, url: str) -> None:
@@ -254,8 +275,21 @@ def _summary(sent: dict[str, Any], tally: Tally, url: str) -> None:
     print(f"  conversions ({DEMO_WINDOW_S} s window)  {sum(conv.values()):,} decided: "
           f"rate {rate:.1%}, to the top pick {conv['CONVERTED_TOP_PICK'] / decided:.1%} "
           f"({dict(conv)})")  # fmt: skip
+    print(f"  customers                  {_customers(tally)}")
     print(f"  web server                 {url}/score (POST), {url}/users/<id>, {url}/readyz")
     print(f"  metrics                    {url}/metrics (Prometheus; dashboards: README)")
+
+
+def _customers(tally: Tally) -> str:
+    """The segment mix and mean CLV of the customers whose profiles this run updated."""
+    seen = list(tally.profiles.values())
+    if not seen:
+        return "no profile updated"
+    mix = Counter(p["segment"] for p in seen)
+    shares = ", ".join(f"{name} {count / len(seen):.0%}" for name, count in mix.most_common())
+    clv = np.mean([p["clv_fen"] for p in seen]) / 100
+    return (f"{len(seen):,} profiles updated on customer.profiles; mean 12-month CLV "
+            f"{clv:.2f} yuan; segments: {shares}")  # fmt: skip
 
 
 def main() -> int:
@@ -274,6 +308,7 @@ def main() -> int:
         print("error: not every event came back", file=sys.stderr)
         return 1
     ensure_model(MODEL_DIR)
+    ensure_customer_model(CUSTOMER_DIR)
     return run_live(bootstrap, conf)
 
 

@@ -50,3 +50,7 @@ CONSUMER_LAG = Gauge("scorer_consumer_lag", "Messages not yet processed, per par
                      "worker owns", ["topic", "partition"], registry=REGISTRY)  # fmt: skip
 MODEL_INFO = Gauge("scorer_model_info", "The model this worker serves (value 1)",
                    ["version"], registry=REGISTRY)  # fmt: skip
+CUSTOMER_MODEL_INFO = Gauge("scorer_customer_model_info", "The customer model this worker "
+                            "applies (value 1)", ["version"], registry=REGISTRY)  # fmt: skip
+PROFILES = Counter("scorer_customer_profiles_total", "Customer profiles published to "
+                   "customer.profiles, per segment", ["segment"], registry=REGISTRY)  # fmt: skip

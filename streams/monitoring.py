@@ -26,6 +26,7 @@ WATCHED = frozenset(spec.name for spec in (topics.SESSIONS, topics.FACES, topics
 
 def publish_model_info() -> None:
     metrics.MODEL_INFO.labels(version=current().predictor.version).set(1)
+    metrics.CUSTOMER_MODEL_INFO.labels(version=current().customers.version).set(1)
 
 
 @app.timer(interval=10.0)

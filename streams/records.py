@@ -67,7 +67,7 @@ class Ranked(TypedDict):
 
 
 class Recommendation(TypedDict):
-    """recommendation.v1.avsc, as the scorer encodes it."""
+    """recommendation.v2.avsc, as the scorer encodes it."""
 
     session_id: str
     station_id: str
@@ -81,6 +81,8 @@ class Recommendation(TypedDict):
     imputed_history: bool
     event_time: int
     scored_at: int
+    segment: str | None
+    clv_fen: float | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""What the agents and views share at run time: settings, codec, model, station registry,
+"""What the agents and views share at run time: settings, codec, models, station registry,
 the outputs' producer.
 
 The worker fills it in before Faust starts (streams/worker.py); agents read it through
@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from model.customers.profiles import CustomerModel
 from model.predictor import Predictor
 from schemas.codec import Codec
 from schemas.errors import ScorerError
@@ -30,6 +31,7 @@ class Runtime:
     registry: StationRegistry
     probe: BrokerProbe
     publisher: Publisher  # the worker's outputs (streams/kafka/publisher.py)
+    customers: CustomerModel  # segments and value (model/customers/profiles.py)
 
 
 _runtime: Runtime | None = None

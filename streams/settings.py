@@ -35,6 +35,10 @@ class Settings(KafkaSettings):
     scorer_model_dir: Path = Field(
         default=Path("out/model"), description="folder of the model artifact to serve"
     )
+    scorer_customer_model_dir: Path = Field(
+        default=Path("out/customers"),
+        description="folder of the customer model (`python -m model customers fit`)",
+    )
     scorer_web_host: str = Field(default="127.0.0.1", description="worker web server address")
     scorer_web_port: int = Field(
         default=8827, ge=0, le=65535, description="worker web server port (scoring, metrics)"

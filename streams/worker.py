@@ -1,9 +1,9 @@
 """`python -m streams.worker`: one scorer worker (what `make worker` runs).
 
-Before Faust starts: the settings are checked, the model artifact is loaded (a bad one
-stops the worker with the reason), the topics are created if missing and the station
-registry starts loading. Then the agents and web views are registered and Faust runs
-until SIGTERM or SIGINT.
+Before Faust starts: the settings are checked, the model artifact and the customer model
+are loaded (a bad one stops the worker with the reason), the topics are created if
+missing and the station registry starts loading. Then the agents and web views are
+registered and Faust runs until SIGTERM or SIGINT.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import torch
 
 from infra.kafka.admin import ensure_topics
 from infra.kafka.broker import bootstrap_servers
+from model.customers import profiles
 from model.predictor import Predictor
 from schemas import topics
 from schemas.codec import Codec
@@ -63,6 +64,7 @@ def prepare() -> Runtime:
     # to p50 115 ms; make bench).
     torch.set_num_threads(1)
     predictor = Predictor.from_artifact(conf.scorer_model_dir)
+    customers = profiles.load(conf.scorer_customer_model_dir)
     discard_state_after_crash(conf.scorer_data_dir)
     ensure_topics(
         bootstrap,
@@ -77,7 +79,8 @@ def prepare() -> Runtime:
     registry.start()
     probe = BrokerProbe(bootstrap, registry_topic)
     probe.start()
-    return Runtime(conf, bootstrap, codec, predictor, registry, probe, Publisher(bootstrap))
+    return Runtime(conf, bootstrap, codec, predictor, registry, probe, Publisher(bootstrap),
+                   customers)  # fmt: skip
 
 
 STOP_GRACE_S = 30.0
@@ -110,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: the worker cannot start: {exc}", file=sys.stderr)
         return 1
     install(runtime)
-    print(f"Serving model {runtime.predictor.version} from {runtime.settings.scorer_model_dir}; "
+    print(f"Serving model {runtime.predictor.version} from {runtime.settings.scorer_model_dir}, "
+          f"customer model {runtime.customers.version}; "
           f"web on http://{runtime.settings.scorer_web_host}:{runtime.settings.scorer_web_port}",
           flush=True)  # fmt: skip
     import streams.agents

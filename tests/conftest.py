@@ -133,3 +133,17 @@ def trained_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("model")
     train(60_000, 5, out, progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def customer_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small customer model (5,000 generated customers), fitted once per test session."""
+    from model import generator
+    from model.customers import profiles
+    from model.customers.rfm import from_orders
+
+    orders, _, _ = generator.customer_orders(5_000, seed=5)
+    _, rfm = from_orders(orders, generator.START_MS + 540 * generator.DAY_MS)
+    out = tmp_path_factory.mktemp("customers")
+    profiles.save(out, profiles.fit(rfm), "2026-12-01T00:00:00+00:00")
+    return out

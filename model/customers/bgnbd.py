@@ -63,17 +63,24 @@ def fit(x: Any, t_x: Any, T: Any) -> BgNbd:
 def p_alive(m: BgNbd, x: Any, t_x: Any, T: Any) -> np.ndarray:
     """P(still active at T | x, t_x, T) (FHL 2005, equation 13)."""
     x, t_x, T = _floats(x, t_x, T)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        odds = m.a / (m.b + x - 1) * np.exp((m.r + x) * np.log((m.alpha + T) / (m.alpha + t_x)))
-    return np.asarray(1.0 / (1.0 + np.where(x > 0, odds, 0.0)))
+    repeat = x > 0
+    # x = 0 has no odds term; b + x - 1 is kept positive there so that nothing warns
+    log_odds = np.log(m.a / np.where(repeat, m.b + x - 1, 1.0))
+    log_odds = log_odds + (m.r + x) * np.log((m.alpha + T) / (m.alpha + t_x))
+    return np.asarray(np.where(repeat, 1.0 / (1.0 + np.exp(np.minimum(log_odds, 700))), 1.0))
 
 
-def expected_purchases(m: BgNbd, t: Any, x: Any, t_x: Any, T: Any) -> np.ndarray:
-    """E[purchases in (T, T + t] | x, t_x, T] (FHL 2005, equation 10)."""
-    t, x, t_x, T = np.broadcast_arrays(*_floats(t, x, t_x, T))
+def expected_purchases(
+    m: BgNbd, t: Any, x: Any, t_x: Any, T: Any, alive: np.ndarray | None = None
+) -> np.ndarray:
+    """E[purchases in (T, T + t] | x, t_x, T] (FHL 2005, equation 10), broadcast over t
+    and the customers; `alive` is p_alive(m, x, t_x, T) when the caller has it already."""
+    t, x, T = _floats(t, x, T)
+    if alive is None:
+        alive = p_alive(m, x, t_x, T)
     hyp = special.hyp2f1(m.r + x, m.b + x, m.a + m.b + x - 1, t / (m.alpha + T + t))
     ahead = 1 - np.exp((m.r + x) * np.log((m.alpha + T) / (m.alpha + T + t))) * hyp
-    return np.asarray((m.a + m.b + x - 1) / (m.a - 1) * ahead * p_alive(m, x, t_x, T))
+    return np.asarray((m.a + m.b + x - 1) / (m.a - 1) * ahead * alive)
 
 
 def _floats(*columns: Any) -> list[np.ndarray]:

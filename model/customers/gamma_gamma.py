@@ -62,6 +62,5 @@ def expected_spend(m: GammaGamma, n: Any, zbar: Any) -> np.ndarray:
     """E[spend per purchase | n, zbar] (note 025, equation 5); the population mean for a
     customer with no purchase."""
     n, zbar = np.asarray(n, dtype=float), np.asarray(zbar, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        own = (m.gamma + n * zbar) * m.p / (m.p * n + m.q - 1)
+    own = (m.gamma + n * zbar) * m.p / (m.p * n + m.q - 1)  # q > 1: never zero
     return np.asarray(np.where(n > 0, own, m.population_mean))

@@ -70,6 +70,11 @@ def profile_columns(model: CustomerModel, rfm: Rfm) -> dict[str, np.ndarray]:
     x, t_x, T = rfm.frequency, rfm.recency_days, rfm.age_days
     n, zbar = rfm.purchase_days, rfm.monetary
     r, f, m = model.quintiles.scores(rfm)
+    alive = bgnbd.p_alive(model.purchases, x, t_x, T)
+    # the next 30 days and every month's end in one pass over the hypergeometric term
+    ends = np.vstack([[[HORIZON_DAYS]], value.horizons(model.months)])
+    ahead = bgnbd.expected_purchases(model.purchases, ends, x, t_x, T, alive)
+    spend = gamma_gamma.expected_spend(model.spend, n, zbar)
     return {
         "recency_days": t_x,
         "frequency": x,
@@ -81,14 +86,10 @@ def profile_columns(model: CustomerModel, rfm: Rfm) -> dict[str, np.ndarray]:
         "m_score": m,
         "segment": segments(r, f),
         "cluster": np.asarray(model.clusters.labels, dtype=object)[model.clusters.assign(rfm)],
-        "p_alive": bgnbd.p_alive(model.purchases, x, t_x, T),
-        "expected_purchases_30d": bgnbd.expected_purchases(
-            model.purchases, HORIZON_DAYS, x, t_x, T
-        ),
-        "expected_spend_fen": gamma_gamma.expected_spend(model.spend, n, zbar),
-        "clv_fen": value.clv(
-            model.purchases, model.spend, x, t_x, T, n, zbar, model.months, model.monthly_discount
-        ),
+        "p_alive": alive,
+        "expected_purchases_30d": ahead[0],
+        "expected_spend_fen": spend,
+        "clv_fen": value.discounted(ahead[1:], spend, model.monthly_discount),
     }
 
 

@@ -12,6 +12,11 @@ from model.customers import bgnbd, gamma_gamma
 DAYS_PER_MONTH = 365.25 / 12
 
 
+def horizons(months: int) -> np.ndarray:
+    """The ends of the next `months` months, in days, as a column (one row per month)."""
+    return DAYS_PER_MONTH * np.arange(1, months + 1, dtype=float)[:, None]
+
+
 def clv(
     purchases: bgnbd.BgNbd,
     spend: gamma_gamma.GammaGamma,
@@ -25,9 +30,13 @@ def clv(
 ) -> np.ndarray:
     """Value of each customer's next `months`: the expected purchases of each month times
     the expected spend per purchase, month m discounted by (1 + monthly_discount)^m."""
-    x, t_x, T = (np.asarray(v, dtype=float)[None, :] for v in (x, t_x, T))
-    ends = DAYS_PER_MONTH * np.arange(1, months + 1, dtype=float)[:, None]
-    cumulative = bgnbd.expected_purchases(purchases, ends, x, t_x, T)
+    x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
+    cumulative = bgnbd.expected_purchases(purchases, horizons(months), x, t_x, T)
+    return discounted(cumulative, gamma_gamma.expected_spend(spend, n, zbar), monthly_discount)
+
+
+def discounted(cumulative: np.ndarray, spend: np.ndarray, monthly_discount: float) -> np.ndarray:
+    """CLV from the expected purchases up to each month's end (one row per month)."""
     per_month = np.diff(cumulative, axis=0, prepend=0.0)
-    discount = (1 + monthly_discount) ** -np.arange(1, months + 1, dtype=float)
-    return np.asarray(gamma_gamma.expected_spend(spend, n, zbar) * (discount @ per_month))
+    discount = (1 + monthly_discount) ** -np.arange(1, len(cumulative) + 1, dtype=float)
+    return np.asarray(spend * (discount @ per_month))

@@ -1,11 +1,17 @@
-"""record_orders: each order into its user's history, once per order_id (keyed by user_id).
+"""record_orders: each order into its user's history, once per order_id (keyed by user_id),
+and the customer's new profile to customer.profiles (streams/rules/profile_customers.py).
 
-Anonymous orders (no user_id) leave no history. Every order with a session_id is also
+Orders are taken in micro-batches (SCORER_BATCH_MAX, SCORER_BATCH_WAIT_MS) so that the
+profiles of a batch's customers are computed in one vectorised pass: one customer at a
+time, numpy's per-call overhead made a profile cost about 260 µs.
+
+Anonymous orders (no user_id) leave no history and no profile. Every order with a session_id is also
 passed on, keyed by session_id, to scoring.session-orders for conversion tracking.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from faust.types import EventT
@@ -15,17 +21,26 @@ from model.customers import history
 from streams import channels, metrics
 from streams.app import app
 from streams.deadletters import decode_or_dead_letter, handle_or_dead_letter, send_dead_letter
+from streams.rules.profile_customers import profile_records
 from streams.runtime import current, to_ms
-from streams.tables import user_history
+from streams.settings import settings
+from streams.tables import user_history, writing_to
 
 
 @app.agent(supervisor_strategy=CrashingSupervisor, channel=channels.orders)
 async def record_orders(stream: Any) -> None:
-    async for event in stream.events():
-        await handle_or_dead_letter("record_orders", event, _record)
+    conf = settings()
+    within = conf.scorer_batch_wait_ms / 1000
+    async for events in stream.take_events(conf.scorer_batch_max, within=within):
+        recorded: dict[str, tuple[dict[str, Any], int]] = {}  # user -> (history, as of)
+        for event in events:  # each event's table writes go to its own partition
+            with writing_to(event.message.topic, event.message.partition):
+                await handle_or_dead_letter("record_orders", event, partial(_record, recorded))
+        if recorded:
+            _publish_profiles(recorded)
 
 
-async def _record(event: EventT) -> None:
+async def _record(recorded: dict[str, tuple[dict[str, Any], int]], event: EventT) -> None:
     metrics.EVENTS.labels(topic=channels.catalogue_name(event.message.topic)).inc()
     order = await decode_or_dead_letter(event, "OrderPlaced")
     if order is None:
@@ -53,4 +68,18 @@ async def _record(event: EventT) -> None:
         return
     if added == "recorded":
         user_history[user] = updated
+        recorded[user] = (updated, order["placed_at_ms"])
     metrics.ORDERS.labels(result="recorded" if added == "recorded" else "redelivered").inc()
+
+
+def _publish_profiles(recorded: dict[str, tuple[dict[str, Any], int]]) -> None:
+    """The new profile of each customer the batch recorded an order of, to
+    customer.profiles (compacted, keyed by user_id): one vectorised pass for the batch."""
+    rt = current()
+    users = list(recorded)
+    summaries = [history.summary(recorded[u][0]) for u in users]
+    records = profile_records(users, summaries, rt.customers, [recorded[u][1] for u in users])  # type: ignore[arg-type]
+    for user, record in zip(users, records, strict=True):
+        value = rt.codec.encode_built("CustomerProfile", record)
+        rt.publisher.publish(channels.CUSTOMER_PROFILES, user.encode(), value)
+        metrics.PROFILES.labels(segment=record["segment"]).inc()

@@ -23,6 +23,7 @@ from streams.app import app
 from streams.deadletters import CONTENT_ERRORS, send_dead_letter
 from streams.kafka.outputs import RecentKeys
 from streams.records import ScoringRequest
+from streams.rules.profile_customers import segments_and_values
 from streams.rules.score_sessions import recommendation, score_rows, session_row
 from streams.runtime import current, now_ms
 from streams.settings import settings
@@ -48,7 +49,7 @@ async def score_sessions(stream: Any) -> None:
 async def score_batch(events: list[EventT]) -> None:
     """Score a batch in one forward pass and publish a Recommendation per new session."""
     rt = current()
-    rows, kept = [], []
+    rows, kept, summaries = [], [], []
     metrics.EVENTS.labels(topic=topics.SCORING_REQUESTS.name).inc(len(events))
     read_at = now_ms()
     for event in events:
@@ -70,16 +71,18 @@ async def score_batch(events: list[EventT]) -> None:
         summary = history.summary(user_history.get(user)) if user else None
         rows.append(session_row(request.started_at_ms, request.face, station, summary))
         kept.append(request)
+        summaries.append(summary)
         recommended.add(request.session_id, now_ms())  # a repeat in the same batch too
     if not rows:
         return
     with metrics.INFERENCE.time():
         results = score_rows(rt.predictor, rows)
+    values = segments_and_values(summaries, [r.started_at_ms for r in kept], rt.customers)
     metrics.BATCH_SIZE.observe(len(rows))
     scored_at = now_ms()
     metrics.HOP_SCORED.observe(max(0, scored_at - read_at) / 1000)
-    for request, ranked in zip(kept, results, strict=True):
-        record = recommendation(request, ranked, rt.predictor.version, scored_at)
+    for request, ranked, worth in zip(kept, results, values, strict=True):
+        record = recommendation(request, ranked, rt.predictor.version, scored_at, worth)
         value = rt.codec.encode_built("Recommendation", record)
         rt.publisher.publish(channels.RECOMMENDATIONS, request.session_id.encode(), value)
         published = now_ms()

@@ -51,9 +51,14 @@ def score_rows(predictor: Predictor, rows: Sequence[dict[str, Any]]) -> list[dic
 
 
 def recommendation(
-    request: ScoringRequest, ranked: dict[str, Any], model_version: str, scored_at_ms: int
+    request: ScoringRequest,
+    ranked: dict[str, Any],
+    model_version: str,
+    scored_at_ms: int,
+    value: tuple[str | None, float | None] = (None, None),
 ) -> Recommendation:
-    """The Recommendation record (schemas/recommendation.v1.avsc) of one scored session."""
+    """The Recommendation record (schemas/recommendation.v2.avsc) of one scored session;
+    `value` is the customer's segment and CLV (streams/rules/profile_customers.py)."""
     return {
         "session_id": request.session_id,
         "station_id": request.station_id,
@@ -67,4 +72,6 @@ def recommendation(
         "imputed_history": ranked["imputed_history"],
         "event_time": request.event_time_ms,
         "scored_at": scored_at_ms,
+        "segment": value[0],
+        "clv_fen": value[1],
     }

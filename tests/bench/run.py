@@ -87,7 +87,7 @@ class Contender:
     settings: Callable[[str, str, Path], dict[str, object]] = lambda prefix, group, tmp: {}
 
 
-def contenders(model_dir: Path) -> list[Contender]:
+def contenders(model_dir: Path, customer_dir: Path) -> list[Contender]:
     py = sys.executable
 
     def own_output(name: str) -> Callable[[str], str]:
@@ -95,7 +95,8 @@ def contenders(model_dir: Path) -> list[Contender]:
 
     def scorer_settings(prefix: str, group: str, tmp: Path) -> dict[str, object]:
         return {"scorer_topic_prefix": prefix, "scorer_app_id": group,
-                "scorer_model_dir": model_dir, "scorer_web_port": free_port(),
+                "scorer_model_dir": model_dir, "scorer_customer_model_dir": customer_dir,
+                "scorer_web_port": free_port(),
                 "scorer_data_dir": tmp / group,
                 "scorer_partitions": workload.PARTITIONS}  # fmt: skip
 
@@ -597,6 +598,7 @@ def prepare(bootstrap: str, plan: Plan) -> Context:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=ROOT / "out" / "model")
+    parser.add_argument("--customers", type=Path, default=ROOT / "out" / "customers")
     parser.add_argument(
         "--only",
         nargs="+",
@@ -606,6 +608,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not (args.model / "artifact.json").is_file():
         parser.error(f"no model in {args.model}: run `make model` first")
+    if not (args.customers / "customers.json").is_file():
+        parser.error(f"no customer model in {args.customers}: run `make customers` first")
     if not QUIX_PYTHON.is_file():
         parser.error(f"{QUIX_PYTHON} is missing: `make bench` creates it")
     plan = Plan.for_mode(os.environ.get("BENCH_QUICK", "") not in ("", "0"))
@@ -613,7 +617,8 @@ def main(argv: list[str] | None = None) -> int:
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or bootstrap_servers()
     began = time.monotonic()
     ctx = prepare(bootstrap, plan)
-    chosen = [c for c in contenders(args.model) if not args.only or c.name in args.only]
+    every = contenders(args.model, args.customers)
+    chosen = [c for c in every if not args.only or c.name in args.only]
     results: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                                "mode": "quick" if plan.quick else "full",
                                "machine": machine(), "plan": plan.__dict__,

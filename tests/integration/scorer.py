@@ -40,6 +40,7 @@ class ScorerSetup:
     bootstrap: str
     model_dir: Path
     base: Path
+    customer_model_dir: Path
     prefix: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:8]}.")
     codec: Codec = field(default_factory=Codec)
     settings: dict[str, object] = field(default_factory=dict)  # more worker settings, by name
@@ -54,6 +55,7 @@ class ScorerSetup:
     def env(self, name: str, port: int) -> dict[str, str]:
         return worker_env(self.bootstrap, scorer_topic_prefix=self.prefix,
                           scorer_app_id=self.app_id, scorer_model_dir=self.model_dir,
+                          scorer_customer_model_dir=self.customer_model_dir,
                           scorer_web_port=port, scorer_data_dir=self.base / name,
                           scorer_partitions=PARTITIONS, scorer_face_wait_ms=1500,
                           **self.settings)  # fmt: skip

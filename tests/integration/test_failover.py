@@ -51,9 +51,9 @@ def _histories(w1: Worker, w2: Worker, expected: dict[str, int]) -> dict[str, ob
 
 @pytest.mark.parametrize("mode", ["sigterm", "sigkill-restart"])
 def test_two_workers_lose_nothing_and_count_once(
-    kafka_bootstrap: str, trained_model: Path, tmp_path: Path, mode: str
+    kafka_bootstrap: str, trained_model: Path, customer_model: Path, tmp_path: Path, mode: str
 ) -> None:
-    setup = ScorerSetup(kafka_bootstrap, trained_model, tmp_path,
+    setup = ScorerSetup(kafka_bootstrap, trained_model, tmp_path, customer_model,
                         settings={"scorer_conversion_window_s": 10})  # fmt: skip
     ensure_topics(kafka_bootstrap, PARTITIONS, specs=topics.prefixed(setup.prefix))
     w1, w2 = Worker(setup, "w1").start(), Worker(setup, "w2").start()

@@ -81,9 +81,9 @@ class Prometheus:
 
 
 @pytest.fixture
-def deployment(kafka_bootstrap: str, trained_model: Path,
+def deployment(kafka_bootstrap: str, trained_model: Path, customer_model: Path,
                tmp_path: Path) -> Iterator[tuple[ScorerSetup, Prometheus]]:  # fmt: skip
-    setup = ScorerSetup(kafka_bootstrap, trained_model, tmp_path,
+    setup = ScorerSetup(kafka_bootstrap, trained_model, tmp_path, customer_model,
                         settings={"scorer_conversion_window_s": 8})  # fmt: skip
     ensure_topics(kafka_bootstrap, PARTITIONS, specs=topics.prefixed(setup.prefix))
     workers = [Worker(setup, "w1").start(), Worker(setup, "w2").start()]

@@ -101,10 +101,10 @@ def _log_lines(worker: Worker) -> int:
 
 @pytest.mark.parametrize("mode", ["stopped", "killed"])
 def test_the_worker_rides_out_a_broker_outage(
-    own_broker: OwnBroker, trained_model: Path, tmp_path: Path, mode: str
+    own_broker: OwnBroker, trained_model: Path, customer_model: Path, tmp_path: Path, mode: str
 ) -> None:
     bootstrap = own_broker.start()
-    setup = ScorerSetup(bootstrap, trained_model, tmp_path)
+    setup = ScorerSetup(bootstrap, trained_model, tmp_path, customer_model)
     ensure_topics(bootstrap, PARTITIONS, specs=topics.prefixed(setup.prefix))
     worker = Worker(setup, "w1").start()
     wait_stable([worker])

@@ -41,9 +41,14 @@ def face(beauty: float, expression: str = "none", emotion: str = "neutral") -> d
 
 @pytest.fixture(scope="module")
 def setup(
-    kafka_bootstrap: str, trained_model: Path, tmp_path_factory: pytest.TempPathFactory
+    kafka_bootstrap: str,
+    trained_model: Path,
+    customer_model: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> ScorerSetup:
-    return ScorerSetup(kafka_bootstrap, trained_model, tmp_path_factory.mktemp("scorer"))
+    return ScorerSetup(
+        kafka_bootstrap, trained_model, tmp_path_factory.mktemp("scorer"), customer_model
+    )
 
 
 @pytest.fixture(scope="module")
