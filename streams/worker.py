@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
           flush=True)  # fmt: skip
     import streams.agents
     import streams.monitoring
+    import streams.web.profiles
     import streams.web.views
     from streams.app import app
 

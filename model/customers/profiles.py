@@ -23,6 +23,7 @@ import numpy as np
 from model.artifact import ArtifactError
 from model.customers import bgnbd, gamma_gamma, value
 from model.customers.clusters import Clusters
+from model.customers.history import DAY_MS
 from model.customers.rfm import Rfm
 from model.customers.segments import Quintiles, segments
 
@@ -91,6 +92,31 @@ def profile_columns(model: CustomerModel, rfm: Rfm) -> dict[str, np.ndarray]:
         "expected_spend_fen": spend,
         "clv_fen": value.discounted(ahead[1:], spend, model.monthly_discount),
     }
+
+
+def alive_over_time(
+    model: CustomerModel,
+    first_ms: int,
+    purchase_days: int,
+    recent_ms: list[int],
+    until_ms: int,
+    points: int = 80,
+) -> tuple[np.ndarray, np.ndarray]:
+    """P(alive) at `points` times from the oldest of the recent purchases to `until_ms`:
+    (times in ms, probabilities). `recent_ms` are the times of the latest purchases (each
+    local day once, oldest first) out of `purchase_days` in all; before each time only the
+    purchases up to it count, so the curve jumps up at a purchase and decays between."""
+    recent = np.asarray(sorted(recent_ms), dtype=np.int64)
+    start = int(recent[0]) if len(recent) else first_ms
+    times = np.linspace(start, max(until_ms, start + 1), points).astype(np.int64)
+    made = np.searchsorted(recent, times, side="right")  # recent purchases up to each time
+    earlier = purchase_days - len(recent)  # purchase days before the recent ones
+    last = np.where(made > 0, recent[np.maximum(made - 1, 0)], first_ms)
+    x = np.maximum(earlier + made - 1, 0)
+    alive = bgnbd.p_alive(
+        model.purchases, x, (last - first_ms) / DAY_MS, (times - first_ms) / DAY_MS
+    )
+    return times, alive
 
 
 def save(folder: Path, model: CustomerModel, created_at: str) -> str:

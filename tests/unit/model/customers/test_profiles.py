@@ -11,7 +11,7 @@ import pytest
 
 from model import generator
 from model.artifact import ArtifactError
-from model.customers import profiles
+from model.customers import bgnbd, profiles
 from model.customers.rfm import from_orders
 
 
@@ -76,3 +76,21 @@ def test_missing_and_garbage_files_are_refused(tmp_path: Path) -> None:
     (tmp_path / profiles.FILE).write_text("{not json")
     with pytest.raises(ArtifactError, match="not a customer model"):
         profiles.load(tmp_path)
+
+
+def test_alive_over_time_decays_between_purchases_and_ends_at_the_profiles_figure(
+    fitted: tuple,
+) -> None:
+    model, _ = fitted
+    day = generator.DAY_MS
+    first = generator.START_MS
+    recent = [first + 40 * day, first + 60 * day, first + 65 * day]  # 2 days before: 5 in all
+    until = first + 200 * day
+    times, alive = profiles.alive_over_time(model, first, 5, recent, until, points=400)
+    assert times[0] == recent[0] and times[-1] == until
+    between = (times > recent[-1]) & (times <= until)
+    assert (np.diff(alive[between]) <= 1e-12).all()  # no purchase: it only falls
+    jump = np.searchsorted(times, recent[1])
+    assert alive[jump] > alive[jump - 1]  # a purchase raises it
+    x, t_x, T = 4, 65.0, 200.0
+    assert alive[-1] == pytest.approx(float(bgnbd.p_alive(model.purchases, x, t_x, T)))
