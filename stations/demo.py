@@ -277,6 +277,7 @@ def _summary(sent: dict[str, Any], tally: Tally, url: str) -> None:
           f"({dict(conv)})")  # fmt: skip
     print(f"  customers                  {_customers(tally)}")
     print(f"  web server                 {url}/score (POST), {url}/users/<id>, {url}/readyz")
+    print(f"  customer profiles page     {url}/profiles (while a worker runs: `make worker`)")
     print(f"  metrics                    {url}/metrics (Prometheus; dashboards: README)")
 
 

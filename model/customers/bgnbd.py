@@ -46,18 +46,42 @@ def log_likelihood(m: BgNbd, x: Any, t_x: Any, T: Any) -> np.ndarray:
 
 
 def fit(x: Any, t_x: Any, T: Any) -> BgNbd:
-    """Maximum-likelihood parameters for customers (x, t_x, T)."""
+    """Maximum-likelihood parameters for customers (x, t_x, T), with the likelihood's
+    analytic gradient: a million customers in about five times fewer passes than finite
+    differences take."""
     rows, weights = distinct(x, t_x, T)
     _check(rows)
     x_, t_, T_ = rows.T
 
-    def loss(theta: np.ndarray) -> float:
-        return -float(weights @ log_likelihood(BgNbd(*np.exp(theta)), x_, t_, T_))
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        ll, grad = log_likelihood_and_gradient(BgNbd(*np.exp(theta)), x_, t_, T_)
+        return -float(weights @ ll), -(grad @ weights) * np.exp(theta)  # d/d log-parameter
 
     start = np.log([1.0, max(float(np.average(T_, weights=weights)), 1e-3), 1.0, 1.0])
-    found = maximise(loss, start, "BG/NBD")
+    found = maximise(loss, start, "BG/NBD", gradient=True)
     r, alpha, a, b = (float(v) for v in np.exp(found.x))
     return BgNbd(r, alpha, a, b, -float(found.fun))
+
+
+def log_likelihood_and_gradient(
+    m: BgNbd, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each customer's log-likelihood and its gradient in (r, alpha, a, b), shape (4, n)."""
+    r, alpha, a, b = m.r, m.alpha, m.a, m.b
+    ll = log_likelihood(m, x, t_x, T)
+    repeat = x > 0
+    a3 = -(r + x) * np.log(alpha + T)
+    b_x1 = np.where(repeat, b + x - 1, 1.0)
+    a4 = np.log(a) - np.log(b_x1) - (r + x) * np.log(alpha + t_x)
+    a12 = ll - np.where(repeat, np.logaddexp(a3, a4), a3)  # A1 + A2
+    w3 = np.exp(a3 - (ll - a12))  # the shares of the two terms in the likelihood
+    w4 = np.where(repeat, 1.0 - w3, 0.0)
+    psi = special.digamma
+    d_r = psi(r + x) - psi(r) + np.log(alpha) - w3 * np.log(alpha + T) - w4 * np.log(alpha + t_x)
+    d_alpha = r / alpha - w3 * (r + x) / (alpha + T) - w4 * (r + x) / (alpha + t_x)
+    d_a = psi(a + b) - psi(a + b + x) + w4 / a
+    d_b = psi(a + b) + psi(b + x) - psi(b) - psi(a + b + x) - w4 / b_x1
+    return ll, np.vstack([d_r, d_alpha, d_a, d_b])
 
 
 def p_alive(m: BgNbd, x: Any, t_x: Any, T: Any) -> np.ndarray:

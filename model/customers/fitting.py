@@ -27,16 +27,22 @@ def distinct(*columns: Any) -> tuple[np.ndarray, np.ndarray]:
     return rows, counts.astype(float)
 
 
-def maximise(loss: Any, start: np.ndarray, what: str) -> Any:
+def maximise(loss: Any, start: np.ndarray, what: str, gradient: bool = False) -> Any:
     """Minimise a negative log-likelihood over log-parameters (L-BFGS-B, tight tolerances;
-    Nelder-Mead takes over when it stops without converging)."""
+    Nelder-Mead takes over when it stops without converging). With `gradient`, `loss`
+    returns (value, gradient)."""
     with np.errstate(all="ignore"):
         found = optimize.minimize(
-            loss, start, method="L-BFGS-B", options={"ftol": 1e-14, "gtol": 1e-9, "maxiter": 2000}
+            loss,
+            start,
+            method="L-BFGS-B",
+            jac=gradient,
+            options={"ftol": 1e-14, "gtol": 1e-9, "maxiter": 2000},
         )
         if not found.success:
+            value = (lambda theta: loss(theta)[0]) if gradient else loss
             found = optimize.minimize(
-                loss,
+                value,
                 found.x,
                 method="Nelder-Mead",
                 options={"xatol": 1e-8, "fatol": 1e-9, "maxiter": 4000},

@@ -123,3 +123,17 @@ def test_a_fit_weighs_repeated_customers_as_the_maximum_likelihood_does(
     for name in ("r", "alpha", "a", "b"):
         assert getattr(thrice, name) == pytest.approx(getattr(once, name), rel=1e-3), name
     assert thrice.log_likelihood == pytest.approx(3 * once.log_likelihood, rel=1e-6)
+
+
+def test_the_analytic_gradient_agrees_with_finite_differences(cdnow_summary: pd.DataFrame) -> None:
+    x, t_x, T = (cdnow_summary[c].to_numpy(float) for c in ("x", "t_x", "T"))
+    at = [0.3, 5.0, 0.7, 2.0]
+    _, grad = bgnbd.log_likelihood_and_gradient(bgnbd.BgNbd(*at), x, t_x, T)
+    for i in range(4):
+        step = 1e-6 * at[i]
+        up, down = list(at), list(at)
+        up[i] += step
+        down[i] -= step
+        ll_up = bgnbd.log_likelihood(bgnbd.BgNbd(*up), x, t_x, T).sum()
+        ll_down = bgnbd.log_likelihood(bgnbd.BgNbd(*down), x, t_x, T).sum()
+        assert grad[i].sum() == pytest.approx((ll_up - ll_down) / (2 * step), rel=1e-5), i
