@@ -52,5 +52,8 @@ MODEL_INFO = Gauge("scorer_model_info", "The model this worker serves (value 1)"
                    ["version"], registry=REGISTRY)  # fmt: skip
 CUSTOMER_MODEL_INFO = Gauge("scorer_customer_model_info", "The customer model this worker "
                             "applies (value 1)", ["version"], registry=REGISTRY)  # fmt: skip
+PROFILE_ERRORS = Counter("scorer_customer_profile_errors_total", "Customer profiles not "
+                         "published: a figure outside its schema's range",
+                         registry=REGISTRY)  # fmt: skip
 PROFILES = Counter("scorer_customer_profiles_total", "Customer profiles published to "
                    "customer.profiles, per segment", ["segment"], registry=REGISTRY)  # fmt: skip

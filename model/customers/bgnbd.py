@@ -102,8 +102,13 @@ def expected_purchases(
     t, x, T = _floats(t, x, T)
     if alive is None:
         alive = p_alive(m, x, t_x, T)
-    hyp = special.hyp2f1(m.r + x, m.b + x, m.a + m.b + x - 1, t / (m.alpha + T + t))
-    ahead = 1 - np.exp((m.r + x) * np.log((m.alpha + T) / (m.alpha + T + t))) * hyp
+    # Equation 10 has ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z): a vanishing
+    # power times a hypergeometric term that overflows for a few hundred repeat purchases.
+    # Euler's transformation, 2F1(p, q; c; z) = (1-z)^(c-p-q) 2F1(c-p, c-q; c; z), turns it
+    # into ((alpha+T)/(alpha+T+t))^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z), near 1 for any x.
+    z = t / (m.alpha + T + t)
+    hyp = special.hyp2f1(m.a + m.b - 1 - m.r, m.a - 1, m.a + m.b + x - 1, z)
+    ahead = 1 - np.exp((m.a - 1) * np.log1p(-z)) * hyp
     return np.asarray((m.a + m.b + x - 1) / (m.a - 1) * ahead * alive)
 
 

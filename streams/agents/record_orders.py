@@ -5,12 +5,14 @@ Orders are taken in micro-batches (SCORER_BATCH_MAX, SCORER_BATCH_WAIT_MS) so th
 profiles of a batch's customers are computed in one vectorised pass: one customer at a
 time, numpy's per-call overhead made a profile cost about 260 µs.
 
-Anonymous orders (no user_id) leave no history and no profile. Every order with a session_id is also
-passed on, keyed by session_id, to scoring.session-orders for conversion tracking.
+Anonymous orders (no user_id) leave no history and no profile. Every order with a
+session_id is also passed on, keyed by session_id, to scoring.session-orders for
+conversion tracking.
 """
 
 from __future__ import annotations
 
+import logging
 from functools import partial
 from typing import Any
 
@@ -18,6 +20,7 @@ from faust.types import EventT
 from mode import CrashingSupervisor
 
 from model.customers import history
+from schemas.codec import CodecError
 from streams import channels, metrics
 from streams.app import app
 from streams.deadletters import decode_or_dead_letter, handle_or_dead_letter, send_dead_letter
@@ -25,6 +28,8 @@ from streams.rules.profile_customers import profile_records
 from streams.runtime import current, to_ms
 from streams.settings import settings
 from streams.tables import user_history, writing_to
+
+log = logging.getLogger(__name__)
 
 
 @app.agent(supervisor_strategy=CrashingSupervisor, channel=channels.orders)
@@ -80,6 +85,11 @@ def _publish_profiles(recorded: dict[str, tuple[dict[str, Any], int]]) -> None:
     summaries = [history.summary(recorded[u][0]) for u in users]
     records = profile_records(users, summaries, rt.customers, [recorded[u][1] for u in users])  # type: ignore[arg-type]
     for user, record in zip(users, records, strict=True):
-        value = rt.codec.encode_built("CustomerProfile", record)
+        try:
+            value = rt.codec.encode_built("CustomerProfile", record)
+        except (CodecError, ValueError, TypeError) as exc:  # a figure out of its range
+            log.warning("a customer profile was not published: %s", exc)
+            metrics.PROFILE_ERRORS.inc()
+            continue
         rt.publisher.publish(channels.CUSTOMER_PROFILES, user.encode(), value)
         metrics.PROFILES.labels(segment=record["segment"]).inc()

@@ -8,6 +8,7 @@ model to the same RFM, so a profile on Kafka and one computed offline agree.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -63,5 +64,6 @@ def segments_and_values(
     rfm = from_summaries([summaries[i] for i in known], [as_of_ms[i] for i in known])  # type: ignore[misc]
     columns = profiles.profile_columns(model, rfm)
     for j, i in enumerate(known):
-        out[i] = (str(columns["segment"][j]), float(columns["clv_fen"][j]))
+        clv = float(columns["clv_fen"][j])
+        out[i] = (str(columns["segment"][j]), clv if math.isfinite(clv) else None)
     return out

@@ -58,11 +58,22 @@ def _expected_mp(m: bgnbd.BgNbd, t: float, x: int, t_x: float, T: float) -> floa
         (30, 40, 500, 510),
         (365, 120, 530, 540),
         (365, 5, 10, 540),
+        (30, 400, 500, 510),
+        (365, 1500, 1990, 2000),
+        (365, 300, 1, 2),
     ],
 )
 def test_expected_purchases_agrees_with_mpmath(t: float, x: int, t_x: float, T: float) -> None:
     ours = float(bgnbd.expected_purchases(M, t, x, t_x, T))
     assert ours == pytest.approx(_expected_mp(M, t, x, t_x, T), rel=1e-8)
+
+
+def test_every_figure_is_finite_for_any_history_even_a_daily_buyers() -> None:
+    # The textbook form of equation 10 overflows from a few hundred repeat purchases on.
+    x = np.arange(0, 20_000, 13, dtype=float)
+    for T in (0.5, 30.0, 700.0, 20_000.0):
+        ahead = bgnbd.expected_purchases(M, 365, x, np.minimum(x, T), np.maximum(x, T))
+        assert np.isfinite(ahead).all() and (ahead >= 0).all(), T
 
 
 def test_p_alive_is_one_without_repeat_purchases_and_falls_with_silence() -> None:
