@@ -21,7 +21,7 @@ from schemas.codec import CodecError
 from streams import channels, metrics
 from streams.app import app
 from streams.deadletters import CONTENT_ERRORS, send_dead_letter
-from streams.kafka.outputs import RecentKeys
+from streams.kafka.outputs import ReadBack, RecentKeys
 from streams.records import ScoringRequest
 from streams.rules.profile_customers import segments_and_values
 from streams.rules.score_sessions import recommendation, score_rows, session_row
@@ -31,6 +31,7 @@ from streams.tables import user_history
 
 log = logging.getLogger(__name__)
 recommended = RecentKeys(channels.RECOMMENDATIONS, settings().scorer_dedup_window_s * 1000)
+read_back = ReadBack()  # open once `recommended` holds the topic's tail
 
 
 @app.agent(supervisor_strategy=CrashingSupervisor, channel=channels.scoring_requests)
@@ -49,6 +50,7 @@ async def score_sessions(stream: Any) -> None:
 async def score_batch(events: list[EventT]) -> None:
     """Score a batch in one forward pass and publish a Recommendation per new session."""
     rt = current()
+    await read_back.wait()
     rows, kept, summaries = [], [], []
     metrics.EVENTS.labels(topic=topics.SCORING_REQUESTS.name).inc(len(events))
     read_at = now_ms()
@@ -93,7 +95,9 @@ async def score_batch(events: list[EventT]) -> None:
 
 
 async def _reload_recommended(app: Any, *args: Any, **kwargs: Any) -> None:
+    read_back.close()
     await recommended.reload(current().bootstrap, None)
+    read_back.open()
 
 
 app.on_partitions_assigned.connect(_reload_recommended)  # type: ignore[arg-type]

@@ -27,7 +27,7 @@ from schemas.codec import CodecError
 from streams import channels, metrics
 from streams.app import app
 from streams.deadletters import CONTENT_ERRORS, handle_or_dead_letter
-from streams.kafka.outputs import RecentKeys, Written, read_tail
+from streams.kafka.outputs import ReadBack, RecentKeys, Written, read_tail
 from streams.rules import track_conversions as rules
 from streams.rules.deadlines import DeadlineIndex
 from streams.runtime import current, now_ms, to_ms
@@ -41,6 +41,7 @@ deadlines = DeadlineIndex(state)
 #: What a rebuild reads back: every entry still held began within it.
 SPAN_MS = (_conf.scorer_conversion_window_s + _conf.scorer_dedup_window_s) * 1000
 published = RecentKeys(channels.CONVERSIONS, SPAN_MS)
+read_back = ReadBack()  # open once the handed partitions' state is rebuilt
 owned: set[int] = set()
 
 
@@ -49,6 +50,7 @@ async def track_conversions(stream: Any) -> None:
     route = {channels.RECOMMENDATIONS: _on_recommendation, channels.SESSION_ORDERS: _on_order}
 
     async def handle(event: EventT) -> None:
+        await read_back.wait()
         topic = event.message.topic
         metrics.EVENTS.labels(topic=channels.catalogue_name(topic)).inc()
         route[topic](event)
@@ -97,7 +99,7 @@ def _on_order(event: EventT) -> None:
 @app.timer(interval=_conf.scorer_tick_ms / 1000)
 async def decide_due() -> None:
     """NO_PURCHASE for each recommendation whose window closed; forget what is done."""
-    if not settled():
+    if not (settled() and read_back.is_open()):
         return  # partitions are moving: they are rebuilt once they are settled
     now = now_ms()
     for partition in sorted(owned):
@@ -163,7 +165,16 @@ def _decoded(recs: list[Written],
 
 
 async def _rebuild(app: Any, *args: Any, **kwargs: Any) -> None:
-    """Drop the partitions this worker lost; rebuild the ones it was handed."""
+    """Drop the partitions this worker lost; rebuild the ones it was handed. No event is
+    handled meanwhile (`read_back`)."""
+    read_back.close()
+    try:
+        await _rebuild_assigned(app)
+    finally:
+        read_back.open()
+
+
+async def _rebuild_assigned(app: Any) -> None:
     assigned = {tp.partition for tp in app.assignor.assigned_actives()
                 if tp.topic == channels.RECOMMENDATIONS}  # fmt: skip
     handed, lost = assigned - owned, owned - assigned

@@ -111,3 +111,31 @@ class RecentKeys:
         ordered = sorted(tail, key=lambda w: w.timestamp_ms)
         self._at = {w.key: w.timestamp_ms for w in ordered}
         self._order = deque((w.timestamp_ms, w.key) for w in ordered)
+
+
+class ReadBack:
+    """Open once what an agent reads back on an assignment (RecentKeys, a replayed state)
+    is in memory: the agent waits on it before it acts on an event.
+
+    Faust resumes the streams when its table recovery is done, and that can come before
+    the `on_partitions_assigned` handlers have read the outputs' tails back; an event
+    handled in between meets a memory without them, and republishes what is already out.
+    The gate closes when such a handler starts (before Faust can resume anything), not
+    when partitions are revoked: Faust's revocation waits for the streams to drain, and a
+    stream waiting on the gate would hold it up.
+    """
+
+    def __init__(self) -> None:
+        self._open = asyncio.Event()
+
+    def close(self) -> None:
+        self._open.clear()
+
+    def open(self) -> None:
+        self._open.set()
+
+    def is_open(self) -> bool:
+        return self._open.is_set()
+
+    async def wait(self) -> None:
+        await self._open.wait()

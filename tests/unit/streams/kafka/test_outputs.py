@@ -3,7 +3,9 @@ order published, and nothing older."""
 
 from __future__ import annotations
 
-from streams.kafka.outputs import RecentKeys
+import asyncio
+
+from streams.kafka.outputs import ReadBack, RecentKeys
 
 
 def test_keys_are_kept_for_the_window_and_then_forgotten() -> None:
@@ -24,3 +26,25 @@ def test_a_key_published_again_is_kept_from_its_latest_time() -> None:
     recent.add("s-1", 10_900)  # again: now the newest
     recent.add("s-3", 11_200)  # s-2 leaves the window, s-1 does not
     assert "s-2" not in recent and "s-1" in recent and "s-3" in recent
+
+
+def test_the_read_back_gate_holds_an_agent_until_it_opens() -> None:
+    gate = ReadBack()
+
+    async def run() -> list[str]:
+        seen: list[str] = []
+
+        async def agent() -> None:
+            await gate.wait()
+            seen.append("handled")
+
+        task = asyncio.create_task(agent())
+        await asyncio.sleep(0.01)
+        seen.append("still closed" if not task.done() else "passed early")
+        gate.open()
+        await task
+        gate.close()
+        seen.append("closed again" if not gate.is_open() else "open")
+        return seen
+
+    assert asyncio.run(run()) == ["still closed", "handled", "closed again"]
