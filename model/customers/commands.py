@@ -13,13 +13,13 @@ import numpy as np
 import pandas as pd
 
 from model import generator
-from model.customers import bgnbd, calibration, cdnow, gamma_gamma, profiles
+from model.customers import bgnbd, calibration, cdnow, gamma_gamma, profiles, value
 from model.customers.clusters import silhouettes
 from model.customers.history import DAY_MS
 from model.customers.rfm import from_orders
 from schemas.errors import ScorerError
 
-MONTH_MS = int(365.25 / 12 * DAY_MS)
+MONTH_MS = int(value.DAYS_PER_MONTH * DAY_MS)
 ORDER_COLUMNS = "user_id, placed_at_ms (epoch ms) or placed_at (ISO 8601), amount (fen)"
 
 
