@@ -1,18 +1,25 @@
-"""`python -m model train|evaluate|score|customers`: the model's commands."""
+"""`python -m model train|evaluate|score|customers|store|promote|rollback|retire|models`:
+the model's commands."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 import pandas as pd
 
+from infra.kafka.broker import BrokerError
+from model import release
 from model.artifact import ArtifactError
 from model.customers import commands as customer_commands
 from model.customers.cdnow import CdnowError
 from model.customers.fitting import FitError
 from model.features import RAW_COLUMNS, FeatureError
+from model.lifecycle import AnnouncementError
+from model.store import DEFAULT as DEFAULT_STORE
+from model.store import ModelStore
 
 BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
@@ -39,6 +46,13 @@ def parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--seed", type=int, default=20240701, help="seed of data and training")
     train.add_argument("--out", type=Path, required=True, help="artifact folder to write")
+    train.add_argument(
+        "--store",
+        type=Path,
+        default=Path(os.environ.get("SCORER_MODEL_STORE", DEFAULT_STORE)),
+        help=f"model store the artifact is also kept in (default SCORER_MODEL_STORE, else "
+        f"{DEFAULT_STORE})",
+    )
     train.add_argument("--epochs", type=positive_int, default=40, help="most epochs (default 40)")
     train.add_argument(
         "--class-weight",
@@ -60,6 +74,7 @@ def parser() -> argparse.ArgumentParser:
     score.add_argument("--output", type=Path, required=True, help="CSV to write")
     score.add_argument("--batch-size", type=positive_int, default=10_000)
     customer_commands.add_parser(commands, positive_int)
+    release.add_parsers(commands)
     return top
 
 
@@ -72,8 +87,10 @@ def main(argv: list[str] | None = None) -> int:
             return run_evaluate(args)
         if args.command == "customers":
             return customer_commands.run(args)
+        if args.command in release.COMMANDS:
+            return release.run(args)
         return run_score(args)
-    except (ArtifactError, FeatureError, CdnowError, FitError,
+    except (ArtifactError, FeatureError, CdnowError, FitError, AnnouncementError, BrokerError,
             customer_commands.CommandError) as exc:  # fmt: skip
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -86,10 +103,11 @@ def run_train(args: argparse.Namespace) -> int:
         args.sessions, args.seed, args.out, epochs=args.epochs, class_weight=args.class_weight
     )
     m = model.metrics
+    ModelStore(args.store).add(args.out)
     print(
         f"Trained {model.version} on {m['n_train']:,} sessions in {m['train_seconds']} s "
         f"(best epoch {m['best_epoch']}): validation accuracy {m['val_accuracy']:.4f}, "
-        f"log loss {m['val_log_loss']:.4f}. Artifact: {args.out}"
+        f"log loss {m['val_log_loss']:.4f}. Artifact: {args.out}, kept in {args.store}"
     )
     return 0
 

@@ -109,6 +109,14 @@ def load(folder: Path | str) -> Artifact:
     )
 
 
+def created_at(folder: Path | str) -> str:
+    """When the artifact in `folder` was trained (ISO 8601), "" when unreadable."""
+    try:
+        return str(_read_meta(Path(folder)).get("created_at", ""))
+    except ArtifactError:
+        return ""
+
+
 def _read_meta(folder: Path) -> dict[str, Any]:
     path = folder / META
     if not path.is_file():

@@ -100,6 +100,14 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "recommended_at": STARTED_AT + 812,
         "decided_at": STARTED_AT + 95_010,
     },
+    "ModelAnnouncement": {
+        "role": "CANARY",
+        "version": "mlp-20261201-3f9c2a1b",
+        "share": 0.1,
+        "previous": None,
+        "announced_by": "ops",
+        "announced_at": STARTED_AT,
+    },
     "DeadLetter": {
         "source_topic": "station.sessions",
         "partition": 3,

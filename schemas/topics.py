@@ -36,6 +36,16 @@ CUSTOMER_PROFILES = TopicSpec(
     "CustomerProfile",
     config={"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"},
 )
+# The model version serving in each role (key: live, shadow, canary), followed by every
+# worker (DESIGN section 12); what a shadow scored, never shown to a clerk.
+MODELS = TopicSpec(
+    "scoring.models",
+    "role: live, shadow or canary",
+    "ModelAnnouncement",
+    co_partitioned=False,
+    config={"cleanup.policy": "compact", "min.compaction.lag.ms": "0"},
+)
+SHADOW = TopicSpec("scoring.shadow", "session_id", "Recommendation (of the shadow version)")
 
 # Internal topics of the scorer (JSON values of its own, not for other consumers).
 SESSION_ORDERS = TopicSpec("scoring.session-orders", "session_id", "OrderPlaced (re-keyed)")
@@ -52,6 +62,8 @@ ALL: tuple[TopicSpec, ...] = (
     DEAD_LETTERS,
     CONVERSIONS,
     CUSTOMER_PROFILES,
+    MODELS,
+    SHADOW,
     SCORING_REQUESTS,
     SESSION_ORDERS,
 )

@@ -26,6 +26,7 @@ RECOMMENDATIONS = topics.named(topics.RECOMMENDATIONS, PREFIX)
 SESSION_ORDERS = topics.named(topics.SESSION_ORDERS, PREFIX)
 CONVERSIONS = topics.named(topics.CONVERSIONS, PREFIX)
 CUSTOMER_PROFILES = topics.named(topics.CUSTOMER_PROFILES, PREFIX)
+SHADOW = topics.named(topics.SHADOW, PREFIX)
 SCORING_REQUESTS = topics.named(topics.SCORING_REQUESTS, PREFIX)
 _CATALOGUE = {topics.named(spec, PREFIX): spec.name for spec in topics.ALL}
 

@@ -48,8 +48,21 @@ CONVERSIONS = Counter("scorer_conversions_total",
                       registry=REGISTRY)  # fmt: skip
 CONSUMER_LAG = Gauge("scorer_consumer_lag", "Messages not yet processed, per partition this "
                      "worker owns", ["topic", "partition"], registry=REGISTRY)  # fmt: skip
-MODEL_INFO = Gauge("scorer_model_info", "The model this worker serves (value 1)",
-                   ["version"], registry=REGISTRY)  # fmt: skip
+MODEL_INFO = Gauge("scorer_model_info", "The model versions this worker serves (value 1), "
+                   "per role: live, shadow, canary", ["version", "role"],
+                   registry=REGISTRY)  # fmt: skip
+MODEL_LOAD_FAILURES = Counter("scorer_model_load_failures_total", "Announced model versions "
+                              "refused (missing, corrupt, mismatched): the current one goes "
+                              "on serving", ["role"], registry=REGISTRY)  # fmt: skip
+SCORED_BY = Counter("scorer_scored_by_model_total", "Sessions scored per model version and "
+                    "role (live and canary: served; shadow: scored beside them)",
+                    ["model_version", "role"], registry=REGISTRY)  # fmt: skip
+SHADOW_AGREEMENT = Counter("scorer_shadow_agreement_total", "Shadow-scored sessions whose "
+                           "top pick is (agree=true) or is not the served one",
+                           ["agree"], registry=REGISTRY)  # fmt: skip
+CONVERSIONS_BY_MODEL = Counter("scorer_conversions_by_model_total", "Recommendation outcomes "
+                               "per model version that scored them", ["model_version",
+                               "outcome"], registry=REGISTRY)  # fmt: skip
 CUSTOMER_MODEL_INFO = Gauge("scorer_customer_model_info", "The customer model this worker "
                             "applies (value 1)", ["version"], registry=REGISTRY)  # fmt: skip
 PROFILE_ERRORS = Counter("scorer_customer_profile_errors_total", "Customer profiles not "

@@ -25,8 +25,15 @@ WATCHED = frozenset(spec.name for spec in (topics.SESSIONS, topics.FACES, topics
 
 
 def publish_model_info() -> None:
-    metrics.MODEL_INFO.labels(version=current().predictor.version).set(1)
+    """The customer model's version (the scoring models' come from streams/serving.py)."""
     metrics.CUSTOMER_MODEL_INFO.labels(version=current().customers.version).set(1)
+
+
+@app.timer(interval=1.0)
+async def swap_models_when_idle() -> None:
+    """A worker without sessions to score swaps an announced model in here, so that
+    scorer_model_info is right even when idle (between batches, on the event loop)."""
+    current().models.serving()
 
 
 @app.timer(interval=10.0)

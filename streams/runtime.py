@@ -1,5 +1,5 @@
-"""What the agents and views share at run time: settings, codec, models, station registry,
-the outputs' producer.
+"""What the agents and views share at run time: settings, codec, the served models and their
+follower, station registry, the outputs' producer.
 
 The worker fills it in before Faust starts (streams/worker.py); agents read it through
 `current()`. It is not created at import time, so that importing an agent never loads a
@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from model.customers.profiles import CustomerModel
-from model.predictor import Predictor
 from schemas.codec import Codec
 from schemas.errors import ScorerError
+from streams.kafka.models import ModelFollower
 from streams.kafka.probe import BrokerProbe
 from streams.kafka.publisher import Publisher
 from streams.kafka.registry import StationRegistry
+from streams.serving import ModelSet
 from streams.settings import Settings
 
 
@@ -27,11 +28,12 @@ class Runtime:
     settings: Settings
     bootstrap: str  # KAFKA_BOOTSTRAP_SERVERS, else the local broker's address
     codec: Codec
-    predictor: Predictor
+    models: ModelSet  # live, shadow, canary (streams/serving.py)
     registry: StationRegistry
     probe: BrokerProbe
     publisher: Publisher  # the worker's outputs (streams/kafka/publisher.py)
     customers: CustomerModel  # segments and value (model/customers/profiles.py)
+    follower: ModelFollower  # of scoring.models (streams/kafka/models.py)
 
 
 _runtime: Runtime | None = None

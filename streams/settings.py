@@ -33,7 +33,12 @@ class Settings(KafkaSettings):
         default=1800, ge=1, description="how long an order can follow a session"
     )
     scorer_model_dir: Path = Field(
-        default=Path("out/model"), description="folder of the model artifact to serve"
+        default=Path("out/model"),
+        description="model artifact served until scoring.models announces a live version",
+    )
+    scorer_model_store: Path = Field(
+        default=Path("out/models"),
+        description="model store: the versions scoring.models may announce, one folder each",
     )
     scorer_customer_model_dir: Path = Field(
         default=Path("out/customers"),

@@ -2,8 +2,10 @@
 
 Before Faust starts: the settings are checked, the model artifact and the customer model
 are loaded (a bad one stops the worker with the reason), the topics are created if
-missing and the station registry starts loading. Then the agents and web views are
-registered and Faust runs until SIGTERM or SIGINT.
+missing, the live version announced on scoring.models is loaded from the model store
+(refused, the artifact of SCORER_MODEL_DIR serves until the next announcement), the
+follower of that topic starts and the station registry starts loading. Then the agents
+and web views are registered and Faust runs until SIGTERM or SIGINT.
 """
 
 from __future__ import annotations
@@ -21,16 +23,20 @@ import torch
 
 from infra.kafka.admin import ensure_topics
 from infra.kafka.broker import bootstrap_servers
+from model import lifecycle
 from model.customers import profiles
 from model.predictor import Predictor
+from model.store import ModelStore
 from schemas import topics
 from schemas.codec import Codec
 from schemas.errors import ScorerError
 from schemas.topics import prefixed
+from streams.kafka.models import ModelFollower
 from streams.kafka.probe import BrokerProbe
 from streams.kafka.publisher import Publisher
 from streams.kafka.registry import StationRegistry
 from streams.runtime import Runtime, install
+from streams.serving import ModelSet
 from streams.settings import settings
 
 CLEAN_STOP = "clean-stop"
@@ -74,13 +80,20 @@ def prepare() -> Runtime:
     )
     codec = Codec(max_message_bytes=conf.scorer_max_message_bytes,
                   max_string=conf.scorer_max_string)  # fmt: skip
+    models = ModelSet(ModelStore(conf.scorer_model_store), predictor)
+    models_topic = topics.named(topics.MODELS, conf.scorer_topic_prefix)
+    for announced in lifecycle.read(bootstrap, models_topic, codec).values():
+        models.offer(announced)
+    models.serving()  # what was announced serves from the first batch
+    follower = ModelFollower(bootstrap, codec, models_topic, models)
+    follower.start()
     registry_topic = topics.named(topics.REGISTRY, conf.scorer_topic_prefix)
     registry = StationRegistry(bootstrap, codec, registry_topic)
     registry.start()
     probe = BrokerProbe(bootstrap, registry_topic)
     probe.start()
-    return Runtime(conf, bootstrap, codec, predictor, registry, probe, Publisher(bootstrap),
-                   customers)  # fmt: skip
+    return Runtime(conf, bootstrap, codec, models, registry, probe, Publisher(bootstrap),
+                   customers, follower)  # fmt: skip
 
 
 STOP_GRACE_S = 30.0
@@ -113,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: the worker cannot start: {exc}", file=sys.stderr)
         return 1
     install(runtime)
-    print(f"Serving model {runtime.predictor.version} from {runtime.settings.scorer_model_dir}, "
+    print(f"Serving model {runtime.models.serving().live.version}, "
           f"customer model {runtime.customers.version}; "
           f"web on http://{runtime.settings.scorer_web_host}:{runtime.settings.scorer_web_port}",
           flush=True)  # fmt: skip
@@ -137,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     # than in the interpreter's exit, which was seen to hang on a leftover thread once
     # Faust's event loop had closed.
     runtime.registry.stop()
+    runtime.follower.stop()
     runtime.probe.stop()
     runtime.publisher.close()  # delivered before the last commit; this only stops it
     if code == 0:

@@ -147,3 +147,21 @@ def customer_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("customers")
     profiles.save(out, profiles.fit(rfm), "2026-12-01T00:00:00+00:00")
     return out
+
+
+@pytest.fixture(scope="session")
+def other_model(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A second version of the small model: its weights nudged, so another hash, and
+    predictions that differ from the first's."""
+    import torch
+
+    from model import artifact
+
+    first = artifact.load(trained_model)
+    with torch.no_grad():
+        for parameter in first.network.parameters():
+            parameter.mul_(0.8)
+    out = tmp_path_factory.mktemp("model-other")
+    artifact.save(out, first.network, first.imputation, metrics=first.metrics, data=first.data,
+                  created_at="2026-12-01T12:00:00+00:00")  # fmt: skip
+    return out

@@ -24,8 +24,9 @@ from streams.deadletters import CONTENT_ERRORS, send_dead_letter
 from streams.kafka.outputs import ReadBack, RecentKeys
 from streams.records import ScoringRequest
 from streams.rules.profile_customers import segments_and_values
-from streams.rules.score_sessions import recommendation, score_rows, session_row
+from streams.rules.score_sessions import Scored, recommendation, score_served, session_row
 from streams.runtime import current, now_ms
+from streams.serving import Serving
 from streams.settings import settings
 from streams.tables import user_history
 
@@ -51,6 +52,7 @@ async def score_batch(events: list[EventT]) -> None:
     """Score a batch in one forward pass and publish a Recommendation per new session."""
     rt = current()
     await read_back.wait()
+    serving = rt.models.serving()  # a new model version swaps in here, between batches
     rows, kept, summaries = [], [], []
     metrics.EVENTS.labels(topic=topics.SCORING_REQUESTS.name).inc(len(events))
     read_at = now_ms()
@@ -78,13 +80,14 @@ async def score_batch(events: list[EventT]) -> None:
     if not rows:
         return
     with metrics.INFERENCE.time():
-        results = score_rows(rt.predictor, rows)
+        scored = score_served(serving, rows, [r.session_id for r in kept])
     values = segments_and_values(summaries, [r.started_at_ms for r in kept], rt.customers)
     metrics.BATCH_SIZE.observe(len(rows))
     scored_at = now_ms()
     metrics.HOP_SCORED.observe(max(0, scored_at - read_at) / 1000)
-    for request, ranked, worth in zip(kept, results, values, strict=True):
-        record = recommendation(request, ranked, rt.predictor.version, scored_at, worth)
+    for request, ranked, version, worth in zip(kept, scored.results, scored.versions, values,
+                                               strict=True):  # fmt: skip
+        record = recommendation(request, ranked, version, scored_at, worth)
         value = rt.codec.encode_built("Recommendation", record)
         rt.publisher.publish(channels.RECOMMENDATIONS, request.session_id.encode(), value)
         published = now_ms()
@@ -92,6 +95,39 @@ async def score_batch(events: list[EventT]) -> None:
         metrics.LATENCY.observe(max(0, published - request.event_time_ms) / 1000)
         metrics.RECOMMENDATIONS.labels(top_pick=record["top_pick"]).inc()
         metrics.SESSIONS_SCORED.labels(new_user=str(record["is_new_user"]).lower()).inc()
+    count_versions(serving, scored.versions)
+    if scored.shadow:
+        publish_shadow(serving, kept, scored, values, scored_at)
+
+
+def count_versions(serving: Serving, versions: list[str]) -> None:
+    if serving.canary is None:
+        metrics.SCORED_BY.labels(model_version=versions[0], role="live").inc(len(versions))
+        return
+    canary = serving.canary.predictor.version
+    on_canary = sum(v == canary for v in versions)
+    metrics.SCORED_BY.labels(model_version=canary, role="canary").inc(on_canary)
+    live = serving.live.version
+    metrics.SCORED_BY.labels(model_version=live, role="live").inc(len(versions) - on_canary)
+
+
+def publish_shadow(serving: Serving, kept: list[ScoringRequest], scored: Scored,
+                   values: list[tuple[str | None, float | None]],
+                   scored_at: int) -> None:  # fmt: skip
+    """The shadow's recommendations to scoring.shadow, never to the clerks' topic."""
+    rt = current()
+    assert serving.shadow is not None
+    version = serving.shadow.predictor.version
+    agree = 0
+    for i, ranked in scored.shadow.items():
+        request = kept[i]
+        record = recommendation(request, ranked, version, scored_at, values[i])
+        value = rt.codec.encode_built("Recommendation", record)
+        rt.publisher.publish(channels.SHADOW, request.session_id.encode(), value)
+        agree += ranked["top_pick"] == scored.results[i]["top_pick"]
+    metrics.SCORED_BY.labels(model_version=version, role="shadow").inc(len(scored.shadow))
+    metrics.SHADOW_AGREEMENT.labels(agree="true").inc(agree)
+    metrics.SHADOW_AGREEMENT.labels(agree="false").inc(len(scored.shadow) - agree)
 
 
 async def _reload_recommended(app: Any, *args: Any, **kwargs: Any) -> None:

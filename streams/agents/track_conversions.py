@@ -138,6 +138,8 @@ def _publish(rec: dict[str, Any], order: dict[str, Any] | None, outcome: str) ->
     metrics.CONVERSIONS.labels(outcome=outcome.lower(), top_pick=rec["top_pick"],
                                station_type=station["station_type"],
                                city=station["city"]).inc()  # fmt: skip
+    metrics.CONVERSIONS_BY_MODEL.labels(model_version=rec["model_version"],
+                                        outcome=outcome.lower()).inc()  # fmt: skip
 
 
 def _read_back(bootstrap: str, partitions: set[int],

@@ -8,11 +8,15 @@ same inputs are the same numbers.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from model.features import columns_from_records, local_hour
 from model.predictor import Predictor
 from streams.records import Recommendation, ScoringRequest
+from streams.serving import Serving, in_share
+
+CANARY_SALT, SHADOW_SALT = b"canary:", b"shadow:"
 
 
 def session_row(
@@ -48,6 +52,44 @@ def score_rows(predictor: Predictor, rows: Sequence[dict[str, Any]]) -> list[dic
     """One forward pass over many sessions; each result as Scores.ranked gives it."""
     scores = predictor.score_columns(columns_from_records(rows))
     return [scores.ranked(i) for i in range(len(rows))]
+
+
+@dataclass
+class Scored:
+    """A batch scored by the models serving it: each row's result and the version that
+    gave it, and the shadow's results for the rows it scored, by row."""
+
+    results: list[dict[str, Any]]
+    versions: list[str]
+    shadow: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
+def score_served(serving: Serving, rows: Sequence[dict[str, Any]],
+                 session_ids: Sequence[str]) -> Scored:  # fmt: skip
+    """One forward pass per model in use: the canary's share of sessions (a stable hash of
+    session_id) by the canary, the rest by the live model, the shadow's share by it too."""
+    live, canary, shadow = serving.live, serving.canary, serving.shadow
+    if canary is None:
+        scored = Scored(score_rows(live, rows), [live.version] * len(rows))
+    else:
+        picked = [in_share(sid, canary.share, CANARY_SALT) for sid in session_ids]
+        results: list[dict[str, Any]] = [{}] * len(rows)
+        versions = [live.version] * len(rows)
+        for predictor, mine in ((live, False), (canary.predictor, True)):
+            index = [i for i, p in enumerate(picked) if p == mine]
+            if not index:
+                continue
+            for i, result in zip(index, score_rows(predictor, [rows[i] for i in index]),
+                                 strict=True):  # fmt: skip
+                results[i], versions[i] = result, predictor.version
+        scored = Scored(results, versions)
+    if shadow is not None:
+        index = [i for i, sid in enumerate(session_ids)
+                 if shadow.share >= 1.0 or in_share(sid, shadow.share, SHADOW_SALT)]  # fmt: skip
+        if index:
+            shadowed = score_rows(shadow.predictor, [rows[i] for i in index])
+            scored.shadow = dict(zip(index, shadowed, strict=True))
+    return scored
 
 
 def recommendation(

@@ -46,9 +46,10 @@ class ScoreView(View):
         user = session["user_id"]
         summary = await _user_summary(self, user) if user else None
         row = session_row(session["started_at"], session["face"], station, summary)
-        result = score_rows(current().predictor, [row])[0]
+        live = current().models.serving().live  # HTTP scoring is the live model's
+        result = score_rows(live, [row])[0]
         return self.json({**result, "user_id": user, "is_new_user": summary is None,
-                          "model_version": current().predictor.version})  # fmt: skip
+                          "model_version": live.version})  # fmt: skip
 
 
 def parse_session(body: bytes) -> dict[str, Any]:

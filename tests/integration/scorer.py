@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, Producer
+from prometheus_client.parser import text_string_to_metric_families
 
 from infra.kafka.client import producer_config
 from infra.worker_env import WORKER_COMMAND, worker_env
@@ -137,6 +138,17 @@ class Worker:
                                stderr=out, check=False)  # fmt: skip
             self.proc.kill()
             return self.proc.wait(10)
+
+    def samples(self, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+        """The worker's /metrics samples called `name`, by their sorted labels."""
+        try:
+            with urllib.request.urlopen(self.url + "/metrics", timeout=10) as response:
+                text = response.read().decode()
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return {}
+        return {tuple(sorted(s.labels.items())): s.value
+                for family in text_string_to_metric_families(text)
+                for s in family.samples if s.name == name}  # fmt: skip
 
     def tail(self, lines: int = 40) -> str:
         try:

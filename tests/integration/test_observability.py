@@ -138,6 +138,9 @@ def test_every_panel_has_data_and_the_conversion_rate_matches_the_topic(
     panels: dict[str, dict[str, Any]] = {}
     for panel in json.loads(DASHBOARD.read_text())["panels"]:
         for target in panel["targets"]:
+            if "(with a shadow only)" in panel["title"]:  # no shadow here: a valid query
+                prometheus.query(target["expr"])
+                continue
             result = prometheus.wait_until(target["expr"], bool, timeout=30)
             panels[f"{panel['title']} / {target['legendFormat']}"] = {
                 "series": len(result),

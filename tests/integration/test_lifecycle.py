@@ -1,0 +1,224 @@
+"""The model's life in the stream, on the real broker with two workers under the
+simulator's load: a version promoted mid-stream swaps in between batches with nothing
+lost or repeated; a corrupt one is refused at the command and, announced anyway, by every
+worker, which serve on; a canary serves its stable share of sessions and a shadow scores
+beside it onto scoring.shadow only; a rollback goes back. What was seen is written to
+out/reports/lifecycle.json.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from confluent_kafka import Consumer
+
+from infra.worker_env import worker_env
+from model import artifact, lifecycle
+from model.store import ModelStore
+from schemas import topics
+from schemas.codec import Codec
+from streams.rules.score_sessions import CANARY_SALT
+from streams.runtime import to_ms
+from streams.serving import in_share
+from tests.integration.scorer import (
+    PARTITIONS,
+    ROOT,
+    ScorerSetup,
+    Worker,
+    simulate,
+    wait_stable,
+)
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+CANARY_SHARE = 0.3
+
+
+def _model_command(setup: ScorerSetup, store: Path, *args: str) -> subprocess.CompletedProcess:
+    env = worker_env(setup.bootstrap, scorer_topic_prefix=setup.prefix,
+                     scorer_partitions=PARTITIONS)  # fmt: skip
+    return subprocess.run([sys.executable, "-m", "model", *args, "--store", str(store)]
+                          if args[0] in ("promote", "models") else
+                          [sys.executable, "-m", "model", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+
+
+def _served(workers: list[Worker]) -> list[set[tuple[str, str]]]:
+    """Each worker's (version, role) pairs from scorer_model_info."""
+    return [{(dict(labels)["version"], dict(labels)["role"])
+             for labels, value in w.samples("scorer_model_info").items() if value == 1}
+            for w in workers]  # fmt: skip
+
+
+def _wait_served(workers: list[Worker], wanted: set[tuple[str, str]], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(s == wanted for s in _served(workers)):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"workers serve {_served(workers)}, not {wanted}")
+
+
+def _read_all(setup: ScorerSetup, spec: topics.TopicSpec, until: Any,
+              timeout: float = 120, settle: float = 5) -> list[tuple[int, int, dict]]:  # fmt: skip
+    """(partition, offset, record) of a topic until `until(records)`, then `settle` s."""
+    consumer = Consumer({"bootstrap.servers": setup.bootstrap, "group.id": uuid.uuid4().hex,
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                         "isolation.level": "read_committed"})  # fmt: skip
+    consumer.subscribe([setup.topic(spec)])
+    out: list[tuple[int, int, dict]] = []
+    deadline, settled_at = time.monotonic() + timeout, None
+    try:
+        while time.monotonic() < deadline:
+            if settled_at is None and until([r for _, _, r in out]):
+                settled_at = time.monotonic() + settle
+            if settled_at is not None and time.monotonic() > settled_at:
+                break
+            msg = consumer.poll(0.2)
+            if msg is not None and not msg.error():
+                out.append((msg.partition() or 0, msg.offset() or 0,
+                            setup.codec.decode(msg.value())))  # fmt: skip
+    finally:
+        consumer.close()
+    return out
+
+
+def _third_version(other_model: Path, folder: Path) -> Path:
+    model = artifact.load(other_model)
+    with torch.no_grad():
+        for parameter in model.network.parameters():
+            parameter.mul_(0.9)
+    artifact.save(folder, model.network, model.imputation, metrics=model.metrics,
+                  data=model.data, created_at="2026-12-01T13:00:00+00:00")  # fmt: skip
+    return folder
+
+
+def test_promote_refuse_canary_shadow_and_rollback_under_load(
+    kafka_bootstrap: str, trained_model: Path, other_model: Path, customer_model: Path,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    store = ModelStore(tmp_path / "models")
+    v1, v2 = store.add(trained_model), store.add(other_model)
+    v3 = store.add(_third_version(other_model, tmp_path / "third"))
+    weights = store.path(v3) / artifact.WEIGHTS
+    weights.write_bytes(weights.read_bytes()[: len(weights.read_bytes()) // 2])
+    # The workers' own artifact is v2: that they serve v1 proves they read the announcement.
+    setup = ScorerSetup(kafka_bootstrap, other_model, tmp_path, customer_model,
+                        settings={"scorer_model_store": store.root})  # fmt: skip
+    from infra.kafka.admin import ensure_topics
+
+    ensure_topics(kafka_bootstrap, PARTITIONS, specs=topics.prefixed(setup.prefix))
+    first = _model_command(setup, store.root, "promote", v1, "--by", "test")
+    assert first.returncode == 0, first.stderr
+    workers = [Worker(setup, "w1").start(), Worker(setup, "w2").start()]
+    sim = None
+    try:
+        wait_stable(workers)
+        _wait_served(workers, {(v1, "live")})
+        summary_path = tmp_path / "sent.json"
+        sim = simulate(setup, summary_path, duration=80, seed=11)
+        time.sleep(10)
+        promoted = _model_command(setup, store.root, "promote", v2, "--by", "test")
+        assert promoted.returncode == 0 and f"was {v1}" in promoted.stdout, promoted
+        _wait_served(workers, {(v2, "live")})
+        time.sleep(3)
+        refused = _model_command(setup, store.root, "promote", v3)
+        assert refused.returncode == 1 and "corrupt" in refused.stderr, refused
+        codec = Codec()
+        models_topic = setup.topic(topics.MODELS)
+        current = lifecycle.read(kafka_bootstrap, models_topic, codec)
+        lifecycle.publish(kafka_bootstrap, models_topic, codec,
+                          lifecycle.announcement("live", v3, 1.0, current, "test"))  # fmt: skip
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            failures = [sum(w.samples("scorer_model_load_failures_total").values())
+                        for w in workers]  # fmt: skip
+            if all(f >= 1 for f in failures):
+                break
+            time.sleep(0.2)
+        assert failures == [1, 1], failures
+        assert all(s == {(v2, "live")} for s in _served(workers))
+        time.sleep(3)
+        canary_from = int(time.time() * 1000)
+        for role, share in (("canary", CANARY_SHARE), ("shadow", 1.0)):
+            made = _model_command(setup, store.root, "promote", v1, "--role", role,
+                                  "--share", str(share))  # fmt: skip
+            assert made.returncode == 0, made.stderr
+        _wait_served(workers, {(v2, "live"), (v1, "canary"), (v1, "shadow")})
+        split_at = int(time.time() * 1000)
+        assert sim.wait(180) == 0, (tmp_path / "simulator.log").read_text()[-2000:]
+        sent = json.loads(summary_path.read_text())
+        expected = set(sent["session_ids"])
+        recs = _read_all(setup, topics.RECOMMENDATIONS,
+                         lambda rs: expected <= {r["session_id"] for r in rs})  # fmt: skip
+        shadow = _read_all(setup, topics.SHADOW, lambda rs: False, timeout=5, settle=0)
+        per_session = Counter(r["session_id"] for _, _, r in recs)
+        by_version = Counter(r["model_version"] for _, _, r in recs)
+        # Per partition, in offset order, the live version only ever moves forward until
+        # the canary starts: v1, then v2, never v1 again.
+        flips = 0
+        by_partition: dict[int, list[tuple[int, dict]]] = defaultdict(list)
+        for partition, offset, record in recs:
+            by_partition[partition].append((offset, record))
+        for rows in by_partition.values():
+            live = [r["model_version"] for _, r in sorted(rows, key=lambda x: x[0])
+                    if to_ms(r["scored_at"]) < canary_from]  # fmt: skip
+            flips += sum(1 for pair in itertools.pairwise(live) if pair == (v2, v1))
+        late = [r for _, _, r in recs if to_ms(r["scored_at"]) > split_at]
+        wrong_split = [r["session_id"] for r in late
+                       if (r["model_version"] == v1)
+                       != in_share(r["session_id"], CANARY_SHARE, CANARY_SALT)]  # fmt: skip
+        shadowed = {r["session_id"] for _, _, r in shadow}
+        seen: dict[str, Any] = {
+            "sessions_sent": len(expected),
+            "recommendations": sum(per_session.values()),
+            "lost": len(expected - set(per_session)),
+            "repeated": sum(1 for n in per_session.values() if n > 1),
+            "recommendations_per_version": {v1: by_version[v1], v2: by_version[v2],
+                                            v3: by_version[v3]},
+            "live_version_back_to_old_in_a_partition": flips,
+            "after_canary": len(late),
+            "after_canary_on_canary": sum(1 for r in late if r["model_version"] == v1),
+            "after_canary_wrong_split": len(wrong_split),
+            "shadow_results": len(shadow),
+            "after_canary_without_shadow": len({r["session_id"] for r in late} - shadowed),
+            "shadow_agreement": {dict(k)["agree"]: sum(w.samples(
+                "scorer_shadow_agreement_total").get(k, 0) for w in workers)
+                for k in workers[0].samples("scorer_shadow_agreement_total")},
+        }  # fmt: skip
+        # Promoted after the refused v3, v1 names v2 as the version it replaced (what the
+        # workers went on serving), so a rollback goes back to v2.
+        again = _model_command(setup, store.root, "promote", v1, "--by", "test")
+        assert again.returncode == 0 and f"was {v2}" in again.stdout, again
+        _wait_served(workers, {(v1, "live"), (v1, "canary"), (v1, "shadow")})
+        rollback = _model_command(setup, store.root, "rollback", "--by", "test")
+        assert rollback.returncode == 0 and f"live: {v2}" in rollback.stdout, rollback
+        _wait_served(workers, {(v2, "live"), (v1, "canary"), (v1, "shadow")})
+        seen["rolled_back_to"] = v2
+        (ROOT / "out" / "reports").mkdir(parents=True, exist_ok=True)
+        (ROOT / "out" / "reports" / "lifecycle.json").write_text(json.dumps(seen, indent=2))
+        print(json.dumps(seen))
+        assert seen["lost"] == 0 and seen["repeated"] == 0, seen
+        assert by_version[v1] > 0 and by_version[v2] > 0 and by_version[v3] == 0, seen
+        assert set(by_version) == {v1, v2}, seen
+        assert flips == 0, seen
+        assert len(late) > 100 and not wrong_split, seen
+        assert 0.2 < seen["after_canary_on_canary"] / len(late) < 0.4, seen
+        assert {r["model_version"] for _, _, r in shadow} == {v1}, seen
+        assert shadowed <= expected and seen["after_canary_without_shadow"] == 0, seen
+        assert sum(seen["shadow_agreement"].values()) == len(shadow), seen
+    finally:
+        if sim is not None and sim.poll() is None:
+            sim.kill()
+        for w in workers:
+            if w.proc is not None and w.proc.poll() is None:
+                w.stop()
