@@ -2,7 +2,8 @@
 
 `artifact.json` holds the version, class names, the feature spec the weights were
 trained on, the new-user and missing-face imputation statistics, the network shape,
-training metrics, the training data's fingerprint and the SHA-256 of the weights.
+training metrics, the training data's fingerprint, each input's distribution over the
+training rows (for drift, model/drift.py) and the SHA-256 of the weights.
 Loading checks all of it and refuses, with the reason, an artifact that is incomplete,
 corrupt or made for another feature encoding. Weights load with `weights_only=True`,
 so a tampered file cannot run code.
@@ -44,6 +45,9 @@ class Artifact:
     metrics: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    #: Each input's category shares over the training rows (model/drift.py); empty in an
+    #: artifact trained before drift was measured.
+    input_shares: dict[str, list[float]] = field(default_factory=dict)
 
 
 def save(
@@ -54,6 +58,7 @@ def save(
     metrics: dict[str, Any],
     data: dict[str, Any],
     created_at: str,
+    input_shares: dict[str, list[float]] | None = None,
 ) -> str:
     """Write an artifact; returns its version (creation date and weights hash)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -71,6 +76,7 @@ def save(
         "hidden": list(network.hidden),
         "metrics": metrics,
         "data": data,
+        "input_shares": input_shares or {},
         "weights_sha256": digest,
     }
     (folder / META).write_text(json.dumps(meta, indent=2) + "\n")
@@ -106,6 +112,7 @@ def load(folder: Path | str) -> Artifact:
         meta.get("metrics", {}),
         meta.get("data", {}),
         folder,
+        meta.get("input_shares", {}),
     )
 
 

@@ -24,6 +24,7 @@ class Scores:
     probabilities: np.ndarray  # (n, 5), columns in CLASSES order
     imputed_face: np.ndarray
     imputed_history: np.ndarray
+    inputs: np.ndarray  # (n, 31): the encoded inputs the network was given
 
     def ranked(self, row: int) -> dict[str, Any]:
         """One session's recommendation: buy classes by probability, No Buy apart."""
@@ -63,7 +64,7 @@ class Predictor:
         with torch.inference_mode():
             logits = self.artifact.network(torch.from_numpy(encoded.x))
             p = torch.softmax(logits, dim=1).numpy()
-        return Scores(p, encoded.imputed_face, encoded.imputed_history)
+        return Scores(p, encoded.imputed_face, encoded.imputed_history, encoded.x)
 
     def predict(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Ranked lottery types with probabilities, one dict per session record."""

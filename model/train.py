@@ -23,7 +23,7 @@ from sklearn.model_selection import train_test_split
 from torch import nn
 from tqdm import tqdm
 
-from model import artifact, generator
+from model import artifact, drift, generator
 from model.features import CLASSES, N_FEATURES, Imputation, encode
 from model.network import PurchaseMLP
 
@@ -160,7 +160,7 @@ def train(sessions: int, seed: int, out: Path, **options: Any) -> artifact.Artif
         "generator": "model.generator",
     }
     created = datetime.now(UTC).isoformat(timespec="seconds")
-    artifact.save(
-        out, network, data.imputation, metrics=metrics, data=data_info, created_at=created
-    )
+    trained_on = drift.shares(drift.category_counts(data.train.x))
+    artifact.save(out, network, data.imputation, metrics=metrics, data=data_info,
+                  created_at=created, input_shares=trained_on)  # fmt: skip
     return artifact.load(out)

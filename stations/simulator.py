@@ -40,7 +40,7 @@ from infra.kafka.client import producer_config
 from infra.kafka.settings import kafka_settings
 from model import generator
 from model.customers import history
-from model.features import LOTTERY_TYPES, local_hour
+from model.features import LOTTERY_TYPES, STATION_TYPES, local_hour
 from schemas import topics
 from schemas.codec import Codec
 
@@ -62,6 +62,9 @@ class Options:
     face_delay_ms: tuple[int, int] = (100, 800)
     late_delay_ms: tuple[int, int] = (2_500, 5_000)
     order_delay_s: tuple[float, float] = (20.0, 240.0)
+    #: Every station of this type instead of the generator's mix (a shift of the inputs,
+    #: for the drift alarm); None keeps the mix the model was trained on.
+    station_type: str | None = None
 
 
 @dataclass
@@ -94,6 +97,8 @@ class Simulator:
         self.rng = np.random.default_rng(options.seed)
         self.pick = random.Random(options.seed)
         self.world = generator.make_world(self.rng, options.stations, options.users)
+        if options.station_type is not None:
+            self.world.stations["station_type"] = options.station_type
         self.codec = Codec()
         self.bootstrap = bootstrap
         self.producer = Producer(producer_config(bootstrap, **{"linger.ms": 2}))
@@ -386,6 +391,9 @@ def parse_args(argv: list[str] | None) -> tuple[Options, Path | None, str | None
         metavar=("MIN_S", "MAX_S"),
         help="seconds from session to order",
     )
+    p.add_argument("--station-type", choices=STATION_TYPES,
+                   help="make every station of this type: a shift of the inputs' mix "
+                   "(default: the generator's mix)")  # fmt: skip
     p.add_argument("--summary", type=Path, help="also write the summary JSON here")
     p.add_argument(
         "--wait-for-group",
@@ -399,7 +407,8 @@ def parse_args(argv: list[str] | None) -> tuple[Options, Path | None, str | None
                       seed=a.seed, history_days=a.history_days, embedded_faces=a.embedded_faces,
                       late_faces=a.late_faces, missing_faces=a.missing_faces,
                       duplicate_faces=a.duplicate_faces, duplicate_sessions=a.duplicate_sessions,
-                      malformed=a.malformed, order_delay_s=tuple(a.order_delay))  # fmt: skip
+                      malformed=a.malformed, order_delay_s=tuple(a.order_delay),
+                      station_type=a.station_type)  # fmt: skip
     return options, a.summary, a.wait_for_group
 
 

@@ -60,6 +60,11 @@ SCORED_BY = Counter("scorer_scored_by_model_total", "Sessions scored per model v
 SHADOW_AGREEMENT = Counter("scorer_shadow_agreement_total", "Shadow-scored sessions whose "
                            "top pick is (agree=true) or is not the served one",
                            ["agree"], registry=REGISTRY)  # fmt: skip
+FEATURE_PSI = Gauge("scorer_feature_psi", "Population stability index of each input of the "
+                    "sessions served in SCORER_DRIFT_WINDOW_S (session time: a day) against "
+                    "the live model's training data", ["feature"], registry=REGISTRY)  # fmt: skip
+DRIFT_SESSIONS = Gauge("scorer_drift_window_sessions", "Sessions in the window the PSI is "
+                       "computed over", registry=REGISTRY)  # fmt: skip
 CONVERSIONS_BY_MODEL = Counter("scorer_conversions_by_model_total", "Recommendation outcomes "
                                "per model version that scored them", ["model_version",
                                "outcome"], registry=REGISTRY)  # fmt: skip

@@ -11,6 +11,7 @@ is how a 20 s broker outage once killed every worker.
 from __future__ import annotations
 
 import logging
+import time
 
 from schemas import topics
 from streams import channels, logs, metrics
@@ -34,6 +35,19 @@ async def swap_models_when_idle() -> None:
     """A worker without sessions to score swaps an announced model in here, so that
     scorer_model_info is right even when idle (between batches, on the event loop)."""
     current().models.serving()
+
+
+@app.timer(interval=10.0)
+async def export_input_drift() -> None:
+    """scorer_feature_psi per input, against the live model's training shares (an
+    artifact trained before drift was measured has none: nothing is exported)."""
+    rt = current()
+    now = time.time()
+    trained = rt.models.serving().live.artifact.input_shares
+    metrics.FEATURE_PSI.clear()
+    for feature, value in rt.drift.psi(trained, now).items():
+        metrics.FEATURE_PSI.labels(feature=feature).set(value)
+    metrics.DRIFT_SESSIONS.set(rt.drift.sessions(now))
 
 
 @app.timer(interval=10.0)

@@ -19,6 +19,7 @@ from streams.kafka.models import ModelFollower
 from streams.kafka.probe import BrokerProbe
 from streams.kafka.publisher import Publisher
 from streams.kafka.registry import StationRegistry
+from streams.rules.drift import DriftMonitor
 from streams.serving import ModelSet
 from streams.settings import Settings
 
@@ -34,6 +35,7 @@ class Runtime:
     publisher: Publisher  # the worker's outputs (streams/kafka/publisher.py)
     customers: CustomerModel  # segments and value (model/customers/profiles.py)
     follower: ModelFollower  # of scoring.models (streams/kafka/models.py)
+    drift: DriftMonitor  # the inputs served lately (streams/rules/drift.py)
 
 
 _runtime: Runtime | None = None

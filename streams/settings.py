@@ -89,6 +89,14 @@ class Settings(KafkaSettings):
         description="how long a published recommendation or conversion is remembered so "
         "that a redelivered input does not publish it again",
     )
+    scorer_drift_window_s: int = Field(
+        default=900, ge=60, le=86_400,
+        description="the window of served sessions whose inputs' PSI is exported",
+    )  # fmt: skip
+    scorer_drift_min_sessions: int = Field(
+        default=1000, ge=1, le=10_000_000,
+        description="fewest sessions in the window for a PSI to be exported",
+    )  # fmt: skip
     scorer_data_dir: Path = Field(
         default=Path(".cache/worker"), description="where the worker keeps its table state"
     )

@@ -35,6 +35,7 @@ from streams.kafka.models import ModelFollower
 from streams.kafka.probe import BrokerProbe
 from streams.kafka.publisher import Publisher
 from streams.kafka.registry import StationRegistry
+from streams.rules.drift import DriftMonitor
 from streams.runtime import Runtime, install
 from streams.serving import ModelSet
 from streams.settings import settings
@@ -92,8 +93,9 @@ def prepare() -> Runtime:
     registry.start()
     probe = BrokerProbe(bootstrap, registry_topic)
     probe.start()
+    drift = DriftMonitor(conf.scorer_drift_window_s, conf.scorer_drift_min_sessions)
     return Runtime(conf, bootstrap, codec, models, registry, probe, Publisher(bootstrap),
-                   customers, follower)  # fmt: skip
+                   customers, follower, drift)  # fmt: skip
 
 
 STOP_GRACE_S = 30.0

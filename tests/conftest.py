@@ -163,5 +163,6 @@ def other_model(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -
             parameter.mul_(0.8)
     out = tmp_path_factory.mktemp("model-other")
     artifact.save(out, first.network, first.imputation, metrics=first.metrics, data=first.data,
-                  created_at="2026-12-01T12:00:00+00:00")  # fmt: skip
+                  created_at="2026-12-01T12:00:00+00:00",
+                  input_shares=first.input_shares)  # fmt: skip
     return out

@@ -96,6 +96,8 @@ async def score_batch(events: list[EventT]) -> None:
         metrics.RECOMMENDATIONS.labels(top_pick=record["top_pick"]).inc()
         metrics.SESSIONS_SCORED.labels(new_user=str(record["is_new_user"]).lower()).inc()
     count_versions(serving, scored.versions)
+    for x in scored.inputs:
+        rt.drift.add(x, scored_at / 1000)
     if scored.shadow:
         publish_shadow(serving, kept, scored, values, scored_at)
 

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from model.features import columns_from_records, local_hour
 from model.predictor import Predictor
 from streams.records import Recommendation, ScoringRequest
@@ -50,8 +52,13 @@ def session_row(
 
 def score_rows(predictor: Predictor, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """One forward pass over many sessions; each result as Scores.ranked gives it."""
+    return _scored(predictor, rows)[0]
+
+
+def _scored(predictor: Predictor, rows: Sequence[dict[str, Any]]
+            ) -> tuple[list[dict[str, Any]], np.ndarray]:  # fmt: skip
     scores = predictor.score_columns(columns_from_records(rows))
-    return [scores.ranked(i) for i in range(len(rows))]
+    return [scores.ranked(i) for i in range(len(rows))], scores.inputs
 
 
 @dataclass
@@ -61,6 +68,7 @@ class Scored:
 
     results: list[dict[str, Any]]
     versions: list[str]
+    inputs: list[np.ndarray]  # the encoded inputs served, per forward pass
     shadow: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -70,19 +78,22 @@ def score_served(serving: Serving, rows: Sequence[dict[str, Any]],
     session_id) by the canary, the rest by the live model, the shadow's share by it too."""
     live, canary, shadow = serving.live, serving.canary, serving.shadow
     if canary is None:
-        scored = Scored(score_rows(live, rows), [live.version] * len(rows))
+        results, x = _scored(live, rows)
+        scored = Scored(results, [live.version] * len(rows), [x])
     else:
         picked = [in_share(sid, canary.share, CANARY_SALT) for sid in session_ids]
-        results: list[dict[str, Any]] = [{}] * len(rows)
+        results = [{}] * len(rows)
         versions = [live.version] * len(rows)
+        inputs = []
         for predictor, mine in ((live, False), (canary.predictor, True)):
             index = [i for i, p in enumerate(picked) if p == mine]
             if not index:
                 continue
-            for i, result in zip(index, score_rows(predictor, [rows[i] for i in index]),
-                                 strict=True):  # fmt: skip
+            part, x = _scored(predictor, [rows[i] for i in index])
+            inputs.append(x)
+            for i, result in zip(index, part, strict=True):
                 results[i], versions[i] = result, predictor.version
-        scored = Scored(results, versions)
+        scored = Scored(results, versions, inputs)
     if shadow is not None:
         index = [i for i, sid in enumerate(session_ids)
                  if shadow.share >= 1.0 or in_share(sid, shadow.share, SHADOW_SALT)]  # fmt: skip

@@ -54,12 +54,13 @@ class ScorerSetup:
         return topics.named(spec, self.prefix)
 
     def env(self, name: str, port: int) -> dict[str, str]:
+        defaults: dict[str, object] = {"scorer_face_wait_ms": 1500}
         return worker_env(self.bootstrap, scorer_topic_prefix=self.prefix,
                           scorer_app_id=self.app_id, scorer_model_dir=self.model_dir,
                           scorer_customer_model_dir=self.customer_model_dir,
                           scorer_web_port=port, scorer_data_dir=self.base / name,
-                          scorer_partitions=PARTITIONS, scorer_face_wait_ms=1500,
-                          **self.settings)  # fmt: skip
+                          scorer_partitions=PARTITIONS,
+                          **{**defaults, **self.settings})  # fmt: skip
 
     def producer(self) -> Producer:
         return Producer(producer_config(self.bootstrap))

@@ -98,7 +98,8 @@ def _third_version(other_model: Path, folder: Path) -> Path:
         for parameter in model.network.parameters():
             parameter.mul_(0.9)
     artifact.save(folder, model.network, model.imputation, metrics=model.metrics,
-                  data=model.data, created_at="2026-12-01T13:00:00+00:00")  # fmt: skip
+                  data=model.data, created_at="2026-12-01T13:00:00+00:00",
+                  input_shares=model.input_shares)  # fmt: skip
     return folder
 
 
@@ -222,3 +223,64 @@ def test_promote_refuse_canary_shadow_and_rollback_under_load(
         for w in workers:
             if w.proc is not None and w.proc.poll() is None:
                 w.stop()
+
+
+def test_a_shifted_input_crosses_the_psi_threshold_and_the_others_stay(
+    kafka_bootstrap: str, trained_model: Path, customer_model: Path, tmp_path: Path
+) -> None:
+    """Two deployments side by side on the same model, one fed the generator's station mix,
+    one with every station a clubhouse: scorer_feature_psi of station_type crosses 0.25
+    on the second only, and every other input stays under 0.1 on both."""
+    runs: dict[str, tuple[ScorerSetup, Worker]] = {}
+    for name in ("as_trained", "clubhouses"):
+        setup = ScorerSetup(kafka_bootstrap, trained_model, tmp_path / name, customer_model,
+                            settings={"scorer_drift_min_sessions": 1000,
+                                      "scorer_face_wait_ms": 10_000})  # fmt: skip
+        from infra.kafka.admin import ensure_topics
+
+        ensure_topics(kafka_bootstrap, PARTITIONS, specs=topics.prefixed(setup.prefix))
+        runs[name] = (setup, Worker(setup, "w1").start())
+    sims: list[subprocess.Popen[bytes]] = []
+    try:
+        wait_stable([w for _, w in runs.values()])
+        for name, (setup, _) in runs.items():
+            shift = ["--station-type", "clubhouse"] if name == "clubhouses" else []
+            # Every face on time and waited for long enough: a face scored late or missing
+            # is imputed, which moves the face inputs with the machine's load, not with the
+            # stations. (Sent with the session, a face carries no face-library match.)
+            args = ["--rate", "100", "--duration", "16", "--users", "2000", "--stations", "200",
+                    "--history-days", "540", "--seed", "5", "--order-delay", "1", "6",
+                    "--embedded-faces", "0", "--late-faces", "0", "--missing-faces", "0",
+                    *shift]  # fmt: skip
+            log = (setup.base / "simulator.log").open("ab")
+            sims.append(subprocess.Popen([sys.executable, "-m", "stations.simulator", *args],
+                                         cwd=ROOT, env=setup.env("simulator", 0), stdout=log,
+                                         stderr=log))  # fmt: skip
+        for sim in sims:
+            assert sim.wait(300) == 0
+        psi: dict[str, dict[str, float]] = {}
+        for name, (_, worker) in runs.items():
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:  # exported every 10 s once 1,000 are served
+                values = worker.samples("scorer_feature_psi")
+                sessions = sum(worker.samples("scorer_drift_window_sessions").values())
+                if values and sessions >= 1500:
+                    break
+                time.sleep(1)
+            psi[name] = {dict(k)["feature"]: round(v, 4) for k, v in values.items()}
+        (ROOT / "out" / "reports").mkdir(parents=True, exist_ok=True)
+        (ROOT / "out" / "reports" / "drift.json").write_text(json.dumps(psi, indent=2))
+        print(json.dumps(psi))
+        same, shifted = psi["as_trained"], psi["clubhouses"]
+        assert "hour" not in same  # not before a day of sessions has been served
+        assert set(same) == set(shifted) and len(same) == 9, psi
+        assert same["station_type"] < 0.1 <= 0.25 <= shifted["station_type"], psi
+        for feature in set(same) - {"station_type"}:
+            assert max(same[feature], shifted[feature]) < 0.1, (feature, psi)
+    finally:
+        for sim in sims:
+            if sim.poll() is None:
+                sim.kill()
+        for _, worker in runs.values():
+            if worker.proc is not None and worker.proc.poll() is None:
+                worker.stop()

@@ -32,6 +32,9 @@ from tests.integration.scorer import (
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 RULES = ROOT / "infra" / "prometheus" / "rules.yml"
 DASHBOARD = ROOT / "infra" / "grafana" / "dashboards" / "station-scorer.json"
+#: Panels this run cannot fill: no shadow is promoted, and fewer sessions are served than
+#: a PSI waits for (SCORER_DRIFT_MIN_SESSIONS); test_lifecycle.py fills both.
+NEEDS_MORE = {"Shadow agreement (with a shadow only)", "Input drift, PSI per input"}
 REPORTS = ROOT / "out" / "reports"
 
 
@@ -138,7 +141,7 @@ def test_every_panel_has_data_and_the_conversion_rate_matches_the_topic(
     panels: dict[str, dict[str, Any]] = {}
     for panel in json.loads(DASHBOARD.read_text())["panels"]:
         for target in panel["targets"]:
-            if "(with a shadow only)" in panel["title"]:  # no shadow here: a valid query
+            if panel["title"] in NEEDS_MORE:  # a valid query, with no data in this run
                 prometheus.query(target["expr"])
                 continue
             result = prometheus.wait_until(target["expr"], bool, timeout=30)

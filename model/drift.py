@@ -1,0 +1,84 @@
+"""Input drift: how far the inputs served are from the inputs trained on (DESIGN section 12).
+
+The 31 encoded columns make 10 inputs: each one-hot group (beauty, hour, city, frequent
+type, purchase days, station type) is one categorical input whose categories are its
+columns plus "none of them" (a city outside the three, a station of type "other"); each
+single column (laugh, neutral and positive emotion, new user) is a 0/1 input. The
+artifact keeps each input's category shares over the training rows; the worker counts
+the same categories over the sessions it served and exports the population stability
+index per input,
+
+    PSI = sum over categories of (served - trained) * ln(served / trained),
+
+shares floored at FLOOR so that an empty category gives a large, finite value. Rules
+of thumb: under 0.1 no shift, 0.1-0.25 a moderate one, 0.25 and over a shift to act on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.features import FEATURE_NAMES
+
+FLOOR = 1e-4
+
+
+@dataclass(frozen=True)
+class Input:
+    name: str
+    columns: tuple[int, ...]  # its encoded columns; one column means a 0/1 input
+
+    @property
+    def categories(self) -> int:
+        return len(self.columns) + 1  # its columns, then none of them (0 for a 0/1 input)
+
+
+def _inputs() -> tuple[Input, ...]:
+    groups: dict[str, list[int]] = {}
+    for i, name in enumerate(FEATURE_NAMES):
+        groups.setdefault(name.split("=", 1)[0], []).append(i)
+    return tuple(Input(name, tuple(columns)) for name, columns in groups.items())
+
+
+INPUTS = _inputs()
+#: Where each input's categories start in the flat count vector.
+_OFFSETS = np.cumsum([0, *(i.categories for i in INPUTS)])
+N_CATEGORIES = int(_OFFSETS[-1])
+
+
+def category_counts(x: np.ndarray) -> np.ndarray:
+    """Rows of encoded inputs (n, 31) to the count of every input's categories, flat."""
+    out = np.empty(N_CATEGORIES, dtype=np.float64)
+    sums = x.sum(axis=0, dtype=np.float64)
+    for k, item in enumerate(INPUTS):
+        at = _OFFSETS[k]
+        ones = sums[list(item.columns)]
+        out[at : at + len(item.columns)] = ones
+        out[at + len(item.columns)] = len(x) - ones.sum()
+    return out
+
+
+def shares(counts: np.ndarray) -> dict[str, list[float]]:
+    """Flat category counts to each input's category shares (what the artifact keeps)."""
+    out = {}
+    for k, item in enumerate(INPUTS):
+        part = counts[_OFFSETS[k] : _OFFSETS[k + 1]]
+        total = part.sum()
+        out[item.name] = [float(v / total) if total else 0.0 for v in part]
+    return out
+
+
+def psi(trained: dict[str, list[float]], served_counts: np.ndarray) -> dict[str, float]:
+    """PSI of every input the artifact has the training shares of."""
+    served = shares(served_counts)
+    out = {}
+    for item in INPUTS:
+        expected = trained.get(item.name)
+        if expected is None or len(expected) != item.categories:
+            continue
+        e = np.maximum(np.asarray(expected, dtype=np.float64), FLOOR)
+        a = np.maximum(np.asarray(served[item.name], dtype=np.float64), FLOOR)
+        out[item.name] = float(((a - e) * np.log(a / e)).sum())
+    return out
