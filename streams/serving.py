@@ -85,10 +85,11 @@ class ModelSet:
         with self._lock:
             ahead = self._next or self._serving
         role = announced.role
+        held: Role | None = None if role == "live" else getattr(ahead, role)
         if ahead.version(role) == announced.version and (
-            role == "live" or getattr(ahead, role).share == announced.share
+            held is None or held.share == announced.share
         ):
-            return True  # already served (a re-read announcement)
+            return True  # already served (a re-read announcement, a role retired twice)
         loaded: Predictor | None = None
         if announced.version is not None:
             known = {ahead.version(r): r for r in ("live", "shadow", "canary")}

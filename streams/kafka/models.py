@@ -57,6 +57,10 @@ class ModelFollower:
                     log.error("skipping an unreadable announcement at %s offset %s: %s",
                               self._topic, msg.offset(), exc)  # fmt: skip
                     continue
-                self._models.offer(announced)
+                try:
+                    self._models.offer(announced)
+                except Exception:  # never let one announcement stop the following
+                    metrics.MODEL_LOAD_FAILURES.labels(role=announced.role).inc()
+                    log.exception("could not apply %s as %s", announced.version, announced.role)
         finally:
             self._consumer.close()

@@ -66,3 +66,14 @@ def test_session_time_waits_for_a_day_and_others_for_enough_sessions(
     monitor.add(encoded[2000:4000], DAY_S + 5.0)
     late = monitor.psi(trained, DAY_S + 6.0)
     assert "hour" in late and "beauty" in late and monitor.sessions(DAY_S + 6.0) == 2000
+
+
+def test_counts_are_each_category_and_none_of_them() -> None:
+    station = next(i for i in drift.INPUTS if i.name == "station_type")
+    laugh = next(i for i in drift.INPUTS if i.name == "laugh")
+    x = np.zeros((3, 31), np.float32)
+    x[0, station.columns[1]] = 1.0  # a chess room; the other two rows of type "other"
+    x[:2, laugh.columns[0]] = 1.0
+    counts = drift.shares(drift.category_counts(x))
+    assert counts["station_type"] == pytest.approx([0, 1 / 3, 0, 0, 2 / 3])
+    assert counts["laugh"] == pytest.approx([2 / 3, 1 / 3])

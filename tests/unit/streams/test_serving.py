@@ -87,6 +87,7 @@ def test_the_canary_serves_its_share_by_a_stable_hash_and_the_shadow_scores_besi
     assert _info() == {(old, "live"): 1.0, (new, "canary"): 1.0, (new, "shadow"): 1.0}
     models.offer(Announcement("canary", None))
     assert models.serving().canary is None and models.serving().shadow is not None
+    assert models.offer(Announcement("canary", None))  # retired twice: nothing to do
 
 
 def _same(a: dict, b: dict) -> bool:
