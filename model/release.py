@@ -118,13 +118,11 @@ def _cluster() -> tuple[str, str]:
 
 
 def _list(store: ModelStore, current: dict[str, lifecycle.Announcement]) -> int:
-    roles = {a.version: role for role, a in current.items() if a.version}
     entries = store.entries()
     if not entries:
         print(f"The store {store.root} holds no model yet: python -m model store add DIR")
     for entry in entries:
-        role = roles.get(entry.version, "")
-        if role and role != "live":
-            role = f"{role} {current[role].share:.0%}"
-        print(f"{entry.version}  {entry.created_at or '(unreadable)':25}  {role}")
+        roles = [role if role == "live" else f"{role} {a.share:.0%}"
+                 for role, a in sorted(current.items()) if a.version == entry.version]  # fmt: skip
+        print(f"{entry.version}  {entry.created_at or '(unreadable)':25}  {', '.join(roles)}")
     return 0

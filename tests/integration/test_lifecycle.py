@@ -118,27 +118,34 @@ def test_promote_refuse_canary_shadow_and_rollback_under_load(
     from infra.kafka.admin import ensure_topics
 
     ensure_topics(kafka_bootstrap, PARTITIONS, specs=topics.prefixed(setup.prefix))
+    # The commands that need no load run before it: the first live version, and the
+    # corrupt one refused by `promote` itself.
     first = _model_command(setup, store.root, "promote", v1, "--by", "test")
     assert first.returncode == 0, first.stderr
+    refused = _model_command(setup, store.root, "promote", v3)
+    assert refused.returncode == 1 and "corrupt" in refused.stderr, refused
+    codec = Codec()
+    models_topic = setup.topic(topics.MODELS)
+
+    def announce(role: str, version: str | None, share: float = 1.0) -> None:
+        """What `promote` writes, written here: fast enough to keep to the load's clock."""
+        current = lifecycle.read(kafka_bootstrap, models_topic, codec)
+        made = lifecycle.announcement(role, version, share, current, "test")
+        lifecycle.publish(kafka_bootstrap, models_topic, codec, made)
+
     workers = [Worker(setup, "w1").start(), Worker(setup, "w2").start()]
     sim = None
     try:
         wait_stable(workers)
         _wait_served(workers, {(v1, "live")})
         summary_path = tmp_path / "sent.json"
-        sim = simulate(setup, summary_path, duration=80, seed=11)
-        time.sleep(10)
+        sim = simulate(setup, summary_path, duration=60, seed=11)
+        time.sleep(8)
         promoted = _model_command(setup, store.root, "promote", v2, "--by", "test")
         assert promoted.returncode == 0 and f"was {v1}" in promoted.stdout, promoted
         _wait_served(workers, {(v2, "live")})
-        time.sleep(3)
-        refused = _model_command(setup, store.root, "promote", v3)
-        assert refused.returncode == 1 and "corrupt" in refused.stderr, refused
-        codec = Codec()
-        models_topic = setup.topic(topics.MODELS)
-        current = lifecycle.read(kafka_bootstrap, models_topic, codec)
-        lifecycle.publish(kafka_bootstrap, models_topic, codec,
-                          lifecycle.announcement("live", v3, 1.0, current, "test"))  # fmt: skip
+        time.sleep(2)
+        announce("live", v3)  # corrupt in the store: every worker must refuse it
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             failures = [sum(w.samples("scorer_model_load_failures_total").values())
@@ -148,13 +155,12 @@ def test_promote_refuse_canary_shadow_and_rollback_under_load(
             time.sleep(0.2)
         assert failures == [1, 1], failures
         assert all(s == {(v2, "live")} for s in _served(workers))
-        time.sleep(3)
+        time.sleep(2)
         canary_from = int(time.time() * 1000)
-        for role, share in (("canary", CANARY_SHARE), ("shadow", 1.0)):
-            made = _model_command(setup, store.root, "promote", v1, "--role", role,
-                                  "--share", str(share))  # fmt: skip
-            assert made.returncode == 0, made.stderr
+        announce("canary", v1, CANARY_SHARE)
+        announce("shadow", v1)
         _wait_served(workers, {(v2, "live"), (v1, "canary"), (v1, "shadow")})
+        assert sim.poll() is None, "the load ended before the canary started"
         split_at = int(time.time() * 1000)
         assert sim.wait(180) == 0, (tmp_path / "simulator.log").read_text()[-2000:]
         sent = json.loads(summary_path.read_text())
@@ -208,6 +214,14 @@ def test_promote_refuse_canary_shadow_and_rollback_under_load(
         (ROOT / "out" / "reports").mkdir(parents=True, exist_ok=True)
         (ROOT / "out" / "reports" / "lifecycle.json").write_text(json.dumps(seen, indent=2))
         print(json.dumps(seen))
+        for command in (("promote", v2, "--role", "canary", "--share", "0.05"),
+                        ("retire", "shadow")):  # fmt: skip
+            done = _model_command(setup, store.root, *command)
+            assert done.returncode == 0, done.stderr
+        _wait_served(workers, {(v2, "live"), (v2, "canary")})
+        listed = _model_command(setup, store.root, "models").stdout
+        line = next(row for row in listed.splitlines() if row.startswith(v2))
+        assert line.endswith("canary 5%, live"), listed
         assert seen["lost"] == 0 and seen["repeated"] == 0, seen
         assert by_version[v1] > 0 and by_version[v2] > 0 and by_version[v3] == 0, seen
         assert set(by_version) == {v1, v2}, seen
@@ -248,7 +262,7 @@ def test_a_shifted_input_crosses_the_psi_threshold_and_the_others_stay(
             # Every face on time and waited for long enough: a face scored late or missing
             # is imputed, which moves the face inputs with the machine's load, not with the
             # stations. (Sent with the session, a face carries no face-library match.)
-            args = ["--rate", "100", "--duration", "16", "--users", "2000", "--stations", "200",
+            args = ["--rate", "40", "--duration", "40", "--users", "2000", "--stations", "200",
                     "--history-days", "540", "--seed", "5", "--order-delay", "1", "6",
                     "--embedded-faces", "0", "--late-faces", "0", "--missing-faces", "0",
                     *shift]  # fmt: skip
