@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import getpass
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 
-from infra.kafka.client import producer_config
+from infra.kafka.client import producer_config, reader_config
 from schemas.codec import Codec, CodecError
 from schemas.errors import ScorerError
 
@@ -74,8 +73,7 @@ def read(
 ) -> dict[str, Announcement]:
     """The latest announcement per role, the topic read to its end; an unreadable record
     is skipped (the workers skip it too)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"models-{uuid.uuid4().hex}",
-                         "enable.auto.commit": False, "log_level": 3})  # fmt: skip
+    consumer = Consumer(reader_config(bootstrap))
     partition = TopicPartition(topic, 0)
     latest: dict[str, Announcement] = {}
     try:

@@ -13,6 +13,18 @@ from typing import Any
 PARTITIONER = "murmur2_random"
 
 
+def reader_config(bootstrap: str, **extra: Any) -> dict[str, Any]:
+    """confluent-kafka consumer settings for a reader that assigns its partitions itself and
+    commits nothing (the registry, the model follower, read-backs): no group is joined."""
+    return {
+        "bootstrap.servers": bootstrap,
+        "group.id": "unused",
+        "enable.auto.commit": False,
+        "log_level": 3,
+        **extra,
+    }
+
+
 def producer_config(bootstrap: str, **extra: Any) -> dict[str, Any]:
     """confluent-kafka producer settings that partition keys like Faust and Java do."""
     return {

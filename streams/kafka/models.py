@@ -14,6 +14,7 @@ import threading
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from infra.kafka.client import reader_config
 from model import lifecycle
 from model.lifecycle import AnnouncementError
 from schemas.codec import Codec, CodecError
@@ -30,9 +31,7 @@ class ModelFollower:
         self._topic = topic
         self._models = models
         self._stop = threading.Event()
-        self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused",
-                                   "enable.auto.commit": False, "log_level": 3,
-                                   "logger": log})  # fmt: skip
+        self._consumer = Consumer(reader_config(bootstrap, logger=log))
         self._thread = threading.Thread(target=self._run, name="model-follower", daemon=True)
 
     def start(self) -> None:

@@ -19,6 +19,8 @@ from typing import NamedTuple
 
 from confluent_kafka import Consumer, TopicPartition
 
+from infra.kafka.client import reader_config
+
 #: How long `read_tail` reads before it gives up on partitions that do not end.
 READ_TIMEOUT_S = 60.0
 
@@ -36,9 +38,7 @@ def read_tail(bootstrap: str, topic: str, partitions: Iterable[int] | None,
               since_ms: int) -> list[Written]:  # fmt: skip
     """Every record of `topic` written since `since_ms`, in the given partitions (None:
     all of them), read committed, in the order of each partition."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused",
-                         "enable.auto.commit": False, "isolation.level": "read_committed",
-                         "log_level": 3})  # fmt: skip
+    consumer = Consumer(reader_config(bootstrap, **{"isolation.level": "read_committed"}))
     try:
         if partitions is None:
             meta = consumer.list_topics(topic, timeout=10).topics[topic]

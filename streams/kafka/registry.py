@@ -22,6 +22,7 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
+from infra.kafka.client import reader_config
 from schemas.codec import Codec, CodecError
 from schemas.errors import ScorerError
 from schemas.topics import REGISTRY
@@ -69,9 +70,7 @@ class StationRegistry:
         self.invalid = 0
         # librdkafka's own lines go through `log`, so that the worker's log filter
         # (streams/logs.py) limits them while the broker is away.
-        self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused",
-                                   "enable.auto.commit": False, "log_level": 3,
-                                   "logger": log})  # fmt: skip
+        self._consumer = Consumer(reader_config(bootstrap, logger=log))
         self._thread = threading.Thread(target=self._run, name="station-registry", daemon=True)
 
     def start(self) -> None:
