@@ -22,6 +22,7 @@ import pytest
 import torch
 from confluent_kafka import Consumer
 
+from infra.kafka.admin import ensure_topics
 from infra.worker_env import worker_env
 from model import artifact, lifecycle
 from model.store import ModelStore
@@ -115,8 +116,6 @@ def test_promote_refuse_canary_shadow_and_rollback_under_load(
     # The workers' own artifact is v2: that they serve v1 proves they read the announcement.
     setup = ScorerSetup(kafka_bootstrap, other_model, tmp_path, customer_model,
                         settings={"scorer_model_store": store.root})  # fmt: skip
-    from infra.kafka.admin import ensure_topics
-
     ensure_topics(kafka_bootstrap, PARTITIONS, specs=topics.prefixed(setup.prefix))
     # The commands that need no load run before it: the first live version, and the
     # corrupt one refused by `promote` itself.
@@ -250,8 +249,6 @@ def test_a_shifted_input_crosses_the_psi_threshold_and_the_others_stay(
         setup = ScorerSetup(kafka_bootstrap, trained_model, tmp_path / name, customer_model,
                             settings={"scorer_drift_min_sessions": 1000,
                                       "scorer_face_wait_ms": 10_000})  # fmt: skip
-        from infra.kafka.admin import ensure_topics
-
         ensure_topics(kafka_bootstrap, PARTITIONS, specs=topics.prefixed(setup.prefix))
         runs[name] = (setup, Worker(setup, "w1").start())
     sims: list[subprocess.Popen[bytes]] = []

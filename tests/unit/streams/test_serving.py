@@ -27,8 +27,12 @@ def store(trained_model: Path, other_model: Path, tmp_path: Path) -> ModelStore:
     return store
 
 
-def _versions(trained_model: Path, other_model: Path) -> tuple[str, str]:
-    return artifact.load(trained_model).version, artifact.load(other_model).version
+@pytest.fixture
+def served(store: ModelStore, trained_model: Path, other_model: Path
+           ) -> tuple[ModelSet, str, str]:  # fmt: skip
+    """A model set serving the first version live, and the two versions."""
+    old, new = artifact.load(trained_model).version, artifact.load(other_model).version
+    return ModelSet(store, Predictor(store.load(old))), old, new
 
 
 def _info() -> dict[tuple[str, str], float]:
@@ -37,10 +41,9 @@ def _info() -> dict[tuple[str, str], float]:
 
 
 def test_an_offered_version_serves_from_the_next_batch_only(
-    store: ModelStore, trained_model: Path, other_model: Path
+    served: tuple[ModelSet, str, str], store: ModelStore
 ) -> None:
-    old, new = _versions(trained_model, other_model)
-    models = ModelSet(store, Predictor(store.load(old)))
+    models, old, new = served
     batch = models.serving()
     assert models.offer(Announcement("live", new))
     assert batch.live.version == old  # the batch in flight keeps its model
@@ -49,10 +52,9 @@ def test_an_offered_version_serves_from_the_next_batch_only(
 
 
 def test_a_corrupt_version_is_refused_and_the_current_one_serves_on(
-    store: ModelStore, trained_model: Path, other_model: Path
+    served: tuple[ModelSet, str, str], store: ModelStore
 ) -> None:
-    old, new = _versions(trained_model, other_model)
-    models = ModelSet(store, Predictor(store.load(old)))
+    models, old, new = served
     weights = store.path(new) / artifact.WEIGHTS
     weights.write_bytes(b"not weights")
     failures = metrics.MODEL_LOAD_FAILURES.labels(role="live")
@@ -65,10 +67,9 @@ def test_a_corrupt_version_is_refused_and_the_current_one_serves_on(
 
 
 def test_the_canary_serves_its_share_by_a_stable_hash_and_the_shadow_scores_beside(
-    store: ModelStore, trained_model: Path, other_model: Path
+    served: tuple[ModelSet, str, str], store: ModelStore
 ) -> None:
-    old, new = _versions(trained_model, other_model)
-    models = ModelSet(store, Predictor(store.load(old)))
+    models, old, new = served
     models.offer(Announcement("canary", new, share=0.25))
     models.offer(Announcement("shadow", new, share=1.0))
     serving = models.serving()
@@ -99,10 +100,9 @@ def _same(a: dict, b: dict) -> bool:
 
 
 def test_a_sampled_shadow_scores_its_share_only(
-    store: ModelStore, trained_model: Path, other_model: Path
+    served: tuple[ModelSet, str, str], store: ModelStore
 ) -> None:
-    old, new = _versions(trained_model, other_model)
-    models = ModelSet(store, Predictor(store.load(old)))
+    models, old, new = served
     models.offer(Announcement("shadow", new, share=0.1))
     ids = [f"sess-{i:05d}" for i in range(2000)]
     scored = score_served(models.serving(), [ROW] * len(ids), ids)
