@@ -6,20 +6,18 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from infra.kafka.broker import BrokerError
 from model import release
-from model.artifact import ArtifactError
 from model.customers import commands as customer_commands
-from model.customers.cdnow import CdnowError
-from model.customers.fitting import FitError
 from model.features import RAW_COLUMNS, FeatureError
-from model.lifecycle import AnnouncementError
 from model.store import DEFAULT as DEFAULT_STORE
 from model.store import ModelStore
+from schemas.errors import ScorerError
 
 BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
@@ -37,12 +35,31 @@ def positive_int(text: str) -> int:
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m model", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
-    train = commands.add_parser("train", help="generate sessions and train the MLP")
-    train.add_argument(
+    train = commands.add_parser(
+        "train",
+        help="train the MLP on generated sessions, a file of sessions, or the feature log",
+        description="Trains on SESSIONS generated sessions unless --from-file or --from-topic "
+        "names other data; any of them is split 70/15/15.",
+    )
+    data = train.add_mutually_exclusive_group()
+    data.add_argument(
         "--sessions",
         type=positive_int,
         default=1_400_000,
-        help="sessions to generate, split 70/15/15 (default 1,400,000)",
+        help="sessions to generate (default 1,400,000)",
+    )
+    data.add_argument(
+        "--from-file",
+        type=Path,
+        metavar="CSV",
+        help="labelled sessions: the columns of `score`'s input and `class` (one of "
+        "NO_BUY, TWO_COLOR_BALL, TEN_TIMES_GOOD_LUCK, WELFARE_3D, OTHER)",
+    )
+    data.add_argument(
+        "--from-topic",
+        metavar="TOPIC",
+        help="the feature log (scoring.features; SCORER_TOPIC_PREFIX goes before it) "
+        "joined with scoring.conversions: the sessions served, labelled by their outcome",
     )
     train.add_argument("--seed", type=int, default=20240701, help="seed of data and training")
     train.add_argument("--out", type=Path, required=True, help="artifact folder to write")
@@ -90,18 +107,23 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in release.COMMANDS:
             return release.run(args)
         return run_score(args)
-    except (ArtifactError, FeatureError, CdnowError, FitError, AnnouncementError, BrokerError,
-            customer_commands.CommandError) as exc:  # fmt: skip
+    except ScorerError as exc:  # every refusal of the project's own says what and why
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from model.train import train
+    from model import train
 
-    model = train(
-        args.sessions, args.seed, args.out, epochs=args.epochs, class_weight=args.class_weight
-    )
+    options = {"epochs": args.epochs, "class_weight": args.class_weight}
+    if args.from_topic:
+        model = train_from_log(args, options)
+    elif args.from_file:
+        frame = read_labelled_sessions(args.from_file)
+        source = {"source": f"file {args.from_file.name}"}
+        model = train.train_frame(frame, args.seed, args.out, source, **options)
+    else:
+        model = train.train(args.sessions, args.seed, args.out, **options)
     m = model.metrics
     ModelStore(args.store).add(args.out)
     print(
@@ -110,6 +132,82 @@ def run_train(args: argparse.Namespace) -> int:
         f"log loss {m['val_log_loss']:.4f}. Artifact: {args.out}, kept in {args.store}"
     )
     return 0
+
+
+def train_from_log(args: argparse.Namespace, options: dict[str, Any]) -> Any:
+    """Read the feature log and the conversions, refuse skew, train on the joined sessions."""
+    from infra.kafka.broker import bootstrap_servers
+    from infra.kafka.settings import KafkaSettings, load_settings
+    from model import feature_log, train
+    from schemas import topics
+
+    prefix = load_settings(KafkaSettings).scorer_topic_prefix
+    features = prefix + args.from_topic
+    conversions = topics.named(topics.CONVERSIONS, prefix)
+    logged = feature_log.read(bootstrap_servers(), features, conversions)
+    print(f"{features}: {logged.logged:,} sessions logged, {len(logged.frame):,} with an "
+          f"outcome in {conversions} ({logged.undecided:,} undecided, {logged.unreadable:,} "
+          f"unreadable records skipped); served by {logged.versions}")  # fmt: skip
+    found = feature_log.skew(logged, ModelStore(args.store))
+    print(f"skew check: {found.checked:,} sessions encoded again, {found.differing:,} differ "
+          f"from what they were served (largest difference {found.max_difference:.3g})"
+          + (f"; versions not in {args.store}, unchecked: {', '.join(found.unchecked_versions)}"
+             if found.unchecked_versions else ""))  # fmt: skip
+    if found.differing:
+        raise feature_log.FeatureLogError(
+            f"training/serving skew: {found.differing:,} logged sessions encode differently "
+            "from what they were served; not training on them"
+        )
+    frame = logged.frame.drop(columns=["model_version"])
+    source = {"source": f"feature log {features} joined with {conversions}",
+              "served_by": logged.versions}  # fmt: skip
+    return train.train_frame(frame, args.seed, args.out, source, **options)
+
+
+#: How `score` and `train --from-file` read a CSV of sessions (floats exactly as written).
+_CSV = {
+    "float_precision": "round_trip",
+    "dtype": {**{name: object for name in ("expression", "emotion", "city", "station_type",
+                                            "frequent_type", "class", "session_id")},
+              "is_new_user": str},
+}  # fmt: skip
+
+
+def read_session_chunks(path: Path, rows: int) -> Iterator[pd.DataFrame]:
+    """A CSV of sessions (RAW_COLUMNS) in chunks of `rows`; booleans may be written
+    true/false, 1/0 or yes/no."""
+    try:
+        reader = pd.read_csv(path, chunksize=rows, **_CSV)  # type: ignore[call-overload]
+    except (FileNotFoundError, pd.errors.EmptyDataError) as exc:
+        raise FeatureError(f"{path}: {exc}") from exc
+    return (_booleans(chunk) for chunk in reader)
+
+
+def read_labelled_sessions(path: Path) -> pd.DataFrame:
+    """A CSV of sessions (RAW_COLUMNS) and the class each fell in (`class`), with `label`."""
+    from model.features import CLASSES
+
+    try:
+        frame = _booleans(pd.read_csv(path, **_CSV))  # type: ignore[call-overload]
+    except (FileNotFoundError, pd.errors.EmptyDataError) as exc:
+        raise FeatureError(f"{path}: {exc}") from exc
+    if "class" not in frame:
+        raise FeatureError(f"{path}: no `class` column: labelled sessions need one")
+    unknown = sorted(set(frame["class"].dropna()) - set(CLASSES))
+    if unknown or frame["class"].isna().any():
+        raise FeatureError(f"{path}: `class` must be one of {', '.join(CLASSES)}; found "
+                           f"{', '.join(map(str, unknown)) or 'empty values'}")  # fmt: skip
+    frame["label"] = frame["class"].map(CLASSES.index).astype("int64")
+    return frame
+
+
+def _booleans(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.reset_index(drop=True)
+    if "is_new_user" in frame:
+        frame["is_new_user"] = frame["is_new_user"].map(
+            lambda v: BOOLEANS.get(str(v).strip().lower(), v)
+        )
+    return frame
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -134,29 +232,14 @@ def run_score(args: argparse.Namespace) -> int:
 
     predictor = Predictor.from_artifact(args.model)
     try:
-        chunks = pd.read_csv(
-            args.input,
-            chunksize=args.batch_size,
-            dtype={
-                "expression": object,
-                "emotion": object,
-                "city": object,
-                "station_type": object,
-                "frequent_type": object,
-                "is_new_user": str,
-            },
-        )
-    except (FileNotFoundError, pd.errors.EmptyDataError) as exc:
-        print(f"error: {args.input}: {exc}", file=sys.stderr)
+        chunks = read_session_chunks(args.input, args.batch_size)
+    except FeatureError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     written = 0
     args.output.parent.mkdir(parents=True, exist_ok=True)
     for chunk in chunks:
-        frame = chunk.reset_index(drop=True)
-        if "is_new_user" in frame:
-            frame["is_new_user"] = frame["is_new_user"].map(
-                lambda v: BOOLEANS.get(str(v).strip().lower(), v)
-            )
+        frame = chunk
         try:
             scores = predictor.score_frame(frame)
         except FeatureError as exc:

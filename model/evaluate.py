@@ -127,6 +127,11 @@ def evaluate(model_dir: Path, out: Path) -> dict[str, Any]:
     info = model.data
     if not {"sessions", "seed", "fingerprint"} <= info.keys():
         raise EvaluationError(f"{model_dir} does not record the data it was trained on")
+    if info.get("generator") != "model.generator":
+        raise EvaluationError(
+            f"{model_dir} was trained on {info.get('source', 'sessions not generated')}: "
+            "the report regenerates the training data, so it evaluates generated models only"
+        )
     data = prepare(int(info["sessions"]), int(info["seed"]))
     if data.fingerprint != info["fingerprint"]:
         raise EvaluationError(

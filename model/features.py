@@ -59,6 +59,16 @@ CLASS_LABELS: dict[str, str] = {
     "WELFARE_3D": "Welfare Lottery 3D",
     "OTHER": "Other Lottery Type",
 }
+#: The model classes an order can fall in: the lottery types the seed names; Qilecai,
+#: Shilitaohua and the rest are Other.
+PURCHASE_CLASSES = ("TWO_COLOR_BALL", "TEN_TIMES_GOOD_LUCK", "WELFARE_3D")
+
+
+def purchase_class(lottery_type: str) -> str:
+    """The model class (CLASSES) an order of this lottery type falls in."""
+    return lottery_type if lottery_type in PURCHASE_CLASSES else "OTHER"
+
+
 LOTTERY_TYPES = (
     "TWO_COLOR_BALL",
     "TEN_TIMES_GOOD_LUCK",

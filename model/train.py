@@ -26,6 +26,14 @@ from tqdm import tqdm
 from model import artifact, drift, generator
 from model.features import CLASSES, N_FEATURES, Imputation, encode
 from model.network import PurchaseMLP
+from schemas.errors import ScorerError
+
+#: Fewest sessions a data set may have, and fewest of a class for a stratified split.
+MIN_SESSIONS, MIN_PER_CLASS = 100, 7
+
+
+class TrainingError(ScorerError):
+    """A data set that cannot be trained on; says why."""
 
 
 @dataclass(frozen=True)
@@ -48,12 +56,22 @@ class Prepared:
 
 def prepare(sessions: int, seed: int) -> Prepared:
     """Generate the data set and split it 70/15/15, stratified by class, deterministically."""
-    frame = generator.generate(sessions, seed)
+    return split(generator.generate(sessions, seed), seed)
+
+
+def split(frame: pd.DataFrame, seed: int) -> Prepared:
+    """Split a labelled session frame (RAW_COLUMNS and `label`) 70/15/15, deterministically:
+    stratified by class when every class present has enough sessions for each part."""
     index = np.arange(len(frame))
     labels = frame["label"].to_numpy()
-    train_i, rest_i = train_test_split(index, test_size=0.30, stratify=labels, random_state=seed)
+    present = np.bincount(labels)[np.bincount(labels) > 0]
+    if len(frame) < MIN_SESSIONS:
+        raise TrainingError(f"{len(frame)} sessions are too few to train on (at least "
+                            f"{MIN_SESSIONS})")  # fmt: skip
+    by = labels if present.min() >= MIN_PER_CLASS else None
+    train_i, rest_i = train_test_split(index, test_size=0.30, stratify=by, random_state=seed)
     val_i, test_i = train_test_split(
-        rest_i, test_size=0.50, stratify=labels[rest_i], random_state=seed
+        rest_i, test_size=0.50, stratify=None if by is None else labels[rest_i], random_state=seed
     )
     imputation = Imputation.from_frame(frame.iloc[train_i])
 
@@ -138,7 +156,27 @@ def train(sessions: int, seed: int, out: Path, **options: Any) -> artifact.Artif
     """Generate, train, and write the artifact to `out`; returns the loaded artifact."""
     began = time.monotonic()
     data = prepare(sessions, seed)
-    prepared_s = time.monotonic() - began
+    source = {"sessions": sessions, "generator": "model.generator"}
+    return train_prepared(data, seed, out, source, time.monotonic() - began, **options)
+
+
+def train_frame(frame: pd.DataFrame, seed: int, out: Path, source: dict[str, Any],
+                **options: Any) -> artifact.Artifact:  # fmt: skip
+    """Train on sessions already labelled (a file, the feature log): the same split and
+    fit as on generated data. Rows are ordered by session_id when the frame has one, so
+    the same sessions train the same model in whatever order they were read."""
+    began = time.monotonic()
+    if "session_id" in frame.columns:
+        frame = frame.sort_values("session_id", kind="stable").reset_index(drop=True)
+    data = split(frame, seed)
+    source = {"sessions": len(frame), **source}
+    return train_prepared(data, seed, out, source, time.monotonic() - began, **options)
+
+
+def train_prepared(data: Prepared, seed: int, out: Path, source: dict[str, Any],
+                   prepared_s: float, **options: Any) -> artifact.Artifact:  # fmt: skip
+    """Fit on a split data set and write the artifact to `out`; returns it loaded."""
+    began = time.monotonic() - prepared_s
     network, fit_info = fit(data, seed, **options)
     train_s = time.monotonic() - began
     val_loss, val_acc = score(network, data.val)
@@ -152,13 +190,8 @@ def train(sessions: int, seed: int, out: Path, **options: Any) -> artifact.Artif
         "n_train": len(data.train.y),
         "class_weight": options.get("class_weight", "none"),
     }
-    data_info = {
-        "sessions": sessions,
-        "seed": seed,
-        "split": [0.70, 0.15, 0.15],
-        "fingerprint": data.fingerprint,
-        "generator": "model.generator",
-    }
+    data_info = {**source, "seed": seed, "split": [0.70, 0.15, 0.15],
+                 "fingerprint": data.fingerprint}  # fmt: skip
     created = datetime.now(UTC).isoformat(timespec="seconds")
     trained_on = drift.shares(drift.category_counts(data.train.x))
     artifact.save(out, network, data.imputation, metrics=metrics, data=data_info,

@@ -320,6 +320,6 @@ def _check_nested(ftype: Any, value: Any, where: str, max_string: int | None) ->
         return
     if ftype.get("type") == "record" and isinstance(value, Mapping):
         check_ranges(ftype, value, f"{where}.", max_string)
-    elif ftype.get("type") == "array":
+    elif ftype.get("type") == "array" and isinstance(ftype["items"], dict | list):
         for i, item in enumerate(value):
             _check_nested(ftype["items"], item, f"{where}[{i}]", max_string)

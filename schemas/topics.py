@@ -46,6 +46,9 @@ MODELS = TopicSpec(
     config={"cleanup.policy": "compact", "min.compaction.lag.ms": "0"},
 )
 SHADOW = TopicSpec("scoring.shadow", "session_id", "Recommendation (of the shadow version)")
+# The feature log: what the model was given for a sampled share of sessions, the training
+# data of the next version once joined with the conversions.
+FEATURES = TopicSpec("scoring.features", "session_id", "ServedFeatures")
 
 # Internal topics of the scorer (JSON values of its own, not for other consumers).
 SESSION_ORDERS = TopicSpec("scoring.session-orders", "session_id", "OrderPlaced (re-keyed)")
@@ -64,6 +67,7 @@ ALL: tuple[TopicSpec, ...] = (
     CUSTOMER_PROFILES,
     MODELS,
     SHADOW,
+    FEATURES,
     SCORING_REQUESTS,
     SESSION_ORDERS,
 )

@@ -118,6 +118,8 @@ class Simulator:
         # (due ms, sequence, topic, key, value); an order is planned as a dict instead.
         self._queue: list[tuple[int, int, str, str, bytes | dict[str, Any]]] = []
         self._seq = 0
+        #: Each live session as the scorer should see it, and its class (`--truth`).
+        self.truth: list[dict[str, Any]] = []
 
     def run(self, wait_for_group: str | None = None) -> Sent:
         self.publish_registry()
@@ -253,8 +255,10 @@ class Simulator:
         if pick.random() < o.duplicate_sessions:
             self._at(session["started_at"] + 50, self.sessions_topic, row["session_id"], value)
             self.sent.duplicates += 1
-        if not embedded:
-            self._plan_face(row, face)
+        sent_face = embedded or self._plan_face(row, face)
+        seen = row["counter_user_id"] or (row["matched_user_id"] if sent_face and not embedded
+                                          else None)  # fmt: skip
+        self.truth.append(self._seen(row, face if sent_face else None, seen))
         if row["order_type"] is not None:
             self._plan_order(row)
         if pick.random() < o.malformed:
@@ -262,11 +266,34 @@ class Simulator:
                      _malformed(pick, value))  # fmt: skip
             self.sent.malformed += 1
 
-    def _plan_face(self, row: dict[str, Any], face: dict[str, Any]) -> None:
+    def _seen(self, row: dict[str, Any], face: dict[str, Any] | None,
+              user_id: str | None) -> dict[str, Any]:  # fmt: skip
+        """The session as the scorer should see it (model.features.RAW_COLUMNS), with the
+        class it fell in: the customer it can resolve (the counter's id, else the face
+        event's match; the generator's matches score 80 and over, the default
+        SCORER_MATCH_THRESHOLD) with the history published so far."""
+        station_id = row["station_id"]
+        city, station_type = self._stations[station_id]
+        s = history.summary(self.histories.get(user_id)) if user_id else None
+        return {
+            "session_id": row["session_id"], "station_id": station_id, "user_id": user_id,
+            "beauty": None if face is None else face["beauty"],
+            "expression": None if face is None else face["expression"]["type"],
+            "emotion": None if face is None else face["emotion"]["type"],
+            "hour": int(local_hour(int(row["started_at"]))), "is_new_user": s is None,
+            "city": city if s is None else s["home_city"],
+            "station_type": station_type if s is None else s["usual_station_type"],
+            "total_purchase_days": None if s is None else s["total_purchase_days"],
+            "frequent_type": None if s is None else s["frequent_type"],
+            "class": row["class_name"],
+        }  # fmt: skip
+
+    def _plan_face(self, row: dict[str, Any], face: dict[str, Any]) -> bool:
+        """Plan the face event, unless it goes missing; whether it is sent."""
         o, pick = self.o, self.pick
         roll = pick.random()
         if roll < o.missing_faces:
-            return
+            return False
         late = roll < o.missing_faces + o.late_faces
         low, high = o.late_delay_ms if late else o.face_delay_ms
         detected = int(row["started_at"]) + pick.randint(low, high)
@@ -288,6 +315,7 @@ class Simulator:
         if pick.random() < o.duplicate_faces:
             self._at(detected + 30, self.faces_topic, row["session_id"], value)
             self.sent.duplicates += 1
+        return True
 
     def _plan_order(self, row: dict[str, Any]) -> None:
         low, high = self.o.order_delay_s
@@ -343,7 +371,7 @@ def _malformed(pick: random.Random, good: bytes) -> bytes:
 MOST_HISTORY_DAYS = 700
 
 
-def parse_args(argv: list[str] | None) -> tuple[Options, Path | None, str | None]:
+def parse_args(argv: list[str] | None) -> tuple[Options, Path | None, str | None, Path | None]:
     def share(text: str) -> float:
         value = float(text)
         if not 0 <= value <= 1:
@@ -395,6 +423,10 @@ def parse_args(argv: list[str] | None) -> tuple[Options, Path | None, str | None
                    help="make every station of this type: a shift of the inputs' mix "
                    "(default: the generator's mix)")  # fmt: skip
     p.add_argument("--summary", type=Path, help="also write the summary JSON here")
+    p.add_argument("--truth", type=Path,
+                   help="write each live session as the scorer should see it (the raw inputs "
+                   "of the 18 features) and its class to this CSV, which `python -m model "
+                   "train --from-file` reads; a late face counts as arrived")  # fmt: skip
     p.add_argument(
         "--wait-for-group",
         metavar="GROUP",
@@ -409,17 +441,21 @@ def parse_args(argv: list[str] | None) -> tuple[Options, Path | None, str | None
                       duplicate_faces=a.duplicate_faces, duplicate_sessions=a.duplicate_sessions,
                       malformed=a.malformed, order_delay_s=tuple(a.order_delay),
                       station_type=a.station_type)  # fmt: skip
-    return options, a.summary, a.wait_for_group
+    return options, a.summary, a.wait_for_group, a.truth
 
 
 def main(argv: list[str] | None = None) -> int:
-    options, summary_path, wait_for_group = parse_args(argv)
+    options, summary_path, wait_for_group, truth_path = parse_args(argv)
     try:
         bootstrap = bootstrap_servers()
     except BrokerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    sent = Simulator(bootstrap, options).run(wait_for_group)
+    simulator = Simulator(bootstrap, options)
+    sent = simulator.run(wait_for_group)
+    if truth_path:
+        truth_path.parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(simulator.truth).to_csv(truth_path, index=False)
     summary = json.dumps(sent.as_dict())
     if summary_path:
         summary_path.parent.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,7 @@ SESSION_ORDERS = topics.named(topics.SESSION_ORDERS, PREFIX)
 CONVERSIONS = topics.named(topics.CONVERSIONS, PREFIX)
 CUSTOMER_PROFILES = topics.named(topics.CUSTOMER_PROFILES, PREFIX)
 SHADOW = topics.named(topics.SHADOW, PREFIX)
+FEATURES = topics.named(topics.FEATURES, PREFIX)
 SCORING_REQUESTS = topics.named(topics.SCORING_REQUESTS, PREFIX)
 _CATALOGUE = {topics.named(spec, PREFIX): spec.name for spec in topics.ALL}
 
@@ -58,8 +59,9 @@ def _raw(*names: str) -> Any:
 
 
 orders = _raw(topics.named(topics.ORDERS, PREFIX))
-# Conversion tracking reads recommendations and orders by session as one stream.
-conversion_input = _raw(RECOMMENDATIONS, SESSION_ORDERS)
+# Conversion tracking reads recommendations, orders and shadow results by session as one
+# stream.
+conversion_input = _raw(RECOMMENDATIONS, SESSION_ORDERS, SHADOW)
 dead_letters = _raw(topics.named(topics.DEAD_LETTERS, PREFIX))
 # The face join reads sessions and faces as one co-partitioned stream.
 join_input = _raw(SESSIONS, FACES)

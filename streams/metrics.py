@@ -7,7 +7,7 @@ id. Every worker exposes its own; Prometheus sums them.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Summary
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 LATENCY_BUCKETS = (0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -60,6 +60,19 @@ SCORED_BY = Counter("scorer_scored_by_model_total", "Sessions scored per model v
 SHADOW_AGREEMENT = Counter("scorer_shadow_agreement_total", "Shadow-scored sessions whose "
                            "top pick is (agree=true) or is not the served one",
                            ["agree"], registry=REGISTRY)  # fmt: skip
+OUTCOME_LOG_LOSS = Summary("scorer_outcome_log_loss", "Log loss of the served probabilities "
+                           "of each decided session against its outcome (the class of its "
+                           "first order, or No Buy), per model version",
+                           ["model_version"], registry=REGISTRY)  # fmt: skip
+SHADOW_LOG_LOSS = Summary("scorer_shadow_log_loss", "Log loss against the outcome of the "
+                          "sessions a shadow scored too: of the served model "
+                          "(scored_as=served) and of the shadow, on the same sessions",
+                          ["scored_as"], registry=REGISTRY)  # fmt: skip
+FEATURES_LOGGED = Counter(
+    "scorer_features_logged_total",
+    "Scored sessions whose served inputs went to the feature log (scoring.features)",
+    registry=REGISTRY,
+)
 FEATURE_PSI = Gauge("scorer_feature_psi", "Population stability index of each input of the "
                     "sessions served in SCORER_DRIFT_WINDOW_S (session time: a day) against "
                     "the live model's training data", ["feature"], registry=REGISTRY)  # fmt: skip

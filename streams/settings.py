@@ -97,6 +97,11 @@ class Settings(KafkaSettings):
         default=1000, ge=1, le=10_000_000,
         description="fewest sessions in the window for a PSI to be exported",
     )  # fmt: skip
+    scorer_feature_log_share: float = Field(
+        default=0.1, ge=0, le=1,
+        description="share of scored sessions whose served inputs go to scoring.features "
+        "(a stable hash of session_id picks them)",
+    )  # fmt: skip
     scorer_data_dir: Path = Field(
         default=Path(".cache/worker"), description="where the worker keeps its table state"
     )

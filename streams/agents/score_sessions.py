@@ -24,9 +24,16 @@ from streams.deadletters import CONTENT_ERRORS, send_dead_letter
 from streams.kafka.outputs import ReadBack, RecentKeys
 from streams.records import ScoringRequest
 from streams.rules.profile_customers import segments_and_values
-from streams.rules.score_sessions import Scored, recommendation, score_served, session_row
+from streams.rules.score_sessions import (
+    FEATURES_SALT,
+    Scored,
+    recommendation,
+    score_served,
+    served_features,
+    session_row,
+)
 from streams.runtime import current, now_ms
-from streams.serving import Serving
+from streams.serving import Serving, in_share
 from streams.settings import settings
 from streams.tables import user_history
 
@@ -96,10 +103,28 @@ async def score_batch(events: list[EventT]) -> None:
         metrics.RECOMMENDATIONS.labels(top_pick=record["top_pick"]).inc()
         metrics.SESSIONS_SCORED.labels(new_user=str(record["is_new_user"]).lower()).inc()
     count_versions(serving, scored.versions)
-    for x in scored.inputs:
-        rt.drift.add(x, scored_at / 1000)
+    rt.drift.add(scored.inputs, scored_at / 1000)
     if scored.shadow:
         publish_shadow(serving, kept, scored, values, scored_at)
+    share = rt.settings.scorer_feature_log_share
+    if share > 0:
+        log_features(share, kept, rows, scored, scored_at)
+
+
+def log_features(share: float, kept: list[ScoringRequest], rows: list[dict[str, Any]],
+                 scored: Scored, scored_at: int) -> None:  # fmt: skip
+    """The served inputs of the feature log's share of sessions to scoring.features."""
+    rt = current()
+    logged = 0
+    for i, request in enumerate(kept):
+        if share < 1.0 and not in_share(request.session_id, share, FEATURES_SALT):
+            continue
+        record = served_features(request, rows[i], scored.inputs[i], scored.versions[i],
+                                 scored_at)  # fmt: skip
+        value = rt.codec.encode_built("ServedFeatures", record)
+        rt.publisher.publish(channels.FEATURES, request.session_id.encode(), value)
+        logged += 1
+    metrics.FEATURES_LOGGED.inc(logged)
 
 
 def count_versions(serving: Serving, versions: list[str]) -> None:

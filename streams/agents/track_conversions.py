@@ -1,17 +1,16 @@
 """track_conversions: did a recommended session end in an order? (keyed by session_id)
 
-Reads the recommendations and the orders that carry a session_id (re-keyed by session_id
-by record_orders into scoring.session-orders), co-partitioned. The first order within
+Reads the recommendations, the orders that carry a session_id (re-keyed by session_id by
+record_orders into scoring.session-orders) and the shadow's results, co-partitioned; each
+decided session's log loss, and its shadow's, is counted. The first order within
 SCORER_CONVERSION_WINDOW_S decides the outcome; without one the outcome is NO_PURCHASE at
 the window's end. Each outcome is published to scoring.conversions and counted once.
 
 The state (a recommendation waiting for its order, an order waiting for its
-recommendation, a decided session kept one more window) lives in memory, not in a
-table: both inputs are topics already, so a partition this worker is handed is rebuilt
-from their tail (the window and SCORER_DEDUP_WINDOW_S more), replayed through the same
-rules, with the outcomes already in scoring.conversions recognised. That costs no
-changelog write per session; a recommendation costs one consumed Faust message and
-nothing else until it is decided.
+recommendation, a decided session kept one more window) lives in memory, not in a table:
+the inputs are topics already, so a partition this worker is handed is rebuilt from their
+tail (the window and SCORER_DEDUP_WINDOW_S more) through the same rules, the outcomes in
+scoring.conversions recognised. A recommendation costs one consumed message, no write.
 """
 
 from __future__ import annotations
@@ -23,11 +22,13 @@ from typing import Any
 from faust.types import EventT
 from mode import CrashingSupervisor
 
+from infra.kafka.reading import Written, read_tail
 from schemas.codec import CodecError
 from streams import channels, metrics
 from streams.app import app
 from streams.deadletters import CONTENT_ERRORS, handle_or_dead_letter
-from streams.kafka.outputs import ReadBack, RecentKeys, Written, read_tail
+from streams.kafka.outputs import ReadBack, RecentKeys
+from streams.rules import outcome_loss as loss
 from streams.rules import track_conversions as rules
 from streams.rules.deadlines import DeadlineIndex
 from streams.runtime import current, now_ms, to_ms
@@ -41,13 +42,15 @@ deadlines = DeadlineIndex(state)
 #: What a rebuild reads back: every entry still held began within it.
 SPAN_MS = (_conf.scorer_conversion_window_s + _conf.scorer_dedup_window_s) * 1000
 published = RecentKeys(channels.CONVERSIONS, SPAN_MS)
+shadows = loss.Shadows(SPAN_MS)  # shadow results waiting for their session's outcome
 read_back = ReadBack()  # open once the handed partitions' state is rebuilt
 owned: set[int] = set()
 
 
 @app.agent(supervisor_strategy=CrashingSupervisor, channel=channels.conversion_input)
 async def track_conversions(stream: Any) -> None:
-    route = {channels.RECOMMENDATIONS: _on_recommendation, channels.SESSION_ORDERS: _on_order}
+    route = {channels.RECOMMENDATIONS: _on_recommendation, channels.SESSION_ORDERS: _on_order,
+             channels.SHADOW: _on_shadow}  # fmt: skip
 
     async def handle(event: EventT) -> None:
         await read_back.wait()
@@ -69,7 +72,8 @@ def _rec(record: dict[str, Any]) -> dict[str, Any]:
     return {"session_id": record["session_id"], "station_id": sys.intern(record["station_id"]),
             "user_id": record["user_id"], "top_pick": sys.intern(record["top_pick"]),
             "model_version": sys.intern(record["model_version"]),
-            "recommended_at_ms": to_ms(record["scored_at"])}  # fmt: skip
+            "recommended_at_ms": to_ms(record["scored_at"]),
+            "p": loss.probabilities(record)}  # fmt: skip
 
 
 def _order(record: dict[str, Any]) -> dict[str, Any]:
@@ -96,12 +100,28 @@ def _on_order(event: EventT) -> None:
         _apply(key, entry, outcome, event.message.partition)
 
 
+def _on_shadow(event: EventT) -> None:
+    """A shadow's result: its loss once the session is decided, now if it is already."""
+    record = current().codec.decode(event.message.value, expect="Recommendation")
+    key, entry = record["session_id"], state.get(record["session_id"])
+    if entry is not None and entry.get("label") is not None:
+        _count_pair(loss.probabilities(record), entry["label"], entry["served_loss"])
+    elif key not in published:
+        shadows.hold(key, loss.probabilities(record), now_ms())
+
+
+def _count_pair(shadow: bytes, label: int, served_loss: float) -> None:
+    metrics.SHADOW_LOG_LOSS.labels(scored_as="shadow").observe(loss.log_loss(shadow, label))
+    metrics.SHADOW_LOG_LOSS.labels(scored_as="served").observe(served_loss)
+
+
 @app.timer(interval=_conf.scorer_tick_ms / 1000)
 async def decide_due() -> None:
     """NO_PURCHASE for each recommendation whose window closed; forget what is done."""
     if not (settled() and read_back.is_open()):
         return  # partitions are moving: they are rebuilt once they are settled
     now = now_ms()
+    shadows.expire(now)
     for partition in sorted(owned):
         for key, entry in deadlines.due_entries(partition, now):
             kept, outcome = rules.on_tick(entry, now, _window_ms())
@@ -114,6 +134,7 @@ def _apply(key: str, entry: dict[str, Any] | None, outcome: str | None, partitio
         assert entry is not None  # the rules decide only with an entry to keep
         _publish(entry["rec"], entry.get("order"), outcome)
         published.add(key, now_ms())
+        entry = {**entry, **_losses(key, entry, outcome)}
     if entry is None:
         state.pop(key, None)
     else:
@@ -142,10 +163,33 @@ def _publish(rec: dict[str, Any], order: dict[str, Any] | None, outcome: str) ->
                                         outcome=outcome.lower()).inc()  # fmt: skip
 
 
-def _read_back(bootstrap: str, partitions: set[int],
-               since_ms: int) -> tuple[list[Written], list[Written]]:  # fmt: skip
-    return (read_tail(bootstrap, channels.RECOMMENDATIONS, partitions, since_ms),
-            read_tail(bootstrap, channels.SESSION_ORDERS, partitions, since_ms))  # fmt: skip
+def _losses(key: str, entry: dict[str, Any], outcome: str) -> dict[str, Any]:
+    """Count the decided session's log loss, and its shadow's if that has come; what a
+    shadow that comes later needs, kept in the entry."""
+    label, served = loss.served_loss(entry, outcome)
+    metrics.OUTCOME_LOG_LOSS.labels(model_version=entry["rec"]["model_version"]).observe(served)
+    shadow = shadows.take(key)
+    if shadow is not None:
+        _count_pair(shadow, label, served)
+    return {"label": label, "served_loss": served}
+
+
+def _read_back(bootstrap: str, partitions: set[int], since_ms: int) -> list[list[Written]]:
+    inputs = (channels.RECOMMENDATIONS, channels.SESSION_ORDERS, channels.SHADOW)
+    return [read_tail(bootstrap, topic, partitions, since_ms) for topic in inputs]
+
+
+def _hold_shadows(written: list[Written]) -> None:
+    """The shadow results read back, for the sessions whose outcome is not out yet."""
+    codec = current().codec
+    for w in written:
+        if w.key in published:
+            continue
+        try:
+            packed = loss.probabilities(codec.decode(w.value, expect="Recommendation"))
+        except (CodecError, *CONTENT_ERRORS):
+            continue
+        shadows.hold(w.key, packed, w.timestamp_ms)
 
 
 def _decoded(recs: list[Written],
@@ -190,7 +234,9 @@ async def _rebuild_assigned(app: Any) -> None:
     if not handed:
         return
     now = now_ms()
-    recs, orders = await asyncio.to_thread(_read_back, rt.bootstrap, handed, now - SPAN_MS)
+    recs, orders, shadowed = await asyncio.to_thread(_read_back, rt.bootstrap, handed,
+                                                     now - SPAN_MS)  # fmt: skip
+    _hold_shadows(shadowed)
     entries, decided = rules.replay(_decoded(recs, orders), _window_ms())
     state.update(entries)
     deadlines.forget_all()  # the timer may have indexed the state while the tail was read

@@ -15,60 +15,8 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Iterable
-from typing import NamedTuple
 
-from confluent_kafka import Consumer, TopicPartition
-
-from infra.kafka.client import reader_config
-
-#: How long `read_tail` reads before it gives up on partitions that do not end.
-READ_TIMEOUT_S = 60.0
-
-
-class Written(NamedTuple):
-    """One record of an output topic, as `read_tail` gives it."""
-
-    timestamp_ms: int  # its producer's clock when it was sent
-    partition: int
-    key: str
-    value: bytes
-
-
-def read_tail(bootstrap: str, topic: str, partitions: Iterable[int] | None,
-              since_ms: int) -> list[Written]:  # fmt: skip
-    """Every record of `topic` written since `since_ms`, in the given partitions (None:
-    all of them), read committed, in the order of each partition."""
-    consumer = Consumer(reader_config(bootstrap, **{"isolation.level": "read_committed"}))
-    try:
-        if partitions is None:
-            meta = consumer.list_topics(topic, timeout=10).topics[topic]
-            partitions = list(meta.partitions)
-        wanted = sorted(set(partitions))
-        if not wanted:
-            return []
-        starts = consumer.offsets_for_times([TopicPartition(topic, p, since_ms) for p in wanted],
-                                            timeout=10)  # fmt: skip
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                for p in wanted}  # fmt: skip
-        todo = [tp for tp in starts if 0 <= tp.offset < ends[tp.partition]]
-        found: list[Written] = []
-        if not todo:
-            return found
-        consumer.assign(todo)
-        remaining = {tp.partition for tp in todo}
-        deadline = time.monotonic() + READ_TIMEOUT_S
-        while remaining and time.monotonic() < deadline:
-            for msg in consumer.consume(10_000, 0.5):
-                if msg.error():
-                    continue
-                p, offset = msg.partition() or 0, msg.offset() or 0
-                key = (msg.key() or b"").decode(errors="replace")
-                found.append(Written(msg.timestamp()[1], p, key, msg.value() or b""))
-                if offset + 1 >= ends[p]:
-                    remaining.discard(p)
-        return found
-    finally:
-        consumer.close()
+from infra.kafka.reading import read_tail
 
 
 class RecentKeys:

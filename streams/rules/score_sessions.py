@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from model.features import columns_from_records, local_hour
+from model.features import N_FEATURES, columns_from_records, local_hour
 from model.predictor import Predictor
 from streams.records import Recommendation, ScoringRequest
 from streams.serving import Serving, in_share
 
-CANARY_SALT, SHADOW_SALT = b"canary:", b"shadow:"
+CANARY_SALT, SHADOW_SALT, FEATURES_SALT = b"canary:", b"shadow:", b"features:"
 
 
 def session_row(
@@ -68,7 +68,7 @@ class Scored:
 
     results: list[dict[str, Any]]
     versions: list[str]
-    inputs: list[np.ndarray]  # the encoded inputs served, per forward pass
+    inputs: np.ndarray  # (n, 31): the encoded inputs each row was served with
     shadow: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -79,18 +79,18 @@ def score_served(serving: Serving, rows: Sequence[dict[str, Any]],
     live, canary, shadow = serving.live, serving.canary, serving.shadow
     if canary is None:
         results, x = _scored(live, rows)
-        scored = Scored(results, [live.version] * len(rows), [x])
+        scored = Scored(results, [live.version] * len(rows), x)
     else:
         picked = [in_share(sid, canary.share, CANARY_SALT) for sid in session_ids]
         results = [{}] * len(rows)
         versions = [live.version] * len(rows)
-        inputs = []
+        inputs = np.empty((len(rows), N_FEATURES), np.float32)
         for predictor, mine in ((live, False), (canary.predictor, True)):
             index = [i for i, p in enumerate(picked) if p == mine]
             if not index:
                 continue
             part, x = _scored(predictor, [rows[i] for i in index])
-            inputs.append(x)
+            inputs[index] = x
             for i, result in zip(index, part, strict=True):
                 results[i], versions[i] = result, predictor.version
         scored = Scored(results, versions, inputs)
@@ -127,4 +127,19 @@ def recommendation(
         "scored_at": scored_at_ms,
         "segment": value[0],
         "clv_fen": value[1],
+    }
+
+
+def served_features(request: ScoringRequest, row: dict[str, Any], inputs: np.ndarray,
+                    model_version: str, scored_at_ms: int) -> dict[str, Any]:  # fmt: skip
+    """The feature log's record (schemas/served_features.v1.avsc) of one scored session:
+    its raw inputs (`session_row`) and the encoded inputs the network read."""
+    return {
+        "session_id": request.session_id,
+        "station_id": request.station_id,
+        "model_version": model_version,
+        "started_at": request.started_at_ms,
+        "scored_at": scored_at_ms,
+        "raw": row,
+        "inputs": inputs.tolist(),
     }

@@ -8,19 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-DIRECT = ("TWO_COLOR_BALL", "TEN_TIMES_GOOD_LUCK", "WELFARE_3D")
-
-
-def class_of(lottery_type: str) -> str:
-    """The model class an order's product falls in (Qilecai, Shilitaohua... are Other)."""
-    return lottery_type if lottery_type in DIRECT else "OTHER"
+from model.features import purchase_class
 
 
 def outcome_of(top_pick: str, order: dict[str, Any] | None) -> str:
     if order is None:
         return "NO_PURCHASE"
     return (
-        "CONVERTED_TOP_PICK" if class_of(order["lottery_type"]) == top_pick else "CONVERTED_OTHER"
+        "CONVERTED_TOP_PICK"
+        if purchase_class(order["lottery_type"]) == top_pick
+        else "CONVERTED_OTHER"
     )
 
 

@@ -18,13 +18,15 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import torch
 from confluent_kafka import Consumer
 
 from infra.kafka.admin import ensure_topics
 from infra.worker_env import worker_env
-from model import artifact, lifecycle
+from model import artifact, feature_log, lifecycle
+from model.features import CLASSES, RAW_COLUMNS
 from model.store import ModelStore
 from schemas import topics
 from schemas.codec import Codec
@@ -90,6 +92,20 @@ def _read_all(setup: ScorerSetup, spec: topics.TopicSpec, until: Any,
                             setup.codec.decode(msg.value())))  # fmt: skip
     finally:
         consumer.close()
+    return out
+
+
+def _shadow_log_loss(workers: list[Worker]) -> dict[str, Any]:
+    """scorer_shadow_log_loss summed over the workers: sessions and mean loss of the served
+    model and of the shadow on the same decided sessions; and how many were decided."""
+    out: dict[str, Any] = {}
+    for role in ("served", "shadow"):
+        key = (("scored_as", role),)
+        n = sum(w.samples("scorer_shadow_log_loss_count").get(key, 0) for w in workers)
+        total = sum(w.samples("scorer_shadow_log_loss_sum").get(key, 0) for w in workers)
+        out[role] = {"sessions": int(n), "mean": round(total / n, 4) if n else None}
+    out["decided"] = int(sum(sum(w.samples("scorer_outcome_log_loss_count").values())
+                             for w in workers))  # fmt: skip
     return out
 
 
@@ -201,6 +217,7 @@ def test_promote_refuse_canary_shadow_and_rollback_under_load(
                 "scorer_shadow_agreement_total").get(k, 0) for w in workers)
                 for k in workers[0].samples("scorer_shadow_agreement_total")},
         }  # fmt: skip
+        seen["shadow_log_loss"] = _shadow_log_loss(workers)
         # Promoted after the refused v3, v1 names v2 as the version it replaced (what the
         # workers went on serving), so a rollback goes back to v2.
         again = _model_command(setup, store.root, "promote", v1, "--by", "test")
@@ -230,6 +247,10 @@ def test_promote_refuse_canary_shadow_and_rollback_under_load(
         assert {r["model_version"] for _, _, r in shadow} == {v1}, seen
         assert shadowed <= expected and seen["after_canary_without_shadow"] == 0, seen
         assert sum(seen["shadow_agreement"].values()) == len(shadow), seen
+        pairs = seen["shadow_log_loss"]
+        assert pairs["served"]["sessions"] == pairs["shadow"]["sessions"] > 50, seen
+        assert pairs["served"]["sessions"] <= pairs["decided"], seen
+        assert all(0 < pairs[k]["mean"] < 3 for k in ("served", "shadow")), seen
     finally:
         if sim is not None and sim.poll() is None:
             sim.kill()
@@ -238,17 +259,25 @@ def test_promote_refuse_canary_shadow_and_rollback_under_load(
                 w.stop()
 
 
-def test_a_shifted_input_crosses_the_psi_threshold_and_the_others_stay(
+def test_a_shifted_input_crosses_the_psi_threshold_and_the_logged_sessions_retrain(
     kafka_bootstrap: str, trained_model: Path, customer_model: Path, tmp_path: Path
 ) -> None:
     """Two deployments side by side on the same model, one fed the generator's station mix,
     one with every station a clubhouse: scorer_feature_psi of station_type crosses 0.25
-    on the second only, and every other input stays under 0.1 on both."""
+    on the second only, and every other input stays under 0.1 on both. The first logs
+    every session it serves to scoring.features: `train --from-topic` on that log and the
+    conversions gives the same model, to float tolerance, as `train --from-file` on the
+    simulator's own record of the same sessions (no training/serving skew)."""
+    store = ModelStore(tmp_path / "models")
+    store.add(trained_model)
     runs: dict[str, tuple[ScorerSetup, Worker]] = {}
     for name in ("as_trained", "clubhouses"):
+        logging = {"scorer_feature_log_share": 1.0, "scorer_conversion_window_s": 60}
         setup = ScorerSetup(kafka_bootstrap, trained_model, tmp_path / name, customer_model,
                             settings={"scorer_drift_min_sessions": 1000,
-                                      "scorer_face_wait_ms": 10_000})  # fmt: skip
+                                      "scorer_face_wait_ms": 10_000,
+                                      "scorer_feature_log_share": 0.0,
+                                      **(logging if name == "as_trained" else {})})  # fmt: skip
         ensure_topics(kafka_bootstrap, PARTITIONS, specs=topics.prefixed(setup.prefix))
         runs[name] = (setup, Worker(setup, "w1").start())
     sims: list[subprocess.Popen[bytes]] = []
@@ -258,10 +287,13 @@ def test_a_shifted_input_crosses_the_psi_threshold_and_the_others_stay(
             shift = ["--station-type", "clubhouse"] if name == "clubhouses" else []
             # Every face on time and waited for long enough: a face scored late or missing
             # is imputed, which moves the face inputs with the machine's load, not with the
-            # stations. (Sent with the session, a face carries no face-library match.)
+            # stations. (Sent with the session, a face carries no face-library match.) The
+            # live orders come after the last session, so that no history changes while a
+            # session is scored: the simulator's record of what the scorer saw is exact.
             args = ["--rate", "40", "--duration", "40", "--users", "2000", "--stations", "200",
-                    "--history-days", "540", "--seed", "5", "--order-delay", "1", "6",
+                    "--history-days", "540", "--seed", "5", "--order-delay", "42", "48",
                     "--embedded-faces", "0", "--late-faces", "0", "--missing-faces", "0",
+                    "--wait-for-group", setup.app_id, "--truth", str(setup.base / "truth.csv"),
                     *shift]  # fmt: skip
             log = (setup.base / "simulator.log").open("ab")
             sims.append(subprocess.Popen([sys.executable, "-m", "stations.simulator", *args],
@@ -288,6 +320,8 @@ def test_a_shifted_input_crosses_the_psi_threshold_and_the_others_stay(
         assert same["station_type"] < 0.1 <= 0.25 <= shifted["station_type"], psi
         for feature in set(same) - {"station_type"}:
             assert max(same[feature], shifted[feature]) < 0.1, (feature, psi)
+        setup, worker = runs["as_trained"]
+        _retrain_from_the_log(setup, worker, store, setup.base / "truth.csv", tmp_path)
     finally:
         for sim in sims:
             if sim.poll() is None:
@@ -295,3 +329,49 @@ def test_a_shifted_input_crosses_the_psi_threshold_and_the_others_stay(
         for _, worker in runs.values():
             if worker.proc is not None and worker.proc.poll() is None:
                 worker.stop()
+
+
+def _retrain_from_the_log(setup: ScorerSetup, worker: Worker, store: ModelStore, truth: Path,
+                          tmp_path: Path) -> None:  # fmt: skip
+    seen = pd.read_csv(truth, dtype={"class": object, "frequent_type": object})
+    sessions = set(seen["session_id"])
+    decided = _read_all(setup, topics.CONVERSIONS,
+                        lambda rs: sessions <= {r["session_id"] for r in rs}, timeout=180,
+                        settle=0)  # fmt: skip
+    assert sessions <= {r["session_id"] for _, _, r in decided}, "outcomes missing"
+    assert sum(worker.samples("scorer_features_logged_total").values()) == len(sessions)
+    logged = feature_log.read(setup.bootstrap, setup.topic(topics.FEATURES),
+                              setup.topic(topics.CONVERSIONS))  # fmt: skip
+    frame = logged.frame.set_index("session_id")
+    assert set(frame.index) == sessions and logged.undecided == 0, logged
+    # The stream's raw inputs and labels against the simulator's record, field by field.
+    expected = seen.set_index("session_id").loc[frame.index]
+    differing: dict[str, int] = {}
+    expected["label"] = expected["class"].map(CLASSES.index)
+    for column in (*RAW_COLUMNS, "label"):
+        mine, theirs = frame[column], expected[column]
+        same = (mine == theirs) | (mine.isna() & theirs.isna())
+        differing[column] = int((~same).sum())
+    assert not any(differing.values()), differing
+    offline = tmp_path / "offline.csv"
+    seen.sample(frac=1.0, random_state=3).to_csv(offline, index=False)  # another row order
+    runs = {}
+    for name, source in (("from_log", ["--from-topic", topics.FEATURES.name]),
+                         ("offline", ["--from-file", str(offline)])):  # fmt: skip
+        out = tmp_path / name
+        done = _model_command(setup, store.root, "train", *source, "--out", str(out),
+                              "--seed", "7", "--store", str(store.root))  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        runs[name] = (artifact.load(out), done.stdout)
+    (from_log, said), (offline_model, _) = runs["from_log"], runs["offline"]
+    assert f"{len(sessions):,} with an outcome" in said and " 0 differ " in said, said
+    weights = {k: v for k, v in offline_model.network.state_dict().items()}
+    gap = max(float((v - weights[k]).abs().max())
+              for k, v in from_log.network.state_dict().items())  # fmt: skip
+    parity = {"sessions": len(sessions), "served_by": logged.versions,
+              "largest_weight_difference": gap, "from_log": from_log.version,
+              "offline": offline_model.version,
+              "imputation_equal": from_log.imputation == offline_model.imputation}  # fmt: skip
+    (ROOT / "out" / "reports" / "feature_log.json").write_text(json.dumps(parity, indent=2))
+    print(json.dumps(parity))
+    assert parity["imputation_equal"] and gap <= 1e-6, parity

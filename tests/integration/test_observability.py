@@ -34,7 +34,11 @@ RULES = ROOT / "infra" / "prometheus" / "rules.yml"
 DASHBOARD = ROOT / "infra" / "grafana" / "dashboards" / "station-scorer.json"
 #: Panels this run cannot fill: no shadow is promoted, and fewer sessions are served than
 #: a PSI waits for (SCORER_DRIFT_MIN_SESSIONS); test_lifecycle.py fills both.
-NEEDS_MORE = {"Shadow agreement (with a shadow only)", "Input drift, PSI per input"}
+NEEDS_MORE = {
+    "Shadow agreement (with a shadow only)",
+    "Input drift, PSI per input",
+    "Log loss, served and shadow on the same sessions (with a shadow only)",
+}
 REPORTS = ROOT / "out" / "reports"
 
 

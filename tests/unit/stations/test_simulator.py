@@ -21,5 +21,6 @@ def test_a_bad_argument_is_refused_with_why(
 
 
 def test_good_arguments_are_taken() -> None:
-    options, summary, group = parse_args(["--rate", "40", "--history-days", "60"])
-    assert options.rate == 40 and options.history_days == 60 and summary is None and group is None
+    options, summary, group, truth = parse_args(["--rate", "40", "--history-days", "60"])
+    assert options.rate == 40 and options.history_days == 60
+    assert summary is None and group is None and truth is None

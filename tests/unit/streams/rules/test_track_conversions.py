@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from model.features import purchase_class
 from streams.rules import track_conversions as c
 
 REC = {"session_id": "s1", "top_pick": "TWO_COLOR_BALL"}
@@ -22,7 +23,7 @@ def test_an_order_of_the_top_pick_converts_to_it() -> None:
 
 
 def test_other_products_fall_in_other_and_other_types_convert_elsewhere() -> None:
-    assert c.class_of("QILECAI") == "OTHER" and c.class_of("WELFARE_3D") == "WELFARE_3D"
+    assert purchase_class("QILECAI") == "OTHER" and purchase_class("WELFARE_3D") == "WELFARE_3D"
     assert c.outcome_of("OTHER", order("SHILITAOHUA")) == "CONVERTED_TOP_PICK"
     assert c.outcome_of("TWO_COLOR_BALL", order("QILECAI")) == "CONVERTED_OTHER"
 
