@@ -114,7 +114,7 @@ evaluate: model ## Write the evaluation report of MODEL_DIR to EVAL_DIR
 	$(PY) -m model evaluate --model $(MODEL_DIR) --out $(EVAL_DIR)
 
 test: setup jars cdnow lint ## The whole suite on Kafka $(KAFKA_VERSION), then the Kafka tests on $(KAFKA4_VERSION)
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=25
 	$(MAKE) --no-print-directory test-kafka4
 
 test-unit: setup ## Only the tests that need no broker
@@ -123,7 +123,7 @@ test-unit: setup ## Only the tests that need no broker
 test-kafka4: setup ## The Kafka tests against a Kafka $(KAFKA4_VERSION) broker of their own
 	@if [ -n "$$KAFKA_BOOTSTRAP_SERVERS" ]; then echo "KAFKA_BOOTSTRAP_SERVERS is set: skipping the 4.x pass"; exit 0; fi; \
 	KAFKA_VERSION=$(KAFKA4_VERSION) SCORER_BROKER_DIR=$(CURDIR)/.cache/broker-kafka4 \
-	  $(PY) -m pytest -m kafka
+	  $(PY) -m pytest -m kafka --durations=25
 
 lint: setup ## ruff and mypy
 	$(VENV)/bin/ruff check .
