@@ -62,13 +62,13 @@ def prepare(sessions: int, seed: int) -> Prepared:
 def split(frame: pd.DataFrame, seed: int) -> Prepared:
     """Split a labelled session frame (RAW_COLUMNS and `label`) 70/15/15, deterministically:
     stratified by class when every class present has enough sessions for each part."""
-    index = np.arange(len(frame))
-    labels = frame["label"].to_numpy()
-    present = np.bincount(labels)[np.bincount(labels) > 0]
     if len(frame) < MIN_SESSIONS:
         raise TrainingError(f"{len(frame)} sessions are too few to train on (at least "
                             f"{MIN_SESSIONS})")  # fmt: skip
-    by = labels if present.min() >= MIN_PER_CLASS else None
+    index = np.arange(len(frame))
+    labels = frame["label"].to_numpy()
+    counts = np.bincount(labels)
+    by = labels if counts[counts > 0].min() >= MIN_PER_CLASS else None
     train_i, rest_i = train_test_split(index, test_size=0.30, stratify=by, random_state=seed)
     val_i, test_i = train_test_split(
         rest_i, test_size=0.50, stratify=None if by is None else labels[rest_i], random_state=seed
