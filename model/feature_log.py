@@ -61,25 +61,10 @@ def read(bootstrap: str, features_topic: str, conversions_topic: str,
     """Both topics read whole, joined by session_id. A session logged twice (scored again
     after a crash) keeps its first record, as its first recommendation is the one kept."""
     codec = codec or Codec()
-    unreadable = 0
-    served: dict[str, dict[str, Any]] = {}
-    for w in read_tail(bootstrap, features_topic, None, 0, timeout_s=READ_TIMEOUT_S,
-                       strict=True):  # fmt: skip
-        try:
-            record = codec.decode(w.value, expect="ServedFeatures")
-        except CodecError:
-            unreadable += 1
-            continue
-        served.setdefault(record["session_id"], record)
-    labels: dict[str, int] = {}
-    for w in read_tail(bootstrap, conversions_topic, None, 0, timeout_s=READ_TIMEOUT_S,
-                       strict=True):  # fmt: skip
-        try:
-            conversion = codec.decode(w.value, expect="Conversion")
-        except CodecError:
-            unreadable += 1
-            continue
-        labels.setdefault(conversion["session_id"], label_of(conversion))
+    served, bad_logged = _first_per_session(bootstrap, features_topic, codec, "ServedFeatures")
+    decided, bad_decided = _first_per_session(bootstrap, conversions_topic, codec, "Conversion")
+    labels = {k: label_of(conversion) for k, conversion in decided.items()}
+    unreadable = bad_logged + bad_decided
     joined = sorted(k for k in served if k in labels)
     records = [served[k] for k in joined]
     frame = frame_from_records([r["raw"] for r in records])
@@ -90,6 +75,21 @@ def read(bootstrap: str, features_topic: str, conversions_topic: str,
     return Logged(frame, inputs, logged=len(served), undecided=len(served) - len(joined),
                   unreadable=unreadable,
                   versions=dict(Counter(r["model_version"] for r in records)))  # fmt: skip
+
+
+def _first_per_session(bootstrap: str, topic: str, codec: Codec,
+                       expect: str) -> tuple[dict[str, dict[str, Any]], int]:  # fmt: skip
+    """A topic read whole: the first record of each session, and how many did not decode."""
+    first: dict[str, dict[str, Any]] = {}
+    unreadable = 0
+    for w in read_tail(bootstrap, topic, None, 0, timeout_s=READ_TIMEOUT_S, strict=True):
+        try:
+            record = codec.decode(w.value, expect=expect)
+        except CodecError:
+            unreadable += 1
+            continue
+        first.setdefault(record["session_id"], record)
+    return first, unreadable
 
 
 @dataclass(frozen=True)
