@@ -18,6 +18,7 @@ from typing import cast
 from faust.streams import _current_event
 from faust.types import EventT
 
+from schemas.topics import TopicSpec
 from streams.app import app
 
 # join_faces (keyed by session_id): sessions and faces waiting for each other.
@@ -34,6 +35,16 @@ user_history = app.Table(
     key_type=bytes,
     help="purchase history per user (model/customers/history.py)",
 )
+
+
+def changelog_topics() -> list[TopicSpec]:
+    """The tables' changelog topics as Faust declares them: compacted, partitioned like the
+    app's topics. The worker creates them before Faust starts (streams/worker.py)."""
+    compacted = {"cleanup.policy": "compact"}
+    return [
+        TopicSpec(table.changelog_topic.get_topic_name(), "key", "JSON", config=compacted)
+        for table in app.tables.values()
+    ]
 
 
 def settled() -> bool:

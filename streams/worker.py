@@ -1,9 +1,10 @@
 """`python -m streams.worker`: one scorer worker (what `make worker` runs).
 
 Before Faust starts: the settings are checked, the model artifact and the customer model
-are loaded (a bad one stops the worker with the reason), the topics are created if
-missing, the live version announced on scoring.models is loaded from the model store
-(refused, the artifact of SCORER_MODEL_DIR serves until the next announcement), the
+are loaded (a bad one stops the worker with the reason), the topics and the tables'
+changelogs are created if missing, the live version announced on scoring.models is
+loaded from the model store (refused, the artifact of SCORER_MODEL_DIR serves until the
+next announcement), the
 follower of that topic starts and the station registry starts loading. Then the agents
 and web views are registered and Faust runs until SIGTERM or SIGINT.
 """
@@ -73,11 +74,16 @@ def prepare() -> Runtime:
     predictor = Predictor.from_artifact(conf.scorer_model_dir)
     customers = profiles.load(conf.scorer_customer_model_dir)
     discard_state_after_crash(conf.scorer_data_dir)
+    from streams.tables import changelog_topics  # builds the Faust app: settings are valid
+
+    # The tables' changelogs too: Faust would create them, but its assignor may look before
+    # the broker lists them, and a table whose changelog it saw with 0 partitions crashes
+    # on its first write (seen in CI: record_orders, PartitionsMismatch).
     ensure_topics(
         bootstrap,
         conf.scorer_partitions,
         conf.scorer_replication_factor,
-        prefixed(conf.scorer_topic_prefix),
+        [*prefixed(conf.scorer_topic_prefix), *changelog_topics()],
     )
     codec = Codec(max_message_bytes=conf.scorer_max_message_bytes,
                   max_string=conf.scorer_max_string)  # fmt: skip

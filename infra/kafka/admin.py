@@ -52,7 +52,10 @@ def ensure_topics(
     """Create whichever of the topics are missing; return the names created.
 
     Existing topics are left as they are; a co-partitioned topic with another partition
-    count is an error, since the join and the tables would silently miss events.
+    count is an error, since the join and the tables would silently miss events. Returns
+    once the broker's metadata shows every topic with its partitions: a topic the broker
+    has created but does not list yet counts as missing to a consumer group's assignor
+    (Faust then fails the table on it as having 0 partitions).
     """
     admin = admin_client(bootstrap)
     existing = check_reachable(admin, bootstrap)
@@ -79,7 +82,8 @@ def ensure_topics(
                     raise BrokerError(f"topic {name} could not be created: {exc.args[0]}") from exc
                 # Made meanwhile, or not yet in the metadata we listed: check it like the rest.
                 present += [s for s in specs if s.name == name]
-    _check_partitions(admin, present, partitions, timeout)
+    _check_partitions(admin, present + [s for s in specs if s.name in created], partitions,
+                      timeout)  # fmt: skip
     return created
 
 
