@@ -15,6 +15,7 @@ dead-letter a station's first orders, lost from their users' histories for good.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -66,8 +67,11 @@ class StationRegistry:
         self._target: tuple[int, int] | None = None
         self._next_offset = 0
         self._unknown_at: dict[str, float] = {}
+        # catch_up's callers: (request, their loop, the future to resolve once served).
+        self._waiters: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._stop = threading.Event()
         self.invalid = 0
+        self.ends_read = 0  # reads of the topic's end, each serving every request before it
         # librdkafka's own lines go through `log`, so that the worker's log filter
         # (streams/logs.py) limits them while the broker is away.
         self._consumer = Consumer(reader_config(bootstrap, logger=log))
@@ -112,7 +116,7 @@ class StationRegistry:
         missing_since = self._unknown_at.get(station_id)
         if missing_since is not None and time.monotonic() - missing_since < UNKNOWN_FOR_S:
             return None
-        await asyncio.get_running_loop().run_in_executor(None, self.refresh)
+        await self.catch_up()
         station = self.get(station_id)
         if station is None:
             if len(self._unknown_at) > 10_000:
@@ -128,10 +132,35 @@ class StationRegistry:
             self._asked += 1
             request = self._asked
             if not self._changed.wait_for(lambda: self._served >= request, timeout):
-                raise RegistryUnavailable(
-                    f"the station registry {self._topic!r} could not be read to its end "
-                    f"in {timeout:g} s: is the Kafka broker reachable?"
-                )
+                raise self._unavailable(timeout)
+
+    async def catch_up(self) -> None:
+        """`refresh` for the event loop, holding no thread while it waits.
+
+        Every caller waiting at the moment the thread reads the topic's end is served by
+        that one read, so a burst of misses (unknown stations) costs one or two reads of
+        the end, not one each queued behind the others.
+        """
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        with self._changed:
+            self._asked += 1
+            waiter = (self._asked, loop, done)
+            self._waiters.append(waiter)
+        try:
+            await asyncio.wait_for(done, self.refresh_timeout_s)
+        except TimeoutError:
+            raise self._unavailable(self.refresh_timeout_s) from None
+        finally:
+            with self._changed:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+
+    def _unavailable(self, timeout: float) -> RegistryUnavailable:
+        return RegistryUnavailable(
+            f"the station registry {self._topic!r} could not be read to its end "
+            f"in {timeout:g} s: is the Kafka broker reachable?"
+        )
 
     def _run(self) -> None:
         partition = TopicPartition(self._topic, 0)
@@ -156,6 +185,7 @@ class StationRegistry:
             asked = self._asked
             if asked <= self._served or (self._target and self._target[0] == asked):
                 return
+        self.ends_read += 1
         try:
             start, end = self._consumer.get_watermark_offsets(partition, timeout=5, cached=False)
         except KafkaException as exc:  # asked again on the next turn; refresh times out
@@ -168,11 +198,17 @@ class StationRegistry:
 
     def _serve(self) -> None:
         """Wake the refreshes whose end has been read."""
+        served: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         with self._changed:
             if self._target is not None and self._next_offset >= self._target[1]:
                 self._served = self._target[0]
                 self._target = None
                 self._changed.notify_all()
+                served = [w for w in self._waiters if w[0] <= self._served]
+                self._waiters = [w for w in self._waiters if w[0] > self._served]
+        for _, loop, done in served:
+            with contextlib.suppress(RuntimeError):  # its loop has closed: nobody waits
+                loop.call_soon_threadsafe(_resolve, done)
 
     def _apply(self, key: bytes | None, value: bytes | None) -> None:
         station_id = (key or b"").decode(errors="replace")
@@ -191,3 +227,8 @@ class StationRegistry:
                 "city": record["city"],
                 "station_type": record["station_type"],
             }
+
+
+def _resolve(done: asyncio.Future[None]) -> None:
+    if not done.done():  # not timed out meanwhile
+        done.set_result(None)

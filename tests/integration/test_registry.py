@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 from confluent_kafka import Producer, TopicPartition
@@ -58,13 +57,13 @@ def test_a_missing_station_is_missing_and_not_asked_about_per_event(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     refreshes: list[int] = []
-    refresh = registry.refresh
+    catch_up = registry.catch_up
 
-    def counted(*args: Any) -> None:
+    async def counted() -> None:
         refreshes.append(0)
-        refresh(*args)
+        await catch_up()
 
-    monkeypatch.setattr(registry, "refresh", counted)
+    monkeypatch.setattr(registry, "catch_up", counted)
     monkeypatch.setattr(registry_module, "UNKNOWN_FOR_S", 60.0)  # however slow the machine
 
     async def look_three_times() -> list[dict[str, str] | None]:
@@ -76,6 +75,21 @@ def test_a_missing_station_is_missing_and_not_asked_about_per_event(
     _publish(producer_factory(), registry_topic, "st-none")  # it registers after all
     assert asyncio.run(registry.lookup("st-none")) is not None
     assert len(refreshes) <= 2  # none when the thread has read it by then
+
+
+def test_a_burst_of_unknown_stations_shares_the_reads_of_the_end(
+    registry: StationRegistry,
+) -> None:
+    """500 lookups of 500 different unknown stations at once (a hostile caller of /score)
+    hold no thread each: they wait together for the read of the topic's end under way."""
+    before = registry.ends_read
+
+    async def burst() -> list[dict[str, str] | None]:
+        return await asyncio.gather(*(registry.lookup(f"st-bogus-{i}") for i in range(500)))
+
+    assert asyncio.run(burst()) == [None] * 500
+    # Each holding an executor thread (6 here), they took one read per 6 lookups.
+    assert registry.ends_read - before <= 3
 
 
 def test_a_tombstone_removes_a_station(
