@@ -70,5 +70,7 @@ app = ScorerApp(
     web_port=_conf.scorer_web_port,
     web_bind=_conf.scorer_web_host,
     canonical_url=f"http://{_conf.scorer_web_host}:{_conf.scorer_web_port}",
+    # No body the views take is near this; aiohttp answers 413 past it before reading on.
+    web_application_options={"client_max_size": 64 * 1024},  # (streams/web/views.py)
     autodiscover=False,
 )

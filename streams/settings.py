@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 
 from infra.kafka.settings import KafkaSettings, SettingsError, load_settings
 
@@ -48,6 +48,23 @@ class Settings(KafkaSettings):
     scorer_web_port: int = Field(
         default=8827, ge=0, le=65535, description="worker web server port (scoring, metrics)"
     )
+    scorer_web_token: SecretStr | None = Field(
+        default=None, min_length=16,
+        description="bearer token the views that show customers or score require; unset "
+        "means open (a warning at start)",
+    )  # fmt: skip
+    scorer_web_token_file: Path | None = Field(
+        default=None, description="file holding SCORER_WEB_TOKEN (wins over the variable)"
+    )
+    scorer_http_score_rate: float = Field(
+        default=50.0, gt=0, le=100_000,
+        description="POST /score requests a second the worker takes; more get 429",
+    )  # fmt: skip
+    scorer_http_score_burst: int = Field(
+        default=20, ge=1, le=100_000,
+        description="POST /score requests taken at once above the rate (and the most "
+        "in flight)",
+    )  # fmt: skip
     scorer_store: Literal["rocksdb", "memory"] = Field(
         default="rocksdb", description="Faust table store"
     )
@@ -105,6 +122,25 @@ class Settings(KafkaSettings):
     scorer_data_dir: Path = Field(
         default=Path(".cache/worker"), description="where the worker keeps its table state"
     )
+
+    @field_validator("scorer_web_token", "scorer_web_token_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value  # compose passes an unset variable as ""
+
+    def web_token(self) -> str | None:
+        """The bearer token the web views require, from the file when one is named."""
+        if self.scorer_web_token_file is None:
+            return self.scorer_web_token.get_secret_value() if self.scorer_web_token else None
+        try:
+            token = self.scorer_web_token_file.read_text().strip()
+        except OSError as exc:
+            raise SettingsError(f"SCORER_WEB_TOKEN_FILE={str(self.scorer_web_token_file)!r}: "
+                                f"cannot be read ({exc.strerror})") from exc  # fmt: skip
+        if len(token) < 16:
+            raise SettingsError(f"SCORER_WEB_TOKEN_FILE={str(self.scorer_web_token_file)!r}: "
+                                "the token must be at least 16 characters")  # fmt: skip
+        return token
 
 
 @lru_cache(maxsize=1)

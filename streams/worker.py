@@ -71,6 +71,10 @@ def prepare() -> Runtime:
     # consumer thread need (measured: 200 sessions/s went from a growing backlog, p50 3.3 s,
     # to p50 115 ms; make bench).
     torch.set_num_threads(1)
+    if conf.web_token() is None:  # and a token file that cannot be read stops the start
+        logging.getLogger(__name__).warning(
+            "SCORER_WEB_TOKEN is not set: /score, /users and /profiles are open to anyone "
+            "who reaches %s:%d", conf.scorer_web_host, conf.scorer_web_port)  # fmt: skip
     predictor = Predictor.from_artifact(conf.scorer_model_dir)
     customers = profiles.load(conf.scorer_customer_model_dir)
     discard_state_after_crash(conf.scorer_data_dir)

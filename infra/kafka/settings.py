@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -64,6 +64,8 @@ class KafkaSettings(BaseSettings):
 
 
 S = TypeVar("S", bound=BaseSettings)
+#: A setting whose name has one of these holds a secret: its value is never printed.
+SECRET_WORDS = ("token", "password", "secret")
 
 
 def load_settings(kind: type[S]) -> S:
@@ -72,10 +74,16 @@ def load_settings(kind: type[S]) -> S:
         return kind()
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']).upper()}={err.get('input')!r}: {err['msg']}"
+            f"{'.'.join(str(p) for p in err['loc']).upper()}={_shown(err)}: {err['msg']}"
             for err in exc.errors()
         )
         raise SettingsError(f"bad setting: {problems}") from exc
+
+
+def _shown(err: Any) -> str:
+    """The bad value as the message shows it: never a secret's."""
+    secret = any(word in str(part) for part in err["loc"] for word in SECRET_WORDS)
+    return "(hidden)" if secret else repr(err.get("input"))
 
 
 @lru_cache(maxsize=1)

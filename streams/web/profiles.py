@@ -33,7 +33,7 @@ from streams.app import app
 from streams.rules.profile_customers import profile_records
 from streams.runtime import current, now_ms
 from streams.tables import user_history
-from streams.web import charts
+from streams.web import access, charts
 
 PAGE_SIZE, MOST_PAGE_SIZE, MOST_PAGES = 25, 100, 10_000
 ASK_TIMEOUT = aiohttp.ClientTimeout(total=5)  # another worker's part of a segment page
@@ -128,7 +128,8 @@ async def _everyone(path: str) -> tuple[list[Any], list[str]]:
     others = [u for u in others if u != mine]
 
     async def ask(url: str) -> Any:
-        async with app.http_client.get(f"{url}{path}", timeout=ASK_TIMEOUT) as response:
+        async with app.http_client.get(f"{url}{path}", timeout=ASK_TIMEOUT,
+                                       headers=access.headers()) as response:  # fmt: skip
             response.raise_for_status()
             return await response.json()
 

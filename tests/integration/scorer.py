@@ -115,9 +115,13 @@ class Worker:
     def get(self, path: str) -> tuple[int, Any]:
         return self.request("GET", path)
 
-    def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, Any]:
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> tuple[int, Any]:  # fmt: skip
+        token = self.setup.settings.get("scorer_web_token")
+        auth = {"Authorization": f"Bearer {token}"} if token else {}
         req = urllib.request.Request(self.url + path, data=body, method=method,
-                                     headers={"Content-Type": "application/json"})  # fmt: skip
+                                     headers={"Content-Type": "application/json", **auth,
+                                              **(headers or {})})  # fmt: skip
         try:
             with urllib.request.urlopen(req, timeout=10) as response:
                 return response.status, json.loads(response.read() or b"null")

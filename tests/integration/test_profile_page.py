@@ -1,6 +1,8 @@
 """The profile search page in a real headless Chromium (Debian's chromium and
 chromium-driver), against two real workers: a clerk searches a customer on one worker,
-the page comes from the worker that owns them, and its figures are those of the JSON API."""
+the page comes from the worker that owns them, and its figures are those of the JSON API.
+The workers require a token (SCORER_WEB_TOKEN), as a deployment should: the clerk signs in
+once, and the workers ask each other with the token."""
 
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ NOW = int(time.time() * 1000)
 STATION = {"station_id": "st-pp-1", "city": "Enshi", "station_type": "chess_room"}
 USERS = [f"u-pp-{i:03d}" for i in range(30)]
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+TOKEN = "profile-page-token-" + "7" * 16
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +43,7 @@ def workers(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[ScorerSetup, list[Worker]]]:
     setup = ScorerSetup(kafka_bootstrap, trained_model, tmp_path_factory.mktemp("pages"),
-                        customer_model)  # fmt: skip
+                        customer_model, settings={"scorer_web_token": TOKEN})  # fmt: skip
     ensure_topics(kafka_bootstrap, PARTITIONS, specs=topics.prefixed(setup.prefix))
     rng = np.random.default_rng(11)
     p = setup.producer()
@@ -105,7 +108,15 @@ def test_a_searched_customer_shows_the_figures_of_the_json_api(
 ) -> None:
     _, pool = workers
     user, searched, owner = _owned_elsewhere(pool)
-    browser.get(f"{searched.url}/profiles")
+    browser.get(f"{searched.url}/profiles")  # without the token: to the sign-in form
+    WebDriverWait(browser, 20).until(ec.presence_of_element_located((By.ID, "token")))
+    browser.find_element(By.ID, "token").send_keys("not-the-token-at-all")
+    browser.find_element(By.ID, "sign-in").click()
+    assert "not this worker's" in _text(browser, "error")
+    browser.find_element(By.ID, "token").send_keys(TOKEN)
+    browser.find_element(By.ID, "sign-in").click()
+    WebDriverWait(browser, 20).until(ec.presence_of_element_located((By.ID, "q")))
+    assert browser.current_url == f"{searched.url}/profiles"
     box = browser.find_element(By.ID, "q")
     box.send_keys(user)
     browser.find_element(By.ID, "search").click()

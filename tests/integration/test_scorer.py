@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -327,11 +331,51 @@ def test_http_scoring_matches_the_stream_and_bad_bodies_get_400(
         json.dumps({"station_id": "st-wh-1", "face": face(101)}).encode(): "beauty=101",
         json.dumps({"station_id": "st-nope"}).encode(): "not in the registry",
         json.dumps({"station_id": "st-wh-1", "colour": "red"}).encode(): "unknown field",
-    }
+        # What a hostile caller sends (each answered 500 or taken once): nesting deep
+        # enough to break a recursive parser (within 8 KB), a 5,000-digit number, a lone
+        # surrogate.
+        b'{"station_id": "st-wh-1", "face": ' + b"[" * 4_000 + b"]" * 4_000 + b"}": "not JSON",
+        b'{"station_id": "st-wh-1", "started_at": ' + b"9" * 5_000 + b"}": "not JSON",
+        b'{"station_id": "st-wh-1", "user_id": "\\ud800"}': "not JSON",
+        json.dumps({"station_id": "st-wh-1", "started_at": 253_402_300_800_000}).encode():
+            "plausible window",  # the year 10000: the Kafka path dead-letters it too
+        json.dumps({"station_id": "st-wh-1", "started_at": -1e15}).encode():
+            "started_at: Input should be a valid integer",
+        json.dumps({"station_id": "st-wh-1", "started_at": True}).encode(): "started_at",
+        json.dumps({"station_id": "st-wh-1", "user_id": "u" * 300}).encode():
+            "user_id is 300 characters, at most 256",
+        json.dumps({"station_id": "st-wh-1", "user_id": "u" * 900_000}).encode(): "at most 8192",
+        json.dumps({"station_id": "st-wh-1", "user_id": "u" * 9_000}).encode(): "at most 8192",
+    }  # fmt: skip
     for payload, words in bad.items():
         status, answer = worker.request("POST", "/score", payload)
-        assert status == 400 and words in answer["error"], (payload, answer)
+        expected = 413 if len(payload) > 8192 else 400
+        assert status == expected and words in answer["error"], (payload[:80], answer)
         ErrorResponse.model_validate(answer)
+
+
+def test_http_scoring_past_its_rate_is_turned_away_with_when_to_come_back(
+    setup: ScorerSetup, worker: Worker
+) -> None:
+    body = json.dumps({"station_id": "st-wh-1", "user_id": "u-rate"}).encode()
+
+    def post(_: int) -> tuple[int, str | None]:
+        req = urllib.request.Request(worker.url + "/score", data=body, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as response:
+                return response.status, None
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.headers.get("Retry-After")
+
+    with ThreadPoolExecutor(50) as pool:  # 400 at once against 50 a second, 20 at once
+        answers = list(pool.map(post, range(400)))
+    statuses = Counter(status for status, _ in answers)
+    assert set(statuses) == {200, 429} and statuses[200] >= 20, statuses
+    assert {after for status, after in answers if status == 429} == {"1"}
+    with urllib.request.urlopen(worker.url + "/metrics", timeout=10) as response:
+        exposed = response.read().decode()
+    counted = re.search(r'scorer_http_score_requests_total\{status="429"\} (\S+)', exposed)
+    assert counted and float(counted.group(1)) == statuses[429]
 
 
 def test_user_view_health_and_readiness(setup: ScorerSetup, worker: Worker) -> None:

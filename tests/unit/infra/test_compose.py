@@ -54,12 +54,17 @@ def test_every_python_command_names_a_module_of_the_project() -> None:
             assert path.with_suffix(".py").is_file() or (path / "__main__.py").is_file()
 
 
-def test_published_ports_match_the_settings() -> None:
+LOOPBACK = "${SCORER_PUBLISH_HOST:-127.0.0.1}:"
+
+
+def test_published_ports_match_the_settings_and_bind_to_loopback() -> None:
     services = _compose()["services"]
-    assert "9092:9092" in services["kafka"]["ports"]
+    assert services["kafka"]["ports"] == [LOOPBACK + "9092:9092"]
     port = Settings.model_fields["scorer_web_port"].default
-    assert f"{port}:{port}" in services["worker"]["ports"]
+    assert services["worker"]["ports"] == [f"{LOOPBACK}{port}:{port}"]
     assert services["worker"]["environment"]["SCORER_WEB_PORT"] == str(port)
+    published = [p for s in services.values() for p in s.get("ports", [])]
+    assert published and all(p.startswith(LOOPBACK) for p in published), published
 
 
 def test_the_simulator_waits_for_the_workers_group() -> None:

@@ -39,3 +39,29 @@ def test_the_worker_env_names_only_worker_settings() -> None:
     assert {"scorer_web_port", "scorer_model_dir"} <= fields
     with pytest.raises(ScorerError, match="'web_port' is not a setting"):
         worker_env("127.0.0.1:1", web_port=1)
+
+
+def test_the_web_token_comes_from_the_file_first_and_is_never_shown(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SCORER_WEB_TOKEN", "")  # compose's unset variable
+    assert load_settings(Settings).web_token() is None
+    monkeypatch.setenv("SCORER_WEB_TOKEN", "tiny-secret")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(Settings)
+    assert "SCORER_WEB_TOKEN=(hidden)" in str(caught.value)
+    assert "tiny-secret" not in str(caught.value)
+    monkeypatch.setenv("SCORER_WEB_TOKEN", "from-the-environment-0123")
+    conf = load_settings(Settings)
+    assert conf.web_token() == "from-the-environment-0123"
+    assert "from-the-environment" not in repr(conf)
+    (tmp_path / "token").write_text("from-the-file-0123456789\n")
+    monkeypatch.setenv("SCORER_WEB_TOKEN_FILE", str(tmp_path / "token"))
+    assert load_settings(Settings).web_token() == "from-the-file-0123456789"
+    (tmp_path / "token").write_text("short\n")
+    with pytest.raises(SettingsError, match="at least 16 characters") as caught:
+        load_settings(Settings).web_token()
+    assert "short" not in str(caught.value)
+    monkeypatch.setenv("SCORER_WEB_TOKEN_FILE", str(tmp_path / "nowhere"))
+    with pytest.raises(SettingsError, match=r"SCORER_WEB_TOKEN_FILE=.*cannot be read"):
+        load_settings(Settings).web_token()
