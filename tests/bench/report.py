@@ -60,6 +60,10 @@ def goals(results: dict[str, Any]) -> dict[str, Any]:
             lambda v: v >= 1.6,
         ),
         "memory_flat_within_5_mb_per_min": memory,
+        "stream_p99_with_a_score_burst_at_most_2x": _judge(
+            scorer and (scorer["latency_ms"].get("http_burst") or {}).get("p99_ratio"),
+            lambda v: v <= 2,
+        ),
     }
 
 
@@ -155,6 +159,13 @@ def markdown(results: dict[str, Any]) -> str:
                 else f"not back under 100 ms p99 within {last} s")  # fmt: skip
         out += ["", f"Scorer overload: {rec['overload_eps']}/s for {rec['overload_s']:.0f} s, "
                 f"then {rec['after_eps']}/s: {back}."]  # fmt: skip
+    burst = scorer.get("latency_ms", {}).get("http_burst")
+    if burst:
+        http = burst["http"]
+        out += ["", f"POST /score burst: {http['requests']:,} requests, {http['in_flight']} in "
+                f"flight, in {http['seconds']} s (answers {http['statuses']}), while the "
+                f"stream is offered {burst['rate']}/s: its p99 {burst['alone']['p99']:.1f} ms "
+                f"alone, {burst['with_burst']['p99']:.1f} ms with the burst."]  # fmt: skip
     if scorer.get("two_workers_eps"):
         out += ["", f"Two scorer workers drain {scorer['two_workers_eps']:,.0f} sessions/s "
                 f"({scorer['two_workers_eps'] / scorer['throughput_eps']:.2f}× one, "

@@ -130,7 +130,8 @@ class Running:
                  group: str | None = None) -> None:  # fmt: skip
         self.group = group or f"bench-{c.name}-{uuid.uuid4().hex[:6]}"
         self.output = c.output(prefix)
-        env = worker_env(bootstrap, **{**c.settings(prefix, self.group, tmp), **(extra or {})})
+        self.settings = {**c.settings(prefix, self.group, tmp), **(extra or {})}
+        env = worker_env(bootstrap, **self.settings)
         with log.open("ab") as out:
             self.proc = subprocess.Popen(c.argv(bootstrap, prefix, self.output, self.group),
                                          cwd=ROOT, env=env, stdout=out,
@@ -296,6 +297,8 @@ def latency(c: Contender, ctx: Context, drain_eps: float) -> dict[str, Any]:
                                                     arrivals, drain_eps, requests)  # fmt: skip
         held = held_eps(results)
         if c.name == "scorer" and held:
+            results["http_burst"] = http_burst(run, ctx, producer, producer_topic, pool,
+                                               arrivals, min(held, HTTP_BURST_EPS))  # fmt: skip
             results["recovery"] = overload(run, ctx, producer, producer_topic, pool, arrivals,
                                            held)  # fmt: skip
     finally:
@@ -395,10 +398,10 @@ def _pace(producer: Producer, topic: str, pool: Pool, rate: int, seconds: float,
 
 
 def _offer(run: Running, ctx: Context, producer: Producer, topic: str, pool: Pool,
-           arrivals: Arrivals, rate: int,
-           requests: Arrivals | None = None) -> dict[str, Any]:  # fmt: skip
+           arrivals: Arrivals, rate: int, requests: Arrivals | None = None,
+           seconds: float | None = None) -> dict[str, Any]:  # fmt: skip
     sent_at: dict[bytes, float] = {}
-    span = _pace(producer, topic, pool, rate, ctx.plan.rate_s, sent_at)
+    span = _pace(producer, topic, pool, rate, seconds or ctx.plan.rate_s, sent_at)
     deadline = time.time() + 60  # a backlog is drained before the next rate is offered
     while time.time() < deadline and not all(k in arrivals.first_seen for k in sent_at):
         run.check()
@@ -488,6 +491,32 @@ def overload(run: Running, ctx: Context, producer: Producer, topic: str, pool: P
     time.sleep(2)
     return {"overload_eps": over, "overload_s": plan.overload_s, "after_eps": after,
             "recovery_s": recovery_s, "windows": windows}  # fmt: skip
+
+
+HTTP_BURST_EPS, HTTP_BURST_S = 200, 12.0
+
+
+def http_burst(run: Running, ctx: Context, producer: Producer, topic: str, pool: Pool,
+               arrivals: Arrivals, rate: int) -> dict[str, Any]:  # fmt: skip
+    """The stream's latency at `rate` alone, then with 2,000 POST /score requests (50 in
+    flight, from another process: tests/bench/http_burst.py) sent while it is offered."""
+    alone = _offer(run, ctx, producer, topic, pool, arrivals, rate, seconds=HTTP_BURST_S)
+    stations = ctx.tmp / "http-burst-stations.txt"
+    stations.write_text("\n".join(station for station, _ in ctx.load.stations))
+    url = f"http://127.0.0.1:{run.settings['scorer_web_port']}"
+    burst = subprocess.Popen([sys.executable, "-m", "tests.bench.http_burst", url, str(stations)],
+                             cwd=ROOT, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    loaded = _offer(run, ctx, producer, topic, pool, arrivals, rate, seconds=HTTP_BURST_S)
+    answered, _ = burst.communicate(timeout=300)
+    http = json.loads(answered)
+    ratio = loaded["p99"] / alone["p99"] if alone["p99"] else None
+    print(
+        f"  /score burst beside {rate}/s: stream p99 {alone['p99']:.1f} -> "
+        f"{loaded['p99']:.1f} ms; HTTP {http['statuses']} in {http['seconds']} s",
+        flush=True,
+    )
+    return {"rate": rate, "alone": alone, "with_burst": loaded, "http": http,
+            "p99_ratio": ratio}  # fmt: skip
 
 
 def soak_rate(scorer: dict[str, Any], most: int) -> int:
