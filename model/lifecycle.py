@@ -15,7 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
 
 from infra.kafka.client import producer_config, reader_config
 from schemas.codec import Codec, CodecError
@@ -68,6 +75,9 @@ def decode(codec: Codec, value: bytes) -> Announcement:
     return Announcement.from_record(codec.decode(value, expect="ModelAnnouncement"))
 
 
+LEADER_PENDING = frozenset({KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE})
+
+
 def read(
     bootstrap: str, topic: str, codec: Codec, timeout: float = 30.0
 ) -> dict[str, Announcement]:
@@ -76,15 +86,21 @@ def read(
     consumer = Consumer(reader_config(bootstrap))
     partition = TopicPartition(topic, 0)
     latest: dict[str, Announcement] = {}
+    deadline = time.monotonic() + timeout
     try:
-        try:
-            start, end = consumer.get_watermark_offsets(partition, timeout=timeout)
-        except KafkaException as exc:
-            raise AnnouncementError(f"cannot read {topic!r}: {exc}") from exc
+        while True:
+            try:
+                start, end = consumer.get_watermark_offsets(partition, timeout=timeout)
+                break
+            except KafkaException as exc:
+                # A topic made a moment ago may have no leader yet: wait it out.
+                waiting = exc.args[0].code() in LEADER_PENDING or exc.args[0].retriable()
+                if not waiting or time.monotonic() > deadline:
+                    raise AnnouncementError(f"cannot read {topic!r}: {exc}") from exc
+                time.sleep(0.2)
         if end <= start:
             return latest
         consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
-        deadline = time.monotonic() + timeout
         position = start
         while position < end:
             if time.monotonic() > deadline:

@@ -28,7 +28,7 @@ from confluent_kafka import Consumer, Producer
 
 from infra.kafka.admin import admin_client, ensure_topics
 from infra.kafka.broker import bootstrap_servers
-from infra.kafka.client import producer_config
+from infra.kafka.client import client_config, producer_config
 from infra.kafka.settings import KafkaSettings, kafka_settings
 from infra.worker_env import WORKER_COMMAND, worker_env
 from schemas.codec import Codec
@@ -87,9 +87,9 @@ def round_trip(bootstrap: str) -> int:
 
 
 def _consumer(bootstrap: str, topics: list[str]) -> Consumer:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"demo-{uuid.uuid4().hex}",
-                         "auto.offset.reset": "earliest", "isolation.level": "read_committed",
-                         "enable.auto.commit": False})  # fmt: skip
+    consumer = Consumer(client_config(bootstrap, **{"group.id": f"demo-{uuid.uuid4().hex}",
+                        "auto.offset.reset": "earliest", "isolation.level": "read_committed",
+                        "enable.auto.commit": False}))  # fmt: skip
     consumer.subscribe(topics)
     return consumer
 

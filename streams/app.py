@@ -13,6 +13,7 @@ import faust
 from faust.types import ServiceT, TransportT
 
 from infra.kafka.broker import bootstrap_servers
+from infra.kafka.client import faust_credentials
 from schemas import topics
 from streams.kafka.consumer import ExactTransport
 from streams.settings import settings
@@ -49,6 +50,7 @@ class ScorerApp(faust.App):
 app = ScorerApp(
     _conf.scorer_app_id,
     broker=f"kafka://{bootstrap_servers()}",
+    broker_credentials=faust_credentials(),  # KAFKA_SECURITY_PROTOCOL (infra/kafka/client.py)
     store="rocksdb://" if _conf.scorer_store == "rocksdb" else "memory://",
     datadir=str(_conf.scorer_data_dir),
     # Faust's exactly_once crashes and duplicates on every rebalance (faust-streaming issue

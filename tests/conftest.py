@@ -19,7 +19,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from infra.kafka import broker
-from infra.kafka.client import producer_config
+from infra.kafka.client import client_config, producer_config
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +43,7 @@ def kafka_bootstrap(request: pytest.FixtureRequest) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def kafka_admin(kafka_bootstrap: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": kafka_bootstrap, "log_level": 0})
+    return AdminClient(client_config(kafka_bootstrap, log_level=0))
 
 
 @pytest.fixture
@@ -107,14 +107,12 @@ def consumer_factory(
 
     def make(*topics: str, **config: object) -> Consumer:
         consumer = Consumer(
-            {
-                "bootstrap.servers": kafka_bootstrap,
-                "group.id": group_factory("consumer"),
-                "auto.offset.reset": "earliest",
-                "enable.auto.commit": False,
-                **config,
-            }
-        )
+            client_config(
+                kafka_bootstrap,
+                **{"group.id": group_factory("consumer"), "auto.offset.reset": "earliest",
+                   "enable.auto.commit": False, **config},
+            )
+        )  # fmt: skip
         if topics:
             consumer.subscribe(list(topics))
         consumers.append(consumer)

@@ -10,11 +10,13 @@ import argparse
 import sys
 import time
 from collections.abc import Iterable
+from typing import Any, cast
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from infra.kafka.broker import BrokerError, bootstrap_servers
+from infra.kafka.client import client_config
 from infra.kafka.settings import kafka_settings
 from schemas.errors import ScorerError
 from schemas.topics import ALL, TopicSpec, prefixed
@@ -26,8 +28,29 @@ class TopicError(ScorerError):
     reason = "bad_topic"
 
 
+class _Admin(AdminClient):
+    """An admin client that keeps the errors librdkafka reported (authentication, TLS, a
+    refused connection): a timed-out request alone does not say why."""
+
+    def __init__(self, conf: dict[str, Any]) -> None:
+        self.errors: list[KafkaError] = []
+        super().__init__(cast(Any, {**conf, "error_cb": self.errors.append}))
+
+    def cause(self) -> str | None:
+        """The most telling error seen: a specific one before 'all brokers are down'."""
+        self.poll(0.1)  # librdkafka hands its errors to error_cb only when polled
+        specific = [e for e in self.errors if e.code() != KafkaError._ALL_BROKERS_DOWN]
+        if specific:
+            return str(specific[-1].str())
+        if self.errors and not kafka_settings().secure:
+            # A TLS listener drops a plaintext client's first request without a word.
+            return (f"{self.errors[-1].str()}: the broker closed every connection; if it "
+                    "listens with SASL_SSL, set KAFKA_SECURITY_PROTOCOL=SASL_SSL")  # fmt: skip
+        return None
+
+
 def admin_client(bootstrap: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    return _Admin(client_config(bootstrap, log_level=0))
 
 
 def check_reachable(admin: AdminClient, bootstrap: str, timeout: float = 10.0) -> set[str]:
@@ -35,6 +58,10 @@ def check_reachable(admin: AdminClient, bootstrap: str, timeout: float = 10.0) -
     try:
         return set(admin.list_topics(timeout=timeout).topics)
     except KafkaException as exc:
+        cause = admin.cause() if isinstance(admin, _Admin) else None
+        if cause:  # librdkafka's reason: wrong password, untrusted certificate, protocol
+            raise BrokerError(f"the Kafka cluster at {bootstrap} refused or failed the "
+                              f"connection: {cause}") from exc  # fmt: skip
         raise BrokerError(
             f"no Kafka broker answered at {bootstrap} within {timeout:.0f}s ({exc.args[0]}). "
             "Start the project's own with `make broker`, or set KAFKA_BOOTSTRAP_SERVERS "
@@ -100,11 +127,14 @@ def _check_partitions(
 
 
 def _partition_count(admin: AdminClient, name: str, timeout: float) -> int:
-    """Partitions of an existing topic, waiting out metadata that has not caught up yet."""
+    """Partitions of an existing topic, waiting out metadata that has not caught up yet
+    (the topic not listed, or a partition without a leader)."""
     deadline = time.monotonic() + timeout
     while True:
         topic = admin.list_topics(topic=name, timeout=timeout).topics.get(name)
-        if topic is not None and topic.error is None and topic.partitions:
+        if (topic is not None and topic.error is None and topic.partitions
+                and all(p.leader >= 0 and p.error is None
+                        for p in topic.partitions.values())):  # fmt: skip
             return len(topic.partitions)
         if time.monotonic() > deadline:
             raise TopicError(f"topic {name} exists but its metadata did not arrive in time")
@@ -120,8 +150,8 @@ def consumer_lag(bootstrap: str, group: str, topic: str, timeout: float = 10.0) 
     request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in partitions])
     future = admin.list_consumer_group_offsets([request])[group]
     committed = {tp.partition: tp.offset for tp in future.result(timeout=timeout).topic_partitions}
-    probe = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{group}-lag-probe",
-                      "log_level": 3})  # fmt: skip
+    probe = Consumer(client_config(bootstrap, **{"group.id": f"{group}-lag-probe",
+                                                 "log_level": 3}))  # fmt: skip
     try:
         lag = {}
         for p in partitions:

@@ -143,8 +143,10 @@ def metadata_ok(bootstrap: str, timeout: float = 3.0) -> bool:
     """True when the broker at bootstrap answers a topic-metadata request."""
     from confluent_kafka.admin import AdminClient
 
+    from infra.kafka.client import client_config
+
     admin = AdminClient(
-        {"bootstrap.servers": bootstrap, "socket.timeout.ms": int(timeout * 1000), "log_level": 0}
+        client_config(bootstrap, **{"socket.timeout.ms": int(timeout * 1000), "log_level": 0})
     )
     try:
         admin.list_topics(timeout=timeout)
@@ -165,22 +167,73 @@ def running() -> BrokerState | None:
 
 
 def _prepare_data(version: str) -> Path:
-    """The log folder, formatted for this version; a folder from another release is reset."""
+    """The log folder, formatted for this version and listener; a folder from another
+    release, or formatted without the SCRAM user a secure listener needs, is reset."""
     data = _state_dir() / "data"
     marker = _state_dir() / "data-version"
-    if data.exists() and (not marker.exists() or marker.read_text().strip() != version):
-        print(f"Resetting local broker data (was made by another Kafka release) in {data}")
+    made_for = f"{version} {kafka_settings().kafka_security_protocol}"
+    if data.exists() and (not marker.exists() or marker.read_text().strip() != made_for):
+        print(f"Resetting local broker data (was made by another Kafka release or for "
+              f"another listener) in {data}")  # fmt: skip
         shutil.rmtree(data)
     data.mkdir(parents=True, exist_ok=True)
-    marker.write_text(version)
+    marker.write_text(made_for)
     return data
 
 
 def _write_config(version: str, port: int, controller_port: int, data: Path) -> Path:
     template = string.Template((HERE / "server.properties.template").read_text())
+    text = template.substitute(port=port, controller_port=controller_port, data_dir=data)
+    if kafka_settings().secure:
+        text = _secured(text, port, controller_port)
     props = _state_dir() / "server.properties"
-    props.write_text(template.substitute(port=port, controller_port=controller_port, data_dir=data))
+    props.touch(mode=0o600)
+    props.chmod(0o600)  # it holds the keystore's and the broker user's passwords
+    props.write_text(text)
     return props
+
+
+def _secured(text: str, port: int, controller_port: int) -> str:
+    """The broker's listener for clients and itself as SASL_SSL with SCRAM; the controller
+    listener stays on loopback in plaintext (only this node speaks it)."""
+    from infra.kafka import tls
+
+    conf = kafka_settings()
+    user, password = _broker_credentials()
+    folder = _state_dir() / "tls"
+    keystore = tls.make_broker_keystore(folder, tls.make_authority(folder))
+    mechanism = conf.kafka_sasl_mechanism
+    settings = {
+        "listeners": f"SASL_SSL://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+        "advertised.listeners": f"SASL_SSL://127.0.0.1:{port}",
+        "listener.security.protocol.map": "SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT",
+        "inter.broker.listener.name": "SASL_SSL",
+        "sasl.enabled.mechanisms": mechanism,
+        "sasl.mechanism.inter.broker.protocol": mechanism,
+        f"listener.name.sasl_ssl.{mechanism.lower()}.sasl.jaas.config":
+            "org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{user}" password="{password}";',
+        "ssl.keystore.type": "PKCS12",
+        "ssl.keystore.location": str(keystore.store),
+        "ssl.keystore.password": keystore.password,
+        "ssl.key.password": keystore.password,
+        # The broker is its own client on the same listener: it trusts the authority's
+        # entry of its keystore.
+        "ssl.truststore.type": "PKCS12",
+        "ssl.truststore.location": str(keystore.store),
+        "ssl.truststore.password": keystore.password,
+    }  # fmt: skip
+    kept = [line for line in text.splitlines() if line.split("=", 1)[0] not in settings]
+    return "\n".join([*kept, "# SASL_SSL (KAFKA_SECURITY_PROTOCOL)",
+                      *(f"{k}={v}" for k, v in settings.items())]) + "\n"  # fmt: skip
+
+
+def _broker_credentials() -> tuple[str, str]:
+    user, password = kafka_settings().sasl_credentials()
+    if any(c in password for c in '"\\\n\r'):
+        raise BrokerError("the local broker cannot take a SASL password with quotes, "
+                          "backslashes or line breaks (KAFKA_SASL_PASSWORD_FILE)")  # fmt: skip
+    return user, password
 
 
 def _java_cmd(version: str, libs: Path, main: list[str]) -> list[str]:
@@ -217,12 +270,19 @@ def _format_storage(version: str, libs: Path, props: Path, data: Path) -> None:
     if (data / "meta.properties").exists():
         return
     cluster_id = _cluster_id()
-    cmd = _java_cmd(
-        version, libs, ["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)]
-    )
+    scram = []
+    if kafka_settings().secure:  # the SCRAM user exists from the first start on
+        user, password = _broker_credentials()
+        mechanism = kafka_settings().kafka_sasl_mechanism
+        scram = ["--add-scram", f"{mechanism}=[name={user},password={password}]"]
+    cmd = _java_cmd(version, libs, ["kafka.tools.StorageTool", "format", "-t", cluster_id,
+                                    "-c", str(props), *scram])  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise BrokerError(f"formatting {data} failed:\n{done.stdout}{done.stderr}")
+        said = done.stdout + done.stderr
+        if scram:
+            said = said.replace(scram[1], "(the SCRAM user)")
+        raise BrokerError(f"formatting {data} failed:\n{said}")
 
 
 def _tail(path: Path, lines: int = 30) -> str:

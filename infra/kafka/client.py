@@ -1,4 +1,8 @@
-"""Client settings every producer of the project shares.
+"""Client settings every Kafka client of the project shares.
+
+`client_config` is where every confluent-kafka client gets its cluster and, with
+KAFKA_SECURITY_PROTOCOL=SASL_SSL, its SCRAM credentials and trusted certificates
+(infra/kafka/settings.py); Faust gets the same through streams/app.py.
 
 Co-partitioning (DESIGN section 4) only holds when every producer maps a key to the same
 partition as Faust's own producer does: murmur2 of the key bytes, as in the Java client.
@@ -10,28 +14,41 @@ from __future__ import annotations
 
 from typing import Any
 
+from infra.kafka.settings import kafka_settings
+
 PARTITIONER = "murmur2_random"
+
+
+def client_config(bootstrap: str, **extra: Any) -> dict[str, Any]:
+    """The cluster and its security settings, then `extra`."""
+    return {"bootstrap.servers": bootstrap, **kafka_settings().librdkafka_security(), **extra}
 
 
 def reader_config(bootstrap: str, **extra: Any) -> dict[str, Any]:
     """confluent-kafka consumer settings for a reader that assigns its partitions itself and
     commits nothing (the registry, the model follower, read-backs): no group is joined."""
-    return {
-        "bootstrap.servers": bootstrap,
-        "group.id": "unused",
-        "enable.auto.commit": False,
-        "log_level": 3,
-        **extra,
-    }
+    return client_config(bootstrap, **{"group.id": "unused", "enable.auto.commit": False,
+                                       "log_level": 3, **extra})  # fmt: skip
 
 
 def producer_config(bootstrap: str, **extra: Any) -> dict[str, Any]:
     """confluent-kafka producer settings that partition keys like Faust and Java do."""
-    return {
-        "bootstrap.servers": bootstrap,
-        "partitioner": PARTITIONER,
-        "enable.idempotence": True,
-        "linger.ms": 5,
-        "log_level": 3,
-        **extra,
-    }
+    return client_config(bootstrap, **{"partitioner": PARTITIONER, "enable.idempotence": True,
+                                       "linger.ms": 5, "log_level": 3, **extra})  # fmt: skip
+
+
+def faust_credentials() -> Any:
+    """The same security for a Faust app's aiokafka clients (`broker_credentials`): None
+    for PLAINTEXT, else SCRAM over TLS trusting the same certificates."""
+    conf = kafka_settings()
+    if not conf.secure:
+        return None
+    import ssl
+
+    from faust import SASLCredentials
+
+    user, password = conf.sasl_credentials()
+    ca = conf.ca_file()
+    context = ssl.create_default_context(cafile=str(ca) if ca is not None else None)
+    return SASLCredentials(username=user, password=password, ssl_context=context,
+                           mechanism=conf.kafka_sasl_mechanism)  # fmt: skip

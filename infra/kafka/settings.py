@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -58,9 +58,68 @@ class KafkaSettings(BaseSettings):
         default=1, ge=1, le=16, description="replication factor of created topics"
     )
 
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT",
+        description="how every client of the project (and the local broker) talks Kafka",
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = Field(
+        default="SCRAM-SHA-512", description="SASL mechanism with SASL_SSL"
+    )
+    kafka_sasl_username: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9._-]+$", description="SASL user with SASL_SSL"
+    )
+    kafka_sasl_password_file: Path | None = Field(
+        default=None, description="file holding the SASL user's password (never the variable)"
+    )
+    kafka_ssl_ca_file: Path | None = Field(
+        default=None,
+        description="PEM certificate(s) the broker's must be signed by; unset: the local "
+        "broker's own authority (SCORER_BROKER_DIR/tls/ca.pem) when KAFKA_BOOTSTRAP_SERVERS "
+        "is unset, else the system's",
+    )
+
     @property
     def broker_dir(self) -> Path:
         return self.scorer_broker_dir or self.scorer_cache_dir / "broker"
+
+    @property
+    def secure(self) -> bool:
+        return self.kafka_security_protocol == "SASL_SSL"
+
+    def ca_file(self) -> Path | None:
+        """The certificates a SASL_SSL client trusts, None for the system's."""
+        if self.kafka_ssl_ca_file is not None or self.kafka_bootstrap_servers:
+            return self.kafka_ssl_ca_file
+        return self.broker_dir / "tls" / "ca.pem"
+
+    def sasl_credentials(self) -> tuple[str, str]:
+        """(user, password) for SASL_SSL; SettingsError naming what is missing."""
+        if not self.kafka_sasl_username or self.kafka_sasl_password_file is None:
+            raise SettingsError("KAFKA_SECURITY_PROTOCOL=SASL_SSL needs KAFKA_SASL_USERNAME "
+                                "and KAFKA_SASL_PASSWORD_FILE")  # fmt: skip
+        path = self.kafka_sasl_password_file
+        try:
+            password = path.read_text().strip()
+        except OSError as exc:
+            raise SettingsError(f"KAFKA_SASL_PASSWORD_FILE={str(path)!r}: cannot be read "
+                                f"({exc.strerror})") from exc  # fmt: skip
+        if not password:
+            raise SettingsError(f"KAFKA_SASL_PASSWORD_FILE={str(path)!r} is empty")
+        return self.kafka_sasl_username, password
+
+    def librdkafka_security(self) -> dict[str, str]:
+        """The security settings of a confluent-kafka client ({} for PLAINTEXT)."""
+        if not self.secure:
+            return {}
+        user, password = self.sasl_credentials()
+        conf = {"security.protocol": "SASL_SSL", "sasl.mechanism": self.kafka_sasl_mechanism,
+                "sasl.username": user, "sasl.password": password}  # fmt: skip
+        ca = self.ca_file()
+        if ca is not None:
+            if not ca.is_file():
+                raise SettingsError(f"KAFKA_SSL_CA_FILE={str(ca)!r} does not exist")
+            conf["ssl.ca.location"] = str(ca)
+        return conf
 
 
 S = TypeVar("S", bound=BaseSettings)

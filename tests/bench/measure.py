@@ -14,6 +14,8 @@ import numpy as np
 import psutil
 from confluent_kafka import Consumer, Message, TopicPartition
 
+from infra.kafka.client import client_config
+
 
 class Probe:
     """CPU seconds and memory of one process and its children."""
@@ -66,8 +68,8 @@ class TopicCount:
     """How many records a topic holds (sum of its partitions' high watermarks)."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
-        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-count",
-                                  "enable.auto.commit": False, "log_level": 3})  # fmt: skip
+        self.consumer = Consumer(client_config(bootstrap, **{"group.id": "bench-count",
+                                 "enable.auto.commit": False, "log_level": 3}))  # fmt: skip
         meta = self.consumer.list_topics(topic, timeout=30).topics[topic]
         self.partitions = [TopicPartition(topic, p) for p in meta.partitions]
 
@@ -109,10 +111,10 @@ class Arrivals:
         self._thread.join(30)
 
     def _run(self) -> None:
-        consumer = Consumer({"bootstrap.servers": self.bootstrap,
-                             "group.id": f"bench-arrivals-{uuid.uuid4().hex[:8]}",
-                             "auto.offset.reset": "earliest", "enable.auto.commit": False,
-                             "fetch.wait.max.ms": 20, "log_level": 3})  # fmt: skip
+        consumer = Consumer(client_config(self.bootstrap, **{
+                            "group.id": f"bench-arrivals-{uuid.uuid4().hex[:8]}",
+                            "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                            "fetch.wait.max.ms": 20, "log_level": 3}))  # fmt: skip
         consumer.subscribe([self.topic], on_assign=lambda *_: self._ready.set())
         try:
             while not self._stop.is_set():

@@ -1,22 +1,37 @@
-"""Access control of the worker's web views against a real worker and broker: with
-SCORER_WEB_TOKEN set, nothing that scores or shows a customer answers without it, the
-probes and metrics stay open, the browser's sign-in sets a cookie that is not the token,
-and the token is never written to a log or an error."""
+"""Security against real processes: Kafka over SASL_SSL and the web views' token.
+
+Kafka: a second local broker of the project's own whose only client listener is SASL_SSL
+with SCRAM-SHA-512 (certificates from infra/kafka/tls.py, the user added when its storage
+is formatted). A worker and the simulator round-trip through it; a wrong password, a
+plaintext client and an untrusted authority are each refused with a message naming the
+cause; the password is in no log.
+
+Web: with SCORER_WEB_TOKEN set, nothing that scores or shows a customer answers without
+it, the probes and metrics stay open, the browser's sign-in sets a cookie that is not the
+token, and the token is never written to a log or an error."""
 
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Consumer
 
+from infra.kafka import tls
 from infra.kafka.admin import ensure_topics
+from infra.kafka.client import client_config
+from infra.kafka.settings import KafkaSettings
 from infra.worker_env import WORKER_COMMAND
 from schemas import topics
 from tests.integration.scorer import PARTITIONS, ROOT, ScorerSetup, Worker
@@ -29,6 +44,104 @@ ORDER = {"order_id": "sec-1", "session_id": None, "user_id": "u-sec", "station_i
          "lottery_type": "TWO_COLOR_BALL", "amount": 1000}  # fmt: skip
 GUARDED = ["/users/u-sec", "/profiles", "/profiles/u-sec", "/api/profiles/u-sec",
            "/api/segments", "/api/segments/Loyal", "/api/segments-local"]  # fmt: skip
+
+
+SASL_USER = "scorer"
+
+
+def _module(env: dict[str, str], *args: str,
+            timeout: float = 180) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The secure broker's clients' settings, by field name (as worker_env takes them)."""
+    base = tmp_path_factory.mktemp("secure-broker")
+    password = base / "scorer.password"
+    password.write_text(secrets.token_urlsafe(18) + "\n")
+    password.chmod(0o600)
+    env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
+    env.update(SCORER_BROKER_DIR=str(base / "broker"), KAFKA_SECURITY_PROTOCOL="SASL_SSL",
+               KAFKA_SASL_USERNAME=SASL_USER, KAFKA_SASL_PASSWORD_FILE=str(password))  # fmt: skip
+    started = _module(env, "infra.kafka.broker", "start")
+    assert started.returncode == 0, started.stdout + started.stderr
+    address = _module(env, "infra.kafka.broker", "address").stdout.strip()
+    yield {"kafka_bootstrap_servers": address, "kafka_security_protocol": "SASL_SSL",
+           "kafka_sasl_username": SASL_USER, "kafka_sasl_password_file": str(password),
+           "kafka_ssl_ca_file": str(base / "broker" / "tls" / "ca.pem"),
+           "scorer_broker_dir": str(base / "broker")}  # fmt: skip
+    _module(env, "infra.kafka.broker", "stop")
+
+
+def _env(settings: dict[str, str], **changed: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({k.upper(): v for k, v in {**settings, **changed}.items()})
+    return env
+
+
+def test_a_worker_and_the_simulator_round_trip_over_sasl_ssl(
+    secure_broker: dict[str, str], trained_model: Path, customer_model: Path, tmp_path: Path
+) -> None:
+    kafka = {k: v for k, v in secure_broker.items() if k.startswith("kafka_")}
+    bootstrap = kafka.pop("kafka_bootstrap_servers")
+    setup = ScorerSetup(bootstrap, trained_model, tmp_path, customer_model, settings={**kafka})
+    worker = Worker(setup, "w1").start()  # creates its topics through SASL_SSL too
+    try:
+        worker.wait_ready()
+        summary = tmp_path / "sent.json"
+        sim = _module(setup.env("simulator", 0), "stations.simulator", "--rate", "20",
+                      "--duration", "4", "--stations", "4", "--users", "40", "--seed", "3",
+                      "--embedded-faces", "1", "--late-faces", "0", "--missing-faces", "0",
+                      "--duplicate-faces", "0", "--duplicate-sessions", "0", "--malformed",
+                      "0", "--order-delay", "1", "2", "--wait-for-group", setup.app_id,
+                      "--summary", str(summary))  # fmt: skip
+        assert sim.returncode == 0, sim.stderr
+        sent = set(json.loads(summary.read_text())["session_ids"])
+        assert len(sent) >= 60
+        security = KafkaSettings(**kafka).librdkafka_security()  # type: ignore[arg-type]
+        group = {"group.id": f"check-{uuid.uuid4().hex[:8]}", "auto.offset.reset": "earliest"}
+        consumer = Consumer(client_config(bootstrap, **security, **group))
+        consumer.subscribe([setup.topic(topics.RECOMMENDATIONS)])
+        seen: set[str] = set()
+        deadline = time.monotonic() + 90
+        while not sent <= seen and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is not None and not msg.error():
+                seen.add((msg.key() or b"").decode())
+        consumer.close()
+        assert sent <= seen, f"{len(sent - seen)} of {len(sent)} sessions not recommended"
+    finally:
+        worker.stop()
+    password = Path(kafka["kafka_sasl_password_file"]).read_text().strip()
+    broker_log = Path(secure_broker["scorer_broker_dir"]) / "broker.log"
+    for text in (worker.log.read_text(errors="replace"), sim.stdout + sim.stderr,
+                 broker_log.read_text(errors="replace")):  # fmt: skip
+        assert password not in text
+
+
+def test_a_wrong_password_a_plaintext_client_and_an_untrusted_authority_are_refused(
+    secure_broker: dict[str, str], tmp_path: Path
+) -> None:
+    wrong = tmp_path / "wrong.password"
+    wrong.write_text("not-the-password\n")
+    other = tls.make_authority(tmp_path / "other-ca", name="someone else's CA")
+    password = Path(secure_broker["kafka_sasl_password_file"]).read_text().strip()
+    cases = {
+        "wrong password": ({"kafka_sasl_password_file": str(wrong)}, "Authentication failed"),
+        "plaintext": ({"kafka_security_protocol": "PLAINTEXT"},
+                      "set KAFKA_SECURITY_PROTOCOL=SASL_SSL"),
+        "untrusted authority": ({"kafka_ssl_ca_file": str(other.certificate)},
+                                "certificate verify failed"),
+    }  # fmt: skip
+    for case, (changed, cause) in cases.items():
+        done = _module(_env(secure_broker, **changed), "infra.kafka.admin", "list-topics")
+        said = done.stdout + done.stderr
+        assert done.returncode == 1 and cause in said, (case, said)
+        assert password not in said and "not-the-password" not in said, case
+    ok = _module(_env(secure_broker), "infra.kafka.admin", "list-topics")
+    assert ok.returncode == 0, ok.stderr  # and the right settings get in
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -11,15 +11,15 @@ import sys
 
 from confluent_kafka import Consumer, Producer
 
-from infra.kafka.client import producer_config
+from infra.kafka.client import client_config, producer_config
 from schemas import topics
 
 
 def main(argv: list[str]) -> int:
     bootstrap, prefix, output, group = argv
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
-                         "auto.offset.reset": "earliest", "enable.auto.commit": True,
-                         "log_level": 3})  # fmt: skip
+    consumer = Consumer(client_config(bootstrap, **{"group.id": group,
+                        "auto.offset.reset": "earliest", "enable.auto.commit": True,
+                        "log_level": 3}))  # fmt: skip
     producer = Producer(producer_config(bootstrap, **{"linger.ms": 5}))
     consumer.subscribe([topics.named(topics.SESSIONS, prefix)])
     stopping = []

@@ -7,12 +7,14 @@ from typing import Any
 
 import faust
 
+from infra.kafka.client import faust_credentials
 from schemas import topics
 
 
 def faust_app(bootstrap: str, prefix: str, output: str, group: str) -> tuple[faust.App, Any, Any]:
     """The app, its sessions topic and its output topic."""
     app = faust.App(group, broker=f"kafka://{bootstrap}", store="memory://",
+                    broker_credentials=faust_credentials(),
                     processing_guarantee="at_least_once", consumer_auto_offset_reset="earliest",
                     web_enabled=False, topic_allow_declare=False, autodiscover=False,
                     datadir=f"/tmp/bench-{group}")  # fmt: skip

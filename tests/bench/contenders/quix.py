@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 
 from quixstreams import Application
+from quixstreams.kafka.configuration import ConnectionConfig
 
+from infra.kafka.client import client_config
 from schemas import topics
 from tests.bench.contenders.job import Job
 
@@ -20,7 +22,10 @@ from tests.bench.contenders.job import Job
 def main(argv: list[str]) -> int:
     bootstrap, prefix, output, group, model_dir = argv
     job = Job(bootstrap, prefix, Path(model_dir))
-    app = Application(broker_address=bootstrap, consumer_group=group,
+    # The same cluster and security as every other client (infra/kafka/client.py).
+    conf = client_config(bootstrap)
+    address = ConnectionConfig(**{k.replace(".", "_"): v for k, v in conf.items()})
+    app = Application(broker_address=address, consumer_group=group,
                       auto_offset_reset="earliest", auto_create_topics=False,
                       use_changelog_topics=False, loglevel="WARNING")  # fmt: skip
     sessions = app.topic(topics.named(topics.SESSIONS, prefix), key_deserializer="bytes",
