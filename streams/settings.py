@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from infra.kafka.settings import KafkaSettings, SettingsError, load_settings
+from infra.kafka.settings import KafkaSettings, SettingsError, load_settings, read_secret
 
 __all__ = ["Settings", "SettingsError", "settings"]
 
@@ -132,11 +132,7 @@ class Settings(KafkaSettings):
         """The bearer token the web views require, from the file when one is named."""
         if self.scorer_web_token_file is None:
             return self.scorer_web_token.get_secret_value() if self.scorer_web_token else None
-        try:
-            token = self.scorer_web_token_file.read_text().strip()
-        except OSError as exc:
-            raise SettingsError(f"SCORER_WEB_TOKEN_FILE={str(self.scorer_web_token_file)!r}: "
-                                f"cannot be read ({exc.strerror})") from exc  # fmt: skip
+        token = read_secret(self.scorer_web_token_file, "SCORER_WEB_TOKEN_FILE")
         if len(token) < 16:
             raise SettingsError(f"SCORER_WEB_TOKEN_FILE={str(self.scorer_web_token_file)!r}: "
                                 "the token must be at least 16 characters")  # fmt: skip

@@ -98,11 +98,7 @@ class KafkaSettings(BaseSettings):
             raise SettingsError("KAFKA_SECURITY_PROTOCOL=SASL_SSL needs KAFKA_SASL_USERNAME "
                                 "and KAFKA_SASL_PASSWORD_FILE")  # fmt: skip
         path = self.kafka_sasl_password_file
-        try:
-            password = path.read_text().strip()
-        except OSError as exc:
-            raise SettingsError(f"KAFKA_SASL_PASSWORD_FILE={str(path)!r}: cannot be read "
-                                f"({exc.strerror})") from exc  # fmt: skip
+        password = read_secret(path, "KAFKA_SASL_PASSWORD_FILE")
         if not password:
             raise SettingsError(f"KAFKA_SASL_PASSWORD_FILE={str(path)!r} is empty")
         return self.kafka_sasl_username, password
@@ -137,6 +133,15 @@ def load_settings(kind: type[S]) -> S:
             for err in exc.errors()
         )
         raise SettingsError(f"bad setting: {problems}") from exc
+
+
+def read_secret(path: Path, variable: str) -> str:
+    """A secret from the file a setting names, stripped; SettingsError naming the setting
+    and the file (never the content) when it cannot be read."""
+    try:
+        return path.read_text().strip()
+    except OSError as exc:
+        raise SettingsError(f"{variable}={str(path)!r}: cannot be read ({exc.strerror})") from exc
 
 
 def _shown(err: Any) -> str:
