@@ -91,3 +91,7 @@ PROFILES = Counter("scorer_customer_profiles_total", "Customer profiles publishe
 HTTP_SCORE = Counter("scorer_http_score_requests_total", "POST /score answers by status (429: "
                      "past SCORER_HTTP_SCORE_RATE, turned away)", ["status"],
                      registry=REGISTRY)  # fmt: skip
+STATE = Gauge("scorer_state_entries", "Entries this worker holds, per kind of state: sessions "
+              "and faces waiting for their other half, recommendations waiting for their "
+              "order, shadow results, and the keys kept to drop repeats (each expires: "
+              "README, State)", ["state"], registry=REGISTRY)  # fmt: skip

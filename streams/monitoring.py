@@ -1,4 +1,5 @@
-"""Metrics that are sampled rather than counted: consumer lag, and the model served.
+"""Metrics that are sampled rather than counted: consumer lag, the model served, and the
+state the agents hold.
 
 Lag is what the worker's own consumer knows: the highwater of each partition it owns
 (every fetch response carries it) less the offset committed for it. The worker sends no
@@ -12,17 +13,32 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sized
 
 from schemas import topics
 from streams import channels, logs, metrics
+from streams.agents import join_faces, score_sessions, track_conversions
 from streams.app import app
 from streams.kafka.consumer import ExactConsumer
-from streams.runtime import current
+from streams.runtime import current, now_ms
 
 # The topics the agents consume (ticks are the scorer's own clock, not work to do).
 WATCHED = frozenset(spec.name for spec in (topics.SESSIONS, topics.FACES, topics.ORDERS,
                     topics.SCORING_REQUESTS, topics.RECOMMENDATIONS,
                     topics.SESSION_ORDERS))  # fmt: skip
+
+# What each kind of state holds, read when /metrics is scraped.
+HELD: dict[str, Sized] = {
+    "joins_waiting": join_faces.deadlines,  # mirrors the pending-sessions table
+    "conversions_waiting": track_conversions.state,
+    "shadows_waiting": track_conversions.shadows,
+    "join_dedup_keys": join_faces.scored,
+    "scorer_dedup_keys": score_sessions.recommended,
+    "conversion_dedup_keys": track_conversions.published,
+}
+for _state, _held in HELD.items():
+    metrics.STATE.labels(state=_state).set_function(_held.__len__)
+KEPT = (join_faces.scored, score_sessions.recommended, track_conversions.published)
 
 
 def publish_model_info() -> None:
@@ -48,6 +64,15 @@ async def export_input_drift() -> None:
     for feature, value in rt.drift.psi(trained, now).items():
         metrics.FEATURE_PSI.labels(feature=feature).set(value)
     metrics.DRIFT_SESSIONS.set(rt.drift.sessions(now))
+
+
+@app.timer(interval=5.0)
+async def forget_expired_keys() -> None:
+    """The dedup keys past their window go on a quiet worker too (each add drops them
+    while sessions flow)."""
+    now = now_ms()
+    for keys in KEPT:
+        keys.expire(now)
 
 
 @app.timer(interval=10.0)

@@ -44,7 +44,12 @@ class RecentKeys:
         """Remember `key`, published at `at_ms`, and forget what left the window."""
         self._at[key] = at_ms
         self._order.append((at_ms, key))
-        cutoff, order = at_ms - self.window_ms, self._order
+        self.expire(at_ms)
+
+    def expire(self, now_ms: int) -> None:
+        """Forget the keys published before the window that ends at `now_ms` (a worker
+        that publishes nothing more forgets them on its timer, streams/monitoring.py)."""
+        cutoff, order = now_ms - self.window_ms, self._order
         while order and order[0][0] < cutoff:
             at, old = order.popleft()
             if self._at.get(old) == at:  # else published again since: kept

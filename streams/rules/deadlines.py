@@ -26,6 +26,10 @@ class DeadlineIndex:
         self._heaps: dict[int, list[tuple[int, str]]] = {}
         self._built: set[int] = set()
 
+    def __len__(self) -> int:
+        """Entries waiting, over the partitions indexed so far."""
+        return sum(len(keys) for keys in self._by_partition.values())
+
     def due(self, partition: int, now_ms: int) -> list[str]:
         """Keys of `partition` whose deadline has passed (again next time unless kept)."""
         if partition not in self._built:

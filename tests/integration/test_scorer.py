@@ -17,6 +17,7 @@ from typing import Any
 
 import fastavro
 import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from model.customers import history
 from model.predictor import Predictor
@@ -209,6 +210,60 @@ def test_a_late_face_is_not_rescored(setup: ScorerSetup, worker: Worker) -> None
     p.flush(10)
     again = collect(setup, topics.RECOMMENDATIONS, lambda rs: False, timeout=4)
     assert len(_by_session(again, "late-")["late-1"]) == 1
+
+
+def _last_per_key(setup: ScorerSetup, table: str, prefix: bytes) -> dict[bytes, bytes | None]:
+    """The last value of each key starting with `prefix` in a table's changelog, read
+    from its start to its end: what compaction keeps, and what a recovery rebuilds."""
+    name = f"{setup.app_id}-{table}-changelog"
+    consumer = Consumer({"bootstrap.servers": setup.bootstrap, "group.id": f"check-{NOW}",
+                         "enable.auto.commit": False})  # fmt: skip
+    try:
+        partitions = consumer.list_topics(name, timeout=10).topics[name].partitions
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)[1]
+                for p in partitions}  # fmt: skip
+        consumer.assign([TopicPartition(name, p, OFFSET_BEGINNING) for p in partitions])
+        last: dict[bytes, bytes | None] = {}
+        read = dict.fromkeys(partitions, 0)
+        deadline = time.monotonic() + 60
+        while any(read[p] < ends[p] for p in partitions) and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is None or msg.error():
+                continue
+            read[msg.partition() or 0] = (msg.offset() or 0) + 1
+            key = msg.key() or b""
+            if key.startswith(prefix):
+                last[key] = msg.value()
+        return last
+    finally:
+        consumer.close()
+
+
+def test_joined_timed_out_and_orphaned_waits_leave_only_tombstones(
+    setup: ScorerSetup, worker: Worker
+) -> None:
+    """Bounded state: every entry of the pending-sessions table is deleted once its session
+    is scored or its face wait is over, and its changelog's last word on it is a tombstone,
+    so that compaction removes it and a recovery does not bring it back."""
+    p = setup.producer()
+    joined, timed_out, orphans = ["exp-j1", "exp-j2", "exp-j3"], ["exp-t1", "exp-t2"], [
+        "exp-o1", "exp-o2"]  # fmt: skip
+    for sid in joined + timed_out:
+        setup.send_record(p, topics.SESSIONS, sid, session(sid))
+    for sid in joined + orphans:
+        setup.send_record(p, topics.FACES, sid, face_event(sid, face(55)))
+    p.flush(10)
+    recs = collect(setup, topics.RECOMMENDATIONS,
+                   lambda rs: len(_by_session(rs, "exp-")) >= 5, settle=2)  # fmt: skip
+    by = _by_session(recs, "exp-")
+    assert sorted(by) == sorted(joined + timed_out)
+    assert [sid for sid in timed_out if not by[sid][0]["imputed_face"]] == []
+    waiting = (("state", "joins_waiting"),)
+    _wait_for(lambda: worker.samples("scorer_state_entries").get(waiting) == 0,
+              "no session or face waiting")  # fmt: skip
+    last = _last_per_key(setup, "pending-sessions", b"exp-")
+    assert sorted(last) == sorted(k.encode() for k in joined + timed_out + orphans)
+    assert {k: v for k, v in last.items() if v is not None} == {}
 
 
 def test_redelivered_events_change_nothing(setup: ScorerSetup, worker: Worker) -> None:

@@ -28,6 +28,18 @@ def test_a_key_published_again_is_kept_from_its_latest_time() -> None:
     assert "s-2" not in recent and "s-1" in recent and "s-3" in recent
 
 
+def test_a_quiet_worker_forgets_the_keys_past_the_window() -> None:
+    recent = RecentKeys("scoring.recommendations", window_ms=1000)
+    recent.add("s-1", 10_000)
+    recent.add("s-2", 10_600)
+    recent.expire(11_000)
+    assert len(recent) == 2
+    recent.expire(11_001)
+    assert "s-1" not in recent and "s-2" in recent and len(recent) == 1
+    recent.expire(20_000)
+    assert len(recent) == 0
+
+
 def test_the_read_back_gate_holds_an_agent_until_it_opens() -> None:
     gate = ReadBack()
 

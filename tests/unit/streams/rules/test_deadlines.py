@@ -36,6 +36,7 @@ def test_due_keys_come_back_until_resolved_and_moved_deadlines_count() -> None:
     assert index.due(0, 350) == ["b"]
     assert sorted(index.due(0, 1000)) == ["b", "c"]
     assert index.due(1, 1000) == []
+    assert len(index) == 2  # b and c wait (what scorer_state_entries shows)
 
 
 def test_the_index_is_rebuilt_from_the_table_per_partition() -> None:
