@@ -18,7 +18,7 @@ SESSIONS ?= 1400000
 SEED ?= 20240701
 
 .PHONY: help setup system-deps jars broker broker-stop broker-status topics demo test \
-        test-unit test-kafka4 lint clean model train evaluate worker simulate bench cdnow \
+        test-unit test-kafka4 lint clean model train evaluate worker simulate bench soak cdnow \
         customers
 
 help: ## Show this help
@@ -101,6 +101,9 @@ bench: setup jars model customers $(QUIX_VENV)/.installed ## The benchmark into 
 
 train: setup ## Train the MLP on SESSIONS generated sessions into MODEL_DIR (overwrites)
 	$(PY) -m model train --sessions $(SESSIONS) --seed $(SEED) --out $(MODEL_DIR)
+
+soak: setup jars model customers ## 20 minutes under load with workers killed and the broker restarted (out/soak/)
+	$(PY) -m tests.soak.run --model $(MODEL_DIR) --customers $(CUSTOMER_DIR) $(ARGS)
 
 model: setup ## Train the model unless MODEL_DIR already holds one
 	@if [ -f $(MODEL_DIR)/artifact.json ]; then echo "Model: $(MODEL_DIR) (exists)"; \

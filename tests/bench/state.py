@@ -12,7 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 from model.customers import history
+from schemas.examples import FACE
 from streams.kafka.outputs import RecentKeys
+from streams.rules import join_faces as joins
 from streams.rules import track_conversions as conversions
 from streams.rules.deadlines import DeadlineIndex
 
@@ -69,6 +71,19 @@ def _history_json_bytes(orders: int) -> int:
     return len(json.dumps(h, separators=(",", ":")).encode())
 
 
+def _pending_json_bytes() -> dict[str, int]:
+    """A session waiting for its face, and a face waiting for its session, as the
+    pending-sessions table (RocksDB) and its changelog hold them (Faust's JSON)."""
+    now = int(time.time() * 1000)
+    session = {"session_id": _sid(0), "station_id": "st-0001", "started_at_ms": now,
+               "user_id": "u-0000001", "face": None}  # fmt: skip
+    match = {"matched_user_id": "u-0000001", "match_score": 91.5}
+    waits = {"session": joins.on_session(None, session, 0, now, now, 1500),  # type: ignore[arg-type]
+             "face": joins.on_face(None, FACE, match, 0, now, now, 1500)}  # type: ignore[arg-type]  # fmt: skip
+    return {k: len(json.dumps(step.entry, separators=(",", ":")).encode()) for k, step in
+            waits.items()}  # fmt: skip
+
+
 def run() -> dict[str, Any]:
     dedup = _bytes_each(_dedup)
     waiting = _bytes_each(_conversion_waiting)
@@ -82,6 +97,8 @@ def run() -> dict[str, Any]:
             # the decided outcome's key: the window and the dedup window
             "conversion_published_key": dedup,
         },
+        # the pending-sessions table's value while a session or a face waits (face wait)
+        "disk_bytes_per_waiting_join_json": _pending_json_bytes(),
         # the user-history table's value (RocksDB and its changelog), by orders placed
         "disk_bytes_per_customer_history_json": histories,
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -163,12 +164,15 @@ class Worker:
 
 
 def simulate(
-    setup: ScorerSetup, summary: Path, duration: float, seed: int
-) -> subprocess.Popen[bytes]:
-    """The station simulator at 40 sessions/s for `duration` s (300 users, 10 stations,
-    60 days of past orders), on the setup's topics; what it sent goes to `summary`."""
-    args = ["--rate", "40", "--duration", str(duration), "--users", "300", "--stations", "10",
-            "--history-days", "60", "--order-delay", "1", "6", "--seed", str(seed),
+    setup: ScorerSetup, summary: Path, duration: float, seed: int, rate: float = 40,
+    users: int = 300, order_delay_s: tuple[float, float] = (1, 6),
+) -> subprocess.Popen[bytes]:  # fmt: skip
+    """The station simulator at `rate` sessions/s for `duration` s (`users` users, 10
+    stations, 60 days of past orders), on the setup's topics; what it sent goes to
+    `summary`."""
+    args = ["--rate", str(rate), "--duration", str(duration), "--users", str(users),
+            "--stations", "10", "--history-days", "60",
+            "--order-delay", *(str(s) for s in order_delay_s), "--seed", str(seed),
             "--summary", str(summary)]  # fmt: skip
     log = (setup.base / "simulator.log").open("ab")
     return subprocess.Popen([sys.executable, "-m", "stations.simulator", *args], cwd=ROOT,
@@ -229,3 +233,34 @@ def wait_stable(workers: list[Worker], quiet_s: float = 5, timeout: float = 120)
             return
         time.sleep(0.5)
     raise AssertionError("the consumer group did not settle")
+
+
+class OwnBroker:
+    """A local broker in a folder of its own, driven through the project's launcher."""
+
+    def __init__(self, folder: Path) -> None:
+        self.env = {**os.environ, "SCORER_BROKER_DIR": str(folder)}
+        self.env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+        self.folder = folder
+
+    def _run(self, command: str) -> str:
+        cmd = [sys.executable, "-m", "infra.kafka.broker", command]
+        done = subprocess.run(cmd, cwd=ROOT, env=self.env, capture_output=True, text=True,
+                              timeout=180)  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout.strip()
+
+    def start(self) -> str:
+        self._run("start")
+        return self._run("address")
+
+    def stop(self) -> None:
+        self._run("stop")
+
+    def kill(self) -> None:
+        pid = json.loads((self.folder / "broker.json").read_text())["pid"]
+        os.kill(pid, signal.SIGKILL)
+        while Path(f"/proc/{pid}").exists() and "kafka" in Path(f"/proc/{pid}/cmdline").read_text(
+            errors="replace"
+        ):
+            time.sleep(0.1)

@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -31,6 +28,7 @@ from schemas import topics
 from tests.integration.scorer import (
     PARTITIONS,
     ROOT,
+    OwnBroker,
     ScorerSetup,
     Worker,
     collect,
@@ -42,37 +40,6 @@ from tests.integration.scorer import (
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 REPORTS = ROOT / "out" / "reports"
 OUTAGE_S = 20
-
-
-class OwnBroker:
-    """A local broker in a folder of its own, driven through the project's launcher."""
-
-    def __init__(self, folder: Path) -> None:
-        self.env = {**os.environ, "SCORER_BROKER_DIR": str(folder)}
-        self.env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
-        self.folder = folder
-
-    def _run(self, command: str) -> str:
-        cmd = [sys.executable, "-m", "infra.kafka.broker", command]
-        done = subprocess.run(cmd, cwd=ROOT, env=self.env, capture_output=True, text=True,
-                              timeout=180)  # fmt: skip
-        assert done.returncode == 0, done.stdout + done.stderr
-        return done.stdout.strip()
-
-    def start(self) -> str:
-        self._run("start")
-        return self._run("address")
-
-    def stop(self) -> None:
-        self._run("stop")
-
-    def kill(self) -> None:
-        pid = json.loads((self.folder / "broker.json").read_text())["pid"]
-        os.kill(pid, signal.SIGKILL)
-        while Path(f"/proc/{pid}").exists() and "kafka" in Path(f"/proc/{pid}/cmdline").read_text(
-            errors="replace"
-        ):
-            time.sleep(0.1)
 
 
 @pytest.fixture
