@@ -60,7 +60,6 @@ SETTINGS: dict[str, object] = {
 
 @dataclass
 class Soak:
-    setup: ScorerSetup
     workers: list[Worker]
     broker: OwnBroker
     started: float = field(default_factory=time.monotonic)
@@ -158,7 +157,7 @@ def run(args: argparse.Namespace, base: Path) -> dict[str, Any]:
     setup = ScorerSetup(bootstrap, args.model, base, args.customers, settings=SETTINGS)
     ensure_topics(bootstrap, PARTITIONS, specs=topics.prefixed(setup.prefix))
     workers = [Worker(setup, "w1").start(), Worker(setup, "w2").start()]
-    soak = Soak(setup, workers, broker)
+    soak = Soak(workers, broker)
     try:
         wait_stable(workers)
         seconds = args.minutes * 60
