@@ -9,8 +9,9 @@ from faust.types import EventT
 
 from schemas.codec import CodecError
 from streams import channels, metrics
+from streams.clock import now_ms
 from streams.rules.inputs import implausible_time
-from streams.runtime import current, now_ms
+from streams.runtime import current
 
 log = logging.getLogger(__name__)
 # What a bad event can make our own code raise. Anything else (Kafka, Faust, the network)

@@ -19,8 +19,9 @@ from schemas import topics
 from streams import channels, logs, metrics
 from streams.agents import join_faces, score_sessions, track_conversions
 from streams.app import app
+from streams.clock import now_ms
 from streams.kafka.consumer import ExactConsumer
-from streams.runtime import current, now_ms
+from streams.runtime import current
 
 # The topics the agents consume (ticks are the scorer's own clock, not work to do).
 WATCHED = frozenset(spec.name for spec in (topics.SESSIONS, topics.FACES, topics.ORDERS,

@@ -8,9 +8,7 @@ model or connects to Kafka.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from datetime import datetime
 
 from model.customers.profiles import CustomerModel
 from schemas.codec import Codec
@@ -55,12 +53,3 @@ def current() -> Runtime:
     if _runtime is None:
         raise ScorerError("the scorer's runtime is not installed; start it with streams.worker")
     return _runtime
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def to_ms(value: datetime | int) -> int:
-    """Epoch milliseconds of a decoded timestamp-millis field."""
-    return value if isinstance(value, int) else int(value.timestamp() * 1000)

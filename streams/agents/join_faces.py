@@ -26,7 +26,8 @@ from streams.kafka.outputs import RecentKeys
 from streams.records import Joined, Match, PendingEntry, ScoringRequest, Session
 from streams.rules import join_faces as rules
 from streams.rules.deadlines import DeadlineIndex
-from streams.runtime import current, now_ms, to_ms
+from streams.clock import now_ms, to_ms
+from streams.runtime import current
 from streams.settings import settings
 from streams.tables import pending, settled, writing_to
 

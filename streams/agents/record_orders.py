@@ -23,9 +23,10 @@ from model.customers import history
 from schemas.codec import CodecError
 from streams import channels, metrics
 from streams.app import app
+from streams.clock import to_ms
 from streams.deadletters import decode_or_dead_letter, handle_or_dead_letter, send_dead_letter
 from streams.rules.profile_customers import profile_records
-from streams.runtime import current, to_ms
+from streams.runtime import current
 from streams.settings import settings
 from streams.tables import user_history, writing_to
 

@@ -20,6 +20,7 @@ from schemas import topics
 from schemas.codec import CodecError
 from streams import channels, metrics
 from streams.app import app
+from streams.clock import now_ms
 from streams.deadletters import CONTENT_ERRORS, send_dead_letter
 from streams.kafka.outputs import ReadBack, RecentKeys
 from streams.records import ScoringRequest
@@ -32,7 +33,7 @@ from streams.rules.score_sessions import (
     served_features,
     session_row,
 )
-from streams.runtime import current, now_ms
+from streams.runtime import current
 from streams.serving import Serving, in_share
 from streams.settings import settings
 from streams.tables import user_history

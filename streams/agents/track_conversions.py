@@ -26,12 +26,13 @@ from infra.kafka.reading import Written, read_tail
 from schemas.codec import CodecError
 from streams import channels, metrics
 from streams.app import app
+from streams.clock import now_ms, to_ms
 from streams.deadletters import CONTENT_ERRORS, handle_or_dead_letter
 from streams.kafka.outputs import ReadBack, RecentKeys
 from streams.rules import outcome_loss as loss
 from streams.rules import track_conversions as rules
 from streams.rules.deadlines import DeadlineIndex
-from streams.runtime import current, now_ms, to_ms
+from streams.runtime import current
 from streams.settings import settings
 from streams.tables import settled
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams.runtime import to_ms
+from streams.clock import to_ms
 from streams.settings import Settings
 
 #: The event time of each input record type, checked against the plausible window.

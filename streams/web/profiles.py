@@ -30,8 +30,9 @@ from model.customers import history, profiles
 from model.customers.segments import SEGMENTS
 from schemas.errors import ScorerError
 from streams.app import app
+from streams.clock import now_ms
 from streams.rules.profile_customers import profile_records
-from streams.runtime import current, now_ms
+from streams.runtime import current
 from streams.tables import user_history
 from streams.web import access, charts
 

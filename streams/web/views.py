@@ -29,7 +29,8 @@ from streams.app import app
 from streams.kafka.registry import RegistryUnavailable
 from streams.rules.inputs import implausible_time
 from streams.rules.score_sessions import score_rows, session_row
-from streams.runtime import current, now_ms, to_ms
+from streams.clock import now_ms, to_ms
+from streams.runtime import current
 from streams.settings import settings
 from streams.tables import user_history
 from streams.web import access

@@ -13,8 +13,8 @@ import torch
 from model.features import columns_from_records, encode_columns
 from model.predictor import Predictor
 from schemas.codec import Codec
+from streams.clock import to_ms
 from streams.rules import score_sessions as scoring
-from streams.runtime import to_ms
 from tests.bench.workload import Workload
 
 BATCHES = (1, 8, 64, 512)

@@ -25,7 +25,7 @@ from model.customers import profiles
 from model.customers.rfm import from_orders
 from schemas import topics
 from schemas.codec import HEADER_SIZE, SCHEMA_DIR, load_version
-from streams.runtime import to_ms
+from streams.clock import to_ms
 from tests.integration.scorer import PARTITIONS, ROOT, ScorerSetup, Worker, collect
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]

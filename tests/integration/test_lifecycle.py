@@ -30,8 +30,8 @@ from model.features import CLASSES, RAW_COLUMNS
 from model.store import ModelStore
 from schemas import topics
 from schemas.codec import Codec
+from streams.clock import to_ms
 from streams.rules.score_sessions import CANARY_SALT
-from streams.runtime import to_ms
 from streams.serving import in_share
 from tests.integration.scorer import (
     PARTITIONS,

@@ -17,10 +17,10 @@ import torch
 from model.predictor import Predictor
 from schemas import topics
 from schemas.codec import Codec
+from streams.clock import to_ms
 from streams.kafka.registry import StationRegistry
 from streams.records import ScoringRequest
 from streams.rules import score_sessions as scoring
-from streams.runtime import to_ms
 
 
 class Job:
