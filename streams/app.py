@@ -10,12 +10,13 @@ import contextlib
 from collections.abc import Iterable
 
 import faust
-from faust.types import ServiceT, TransportT
+from faust.types import TP, ServiceT, TransportT
 
 from infra.kafka.broker import bootstrap_servers
 from infra.kafka.client import faust_credentials
 from schemas import topics
 from streams.kafka.consumer import ExactTransport
+from streams.kafka.outputs import ReadBack
 from streams.settings import settings
 
 _conf = settings()
@@ -34,6 +35,11 @@ class ScorerApp(faust.App):
 
     def _new_transport(self) -> TransportT:
         return ExactTransport(self.conf.broker_consumer, self)
+
+    async def _on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
+        if not self.should_stop:  # no agent acts until it has read its outputs back
+            ReadBack.close_all()  # (streams/kafka/outputs.py)
+        await super()._on_partitions_assigned(assigned, generation_id)
 
     def on_init_dependencies(self) -> Iterable[ServiceT]:
         services = super().on_init_dependencies()

@@ -21,12 +21,12 @@ from mode import CrashingSupervisor
 
 from streams import channels, metrics
 from streams.app import app
+from streams.clock import now_ms, to_ms
 from streams.deadletters import decode_or_dead_letter, handle_or_dead_letter
-from streams.kafka.outputs import RecentKeys
+from streams.kafka.outputs import ReadBack, RecentKeys
 from streams.records import Joined, Match, PendingEntry, ScoringRequest, Session
 from streams.rules import join_faces as rules
 from streams.rules.deadlines import DeadlineIndex
-from streams.clock import now_ms, to_ms
 from streams.runtime import current
 from streams.settings import settings
 from streams.tables import pending, settled, writing_to
@@ -35,13 +35,19 @@ deadlines = DeadlineIndex(pending)
 # Sessions sent to scoring lately. Recommendations are keyed by session_id too: partition
 # p of that topic holds the outcome of partition p of this join.
 scored = RecentKeys(channels.RECOMMENDATIONS, settings().scorer_dedup_window_s * 1000)
+read_back = ReadBack()  # open once `scored` holds the owned partitions' tail
 
 
 @app.agent(supervisor_strategy=CrashingSupervisor, channel=channels.join_input)
 async def join_faces(stream: Any) -> None:
     route = channels.by_topic({channels.SESSIONS: _on_session, channels.FACES: _on_face})
+
+    async def handle(event: EventT) -> None:
+        await read_back.wait()
+        await route(event)
+
     async for event in stream.events():
-        await handle_or_dead_letter("join_faces", event, route)
+        await handle_or_dead_letter("join_faces", event, handle)
 
 
 def _event_ms(event: EventT) -> int:
@@ -92,7 +98,7 @@ async def _on_face(event: EventT) -> None:
 async def end_face_waits() -> None:
     """Score each session whose face wait is over, drop each face whose session never
     came (every SCORER_TICK_MS, for the partitions this worker owns)."""
-    if not settled():
+    if not (settled() and read_back.is_open()):
         return  # partitions are moving: the index is rebuilt once they are settled
     now = now_ms()
     owned = {tp.partition for tp in app.assignor.assigned_actives()
@@ -141,10 +147,14 @@ async def _forget_index(app: Any, *args: Any, **kwargs: Any) -> None:
 
 
 async def _reload_published(app: Any, *args: Any, **kwargs: Any) -> None:
-    deadlines.forget_all()
-    owned = [tp.partition for tp in app.assignor.assigned_actives()
-             if tp.topic == channels.SESSIONS]  # fmt: skip
-    await scored.reload(current().bootstrap, owned)
+    read_back.close()
+    try:
+        deadlines.forget_all()
+        owned = [tp.partition for tp in app.assignor.assigned_actives()
+                 if tp.topic == channels.SESSIONS]  # fmt: skip
+        await scored.reload(current().bootstrap, owned)
+    finally:
+        read_back.open()
 
 
 app.on_partitions_revoked.connect(_forget_index)  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Iterable
+from typing import ClassVar
 
 from infra.kafka.reading import read_tail
 
@@ -68,18 +69,30 @@ class RecentKeys:
 
 class ReadBack:
     """Open once what an agent reads back on an assignment (RecentKeys, a replayed state)
-    is in memory: the agent waits on it before it acts on an event.
+    is in memory: the agent waits on it before it acts on an event, and its timers do
+    nothing while it is closed.
 
-    Faust resumes the streams when its table recovery is done, and that can come before
-    the `on_partitions_assigned` handlers have read the outputs' tails back; an event
-    handled in between meets a memory without them, and republishes what is already out.
-    The gate closes when such a handler starts (before Faust can resume anything), not
-    when partitions are revoked: Faust's revocation waits for the streams to drain, and a
-    stream waiting on the gate would hold it up.
+    Every gate closes at once when an assignment begins (`close_all`, called by the app
+    before Faust's own handling, streams/app.py), and each opens when its agent's
+    `on_partitions_assigned` handler is done. Faust calls those handlers one after the
+    other in no set order, and can resume the streams (its table recovery done) before
+    the last of them has started: a gate closed only by its own handler let an agent act
+    meanwhile on a memory without the new partitions' tail, and publish what the
+    partitions' last owner had published (seen in make soak: two conversion outcomes for
+    a session). It does not close on revocation: Faust's revocation waits for the streams
+    to drain, and a stream waiting on the gate would hold it up.
     """
+
+    _all: ClassVar[list[ReadBack]] = []
 
     def __init__(self) -> None:
         self._open = asyncio.Event()
+        ReadBack._all.append(self)
+
+    @classmethod
+    def close_all(cls) -> None:
+        for gate in cls._all:
+            gate.close()
 
     def close(self) -> None:
         self._open.clear()
@@ -91,4 +104,5 @@ class ReadBack:
         return self._open.is_set()
 
     async def wait(self) -> None:
-        await self._open.wait()
+        if not self._open.is_set():
+            await self._open.wait()
