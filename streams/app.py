@@ -18,6 +18,7 @@ from schemas import topics
 from streams.kafka.consumer import ExactTransport
 from streams.kafka.outputs import ReadBack
 from streams.settings import settings
+from streams.web.requests import CLIENT_MAX_SIZE
 
 _conf = settings()
 
@@ -74,11 +75,11 @@ app = ScorerApp(
     # Every table write and hop is its own Kafka message: a 2 ms linger lets them share
     # requests (measured: a third less CPU at 300 sessions/s) for at most 2 ms per hop.
     producer_linger=0.002,
-    web_host=_conf.scorer_web_host,
-    web_port=_conf.scorer_web_port,
-    web_bind=_conf.scorer_web_host,
+    # The views listen on a Unix socket: the public port is the web front's, a process of
+    # its own that hands them what it admits (streams/web/front.py). Other workers reach
+    # this one through its front, so that is its canonical URL.
+    web_transport=f"unix://{_conf.web_socket()}",
     canonical_url=f"http://{_conf.scorer_web_host}:{_conf.scorer_web_port}",
-    # No body the views take is near this; aiohttp answers 413 past it before reading on.
-    web_application_options={"client_max_size": 64 * 1024},  # (streams/web/views.py)
+    web_application_options={"client_max_size": CLIENT_MAX_SIZE},
     autodiscover=False,
 )

@@ -88,9 +88,6 @@ PROFILE_ERRORS = Counter("scorer_customer_profile_errors_total", "Customer profi
                          registry=REGISTRY)  # fmt: skip
 PROFILES = Counter("scorer_customer_profiles_total", "Customer profiles published to "
                    "customer.profiles, per segment", ["segment"], registry=REGISTRY)  # fmt: skip
-HTTP_SCORE = Counter("scorer_http_score_requests_total", "POST /score answers by status (429: "
-                     "past SCORER_HTTP_SCORE_RATE, turned away)", ["status"],
-                     registry=REGISTRY)  # fmt: skip
 STATE = Gauge("scorer_state_entries", "Entries this worker holds, per kind of state: sessions "
               "and faces waiting for their other half, recommendations waiting for their "
               "order, shadow results, and the keys kept to drop repeats (each expires: "

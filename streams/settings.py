@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -137,6 +140,13 @@ class Settings(KafkaSettings):
             raise SettingsError(f"SCORER_WEB_TOKEN_FILE={str(self.scorer_web_token_file)!r}: "
                                 "the token must be at least 16 characters")  # fmt: skip
         return token
+
+    def web_socket(self) -> Path:
+        """The Unix socket the worker's own web server listens on, behind the web front
+        (streams/web/front.py): one per data dir, in a folder only this user may enter,
+        and short, as a socket's path must be under 108 bytes."""
+        tag = hashlib.sha256(str(self.scorer_data_dir.resolve()).encode()).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / f"station-scorer-{os.getuid()}" / f"{tag}.sock"
 
 
 @lru_cache(maxsize=1)

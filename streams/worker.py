@@ -6,7 +6,8 @@ changelogs are created if missing, the live version announced on scoring.models 
 loaded from the model store (refused, the artifact of SCORER_MODEL_DIR serves until the
 next announcement), the
 follower of that topic starts and the station registry starts loading. Then the agents
-and web views are registered and Faust runs until SIGTERM or SIGINT.
+and web views are registered, the web front starts in a process of its own
+(streams/web/front.py) and Faust runs until SIGTERM or SIGINT.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from streams.rules.drift import DriftMonitor
 from streams.runtime import Runtime, install
 from streams.serving import ModelSet
 from streams.settings import settings
+from streams.web.front import FrontProcess
 
 CLEAN_STOP = "clean-stop"
 
@@ -151,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     streams.monitoring.publish_model_info()
 
     threading.Thread(target=_stop_watchdog, args=(app,), name="stop-watchdog", daemon=True).start()
+    front = FrontProcess(runtime.settings.web_socket())
+    front.start()
     sys.argv = [sys.argv[0], "worker", "--loglevel", "info", *(argv or [])]
     try:
         app.main()
@@ -161,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     # Faust has stopped every service and committed what it processed. Leave now rather
     # than in the interpreter's exit, which was seen to hang on a leftover thread once
     # Faust's event loop had closed.
+    front.stop()
     runtime.registry.stop()
     runtime.follower.stop()
     runtime.probe.stop()

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shutil
+import signal
 import time
 import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -422,6 +424,7 @@ def test_http_scoring_past_its_rate_is_turned_away_with_when_to_come_back(
         except urllib.error.HTTPError as exc:
             return exc.code, exc.headers.get("Retry-After")
 
+    time.sleep(1.0)  # the bucket fills (50 a second, 20 at most): the last test spent it
     with ThreadPoolExecutor(50) as pool:  # 400 at once against 50 a second, 20 at once
         answers = list(pool.map(post, range(400)))
     statuses = Counter(status for status, _ in answers)
@@ -431,6 +434,43 @@ def test_http_scoring_past_its_rate_is_turned_away_with_when_to_come_back(
         exposed = response.read().decode()
     counted = re.search(r'scorer_http_score_requests_total\{status="429"\} (\S+)', exposed)
     assert counted and float(counted.group(1)) == statuses[429]
+
+
+def test_the_web_front_turns_requests_away_without_the_worker(
+    setup: ScorerSetup, worker: Worker
+) -> None:
+    """With the worker's process stopped (SIGSTOP), its front still answers every request
+    it refuses: they never reach the stream's event loop. What it admits waits for the
+    worker and is answered once it runs again."""
+    assert worker.proc is not None
+    good = json.dumps({"station_id": "st-wh-1", "user_id": "u-front"}).encode()
+
+    def post(body: bytes) -> int:
+        req = urllib.request.Request(worker.url + "/score", data=body, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=60) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            return int(exc.code)
+
+    time.sleep(1.0)  # the bucket fills again (50 a second, 20 at most): any test may spend it
+    os.kill(worker.proc.pid, signal.SIGSTOP)
+    try:
+        refused = {body: post(body) for body in (b"{", b'{"station_id": 7}', b"x" * 9_000)}
+        time.sleep(1.0)  # and again, after those three
+        with ThreadPoolExecutor(40) as pool:
+            sent = [pool.submit(post, good) for _ in range(40)]
+            answered, waiting = wait(sent, timeout=10)
+            turned_away = Counter(f.result() for f in answered)
+            os.kill(worker.proc.pid, signal.SIGCONT)
+            statuses = Counter(f.result() for f in sent)
+    finally:
+        os.kill(worker.proc.pid, signal.SIGCONT)
+    assert refused == {b"{": 400, b'{"station_id": 7}': 400, b"x" * 9_000: 413}
+    # 20 at once are admitted (SCORER_HTTP_SCORE_BURST) and wait for the worker; the other
+    # 20 are turned away while it is stopped, and the 20 admitted are scored once it runs
+    assert turned_away == {429: 20} and len(waiting) == 20, turned_away
+    assert statuses == {200: 20, 429: 20}, statuses
 
 
 def test_user_view_health_and_readiness(setup: ScorerSetup, worker: Worker) -> None:
