@@ -47,9 +47,9 @@ class Settings(KafkaSettings):
         default=Path("out/customers"),
         description="folder of the customer model (`python -m model customers fit`)",
     )
-    scorer_web_host: str = Field(default="127.0.0.1", description="worker web server address")
+    scorer_web_host: str = Field(default="127.0.0.1", description="the web front's address")
     scorer_web_port: int = Field(
-        default=8827, ge=0, le=65535, description="worker web server port (scoring, metrics)"
+        default=8827, ge=0, le=65535, description="the web front's port (scoring, metrics)"
     )
     scorer_web_token: SecretStr | None = Field(
         default=None, min_length=16,

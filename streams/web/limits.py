@@ -1,8 +1,8 @@
 """How much HTTP scoring a worker takes: a token bucket with a cap on requests in flight.
 
-POST /score runs on the event loop the stream runs on, so every request it takes delays
-the stream's sessions a little; past SCORER_HTTP_SCORE_RATE a request is turned away at
-once (429, with when to come back) rather than queued behind the stream's work.
+The web front applies it (streams/web/front.py): a scoring request it admits is scored on
+the event loop the stream runs on, so past SCORER_HTTP_SCORE_RATE a request is turned
+away at once (429, with when to come back) rather than queued behind the stream's work.
 """
 
 from __future__ import annotations

@@ -13,14 +13,15 @@ conversion outcome, and every user's history (/users, each of them) counts exact
 orders sent. Memory and state are bounded when the peaks of the run's last third are not
 above those of its middle third by more than 10% (memory) and 20% (state).
 
-Results: out/soak/results.json and out/soak/results.md; the exit status is 1 when a goal
-is missed.
+Results: out/soak/results.json and out/soak/results.md, beside the workers' logs; the exit
+status is 1 when a goal is missed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import signal
 import sys
 import tempfile
@@ -272,12 +273,16 @@ def main(argv: list[str] | None = None) -> int:
     for folder, made_by in ((args.model, "make model"), (args.customers, "make customers")):
         if not folder.is_dir():
             p.error(f"{folder} holds no model: run `{made_by}` first")
+    OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
-        result = run(args, Path(tmp))
+        try:
+            result = run(args, Path(tmp))
+        finally:  # the workers' logs, for whatever the figures show
+            for log in Path(tmp).glob("*.log"):
+                shutil.copy(log, OUT / log.name)
     result["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     met = goals(result)
     result["goals"] = met
-    OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "results.json").write_text(json.dumps(result, indent=2))
     (OUT / "results.md").write_text(markdown(result, met))
     print(markdown(result, met))
