@@ -14,12 +14,13 @@ MODEL_DIR ?= out/model
 CUSTOMER_DIR ?= out/customers
 CDNOW_WHEEL := .cache/cdnow/Lifetimes-0.11.3-py3-none-any.whl
 EVAL_DIR ?= out/eval
+OUTLOOK_DIR ?= out/outlook
 SESSIONS ?= 1400000
 SEED ?= 20240701
 
 .PHONY: help setup system-deps jars broker broker-stop broker-status topics demo test \
         test-unit test-kafka4 lint clean model train evaluate worker simulate bench soak cdnow \
-        customers
+        customers outlook
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -112,6 +113,10 @@ model: setup ## Train the model unless MODEL_DIR already holds one
 customers: setup ## Fit the customer model (RFM, BG/NBD, Gamma-Gamma) unless CUSTOMER_DIR holds one
 	@if [ -f $(CUSTOMER_DIR)/customers.json ]; then echo "Customer model: $(CUSTOMER_DIR) (exists)"; \
 	else $(PY) -m model customers fit --seed $(SEED) --out $(CUSTOMER_DIR); fi
+
+outlook: setup ## Train the outlook (next month's class, loyalty) into OUTLOOK_DIR and write its report
+	$(PY) -m model customers train-outlook --seed $(SEED) --out $(OUTLOOK_DIR)
+	$(PY) -m model customers evaluate --model $(OUTLOOK_DIR) --out $(OUTLOOK_DIR)/report
 
 evaluate: model ## Write the evaluation report of MODEL_DIR to EVAL_DIR
 	$(PY) -m model evaluate --model $(MODEL_DIR) --out $(EVAL_DIR)

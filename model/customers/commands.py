@@ -13,7 +13,15 @@ import numpy as np
 import pandas as pd
 
 from model import generator
-from model.customers import bgnbd, calibration, cdnow, gamma_gamma, profiles, value
+from model.customers import (
+    bgnbd,
+    calibration,
+    cdnow,
+    gamma_gamma,
+    outlook_commands,
+    profiles,
+    value,
+)
 from model.customers.clusters import silhouettes
 from model.customers.history import DAY_MS
 from model.customers.rfm import from_orders
@@ -28,7 +36,9 @@ class CommandError(ScorerError):
 
 
 def add_parser(commands: Any, positive_int: Any) -> None:
-    customers = commands.add_parser("customers", help="customer analytics: RFM, BG/NBD, CLV")
+    customers = commands.add_parser(
+        "customers", help="customer analytics: RFM, BG/NBD, CLV, the outlook"
+    )
     sub = customers.add_subparsers(dest="customers_command", required=True)
     fit = sub.add_parser(
         "fit",
@@ -59,12 +69,17 @@ def add_parser(commands: Any, positive_int: Any) -> None:
     )
     check = sub.add_parser("validate-cdnow", help="fit CDNOW and print the parameters as JSON")
     check.add_argument("--wheel", type=Path, default=cdnow.WHEEL, help="the Lifetimes wheel")
+    outlook_commands.add_parsers(sub, positive_int)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.customers_command == "validate-cdnow":
         print(json.dumps(validate_cdnow(args.wheel)))
         return 0
+    if args.customers_command == "train-outlook":
+        return outlook_commands.run_train(args)
+    if args.customers_command == "evaluate":
+        return outlook_commands.run_evaluate(args)
     return run_fit(args)
 
 

@@ -18,6 +18,7 @@ predictions of next month's class:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -96,39 +97,93 @@ def bayes(drawn: journeys.Journeys, days: np.ndarray, spend: np.ndarray,
     return (counts + 0.5) / (k + 1.5)
 
 
-def evaluate(drawn: journeys.Journeys, seed: int, progress: bool = True,
-             epochs: int = 30) -> dict[str, Any]:  # fmt: skip
-    """The four predictions' metrics on the held out customers, and the class shares."""
+@dataclass(frozen=True)
+class Prepared:
+    """One journey's monthly grids, classes and sequence inputs, split by customer."""
+
+    drawn: journeys.Journeys
+    days: np.ndarray
+    spend: np.ndarray
+    labels: np.ndarray
+    fitted: list[WindowClasses]
+    x: np.ndarray
+    y: np.ndarray
+    train: np.ndarray
+    test: np.ndarray
+
+    @property
+    def months(self) -> range:
+        """The months with a class and a next month's class to predict."""
+        return range(WINDOW - 1, self.days.shape[1] - 1)
+
+    def truth(self) -> np.ndarray:
+        return np.concatenate([self.y[self.test, t] for t in self.months])
+
+
+def split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) customer rows: a fifth held out, the same for every model."""
+    order = np.random.default_rng(seed).permutation(n)
+    cut = int(n * HELD_OUT)
+    return order[cut:], np.sort(order[:cut])
+
+
+def prepare(drawn: journeys.Journeys, seed: int) -> Prepared:
     days, spend = profitability.grids(drawn.months)
     labels, fitted = profitability.classes_over_time(days, spend, seed=seed)
     x, y = inputs(days, spend, labels, fitted)
-    order = np.random.default_rng(seed).permutation(len(x))
-    test, train = np.sort(order[: int(len(x) * HELD_OUT)]), order[int(len(x) * HELD_OUT) :]
-    months = range(WINDOW - 1, days.shape[1] - 1)
-    truth = np.concatenate([y[test, t] for t in months])
+    train, test = split(len(x), seed)
+    return Prepared(drawn, days, spend, labels, fitted, x, y, train, test)
 
+
+def fit_sequence(data: Prepared, seed: int, epochs: int = 30,
+                 progress: bool = True) -> sequence.Trained:  # fmt: skip
+    return sequence.fit(data.x[data.train], data.y[data.train], seed, epochs=epochs,
+                        progress=progress)  # fmt: skip
+
+
+def persistence(data: Prepared) -> np.ndarray:
+    """Next month's class is this month's, with the share the training months kept."""
+    labels, train = data.labels, data.train
     kept = np.mean([(labels[train, i + 1] == labels[train, i]).mean()
                     for i in range(labels.shape[1] - 1)])  # fmt: skip
-    now = np.concatenate([labels[test, t - WINDOW + 1] for t in months])
-    persist = np.full((len(now), 3), (1 - kept) / 2)
-    persist[np.arange(len(now)), now] = kept
+    now = np.concatenate([labels[data.test, t - WINDOW + 1] for t in data.months])
+    p = np.full((len(now), len(CLASSES)), (1 - kept) / 2)
+    p[np.arange(len(now)), now] = kept
+    return p
 
-    lr_x = np.vstack([_lagged(x[train], t) for t in months])
-    lr_y = np.concatenate([y[train, t] for t in months])
-    logistic = LogisticRegression(max_iter=2000).fit(lr_x, lr_y)
-    lr_p = logistic.predict_proba(np.vstack([_lagged(x[test], t) for t in months]))
 
-    trained = sequence.fit(x[train], y[train], seed, epochs=epochs, progress=progress)
-    seq_all = sequence.predict_proba(trained.network, x[test])
-    seq_p = np.concatenate([seq_all[:, t] for t in months])
+def logistic(data: Prepared) -> np.ndarray:
+    """Multinomial logistic regression on the lagged features, fitted on the training rows."""
+    lr_x = np.vstack([_lagged(data.x[data.train], t) for t in data.months])
+    lr_y = np.concatenate([data.y[data.train, t] for t in data.months])
+    fitted = LogisticRegression(max_iter=2000).fit(lr_x, lr_y)
+    return np.asarray(fitted.predict_proba(np.vstack([_lagged(data.x[data.test], t)
+                                                       for t in data.months])))  # fmt: skip
 
+
+def judge(data: Prepared, network: sequence.NextClassGRU, seed: int) -> dict[str, Any]:
+    """The four predictions' metrics on the held out customers' months."""
+    truth = data.truth()
+    seq_all = sequence.predict_proba(network, data.x[data.test])
+    seq_p = np.concatenate([seq_all[:, t] for t in data.months])
     rng = np.random.default_rng(seed + 1)
-    bayes_p = np.concatenate([bayes(drawn, days, spend, fitted, test, t, rng) for t in months])
+    bayes_p = np.concatenate([bayes(data.drawn, data.days, data.spend, data.fitted, data.test,
+                                    t, rng) for t in data.months])  # fmt: skip
     return {
-        "n_customers": len(x), "months": int(days.shape[1]), "window_months": WINDOW,
-        "held_out_customers": len(test), "examples": len(truth),
-        "sequence": {**metrics(truth, seq_p), "epochs": trained.epochs},
-        "persistence": metrics(truth, persist),
-        "logistic": metrics(truth, lr_p),
+        "n_customers": len(data.x), "months": int(data.days.shape[1]), "window_months": WINDOW,
+        "held_out_customers": len(data.test), "examples": len(truth),
+        "sequence": metrics(truth, seq_p),
+        "persistence": metrics(truth, persistence(data)),
+        "logistic": metrics(truth, logistic(data)),
         "bayes": metrics(truth, bayes_p),
     }  # fmt: skip
+
+
+def evaluate(drawn: journeys.Journeys, seed: int, progress: bool = True,
+             epochs: int = 30) -> dict[str, Any]:  # fmt: skip
+    """Prepare, fit the sequence model on the training customers and judge all four."""
+    data = prepare(drawn, seed)
+    trained = fit_sequence(data, seed, epochs, progress)
+    report = judge(data, trained.network, seed)
+    report["sequence"]["epochs"] = trained.epochs
+    return report
