@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 
 from model import artifact
+from model.explain import explain as explain_one
 from model.features import CLASSES, Columns, columns_from_records, columns_of, encode_columns
 
 BUY_CLASSES = CLASSES[1:]
@@ -43,7 +44,8 @@ class Scores:
 
 
 class Predictor:
-    """A loaded model: `predict` for records, `score_frame` for a session frame."""
+    """A loaded model: `predict` for records, `score_frame` for a session frame, `explain`
+    for why each record's top pick is what it is (model/explain.py)."""
 
     def __init__(self, model: artifact.Artifact) -> None:
         self.artifact = model
@@ -70,3 +72,9 @@ class Predictor:
         """Ranked lottery types with probabilities, one dict per session record."""
         scores = self.score_columns(columns_from_records(records))
         return [scores.ranked(i) for i in range(len(records))]
+
+    def explain(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """What pushed each session record's top pick, input by input (integrated gradients)."""
+        scores = self.score_columns(columns_from_records(records))
+        return [explain_one(self.artifact, scores.inputs[i], scores.probabilities[i])
+                for i in range(len(records))]  # fmt: skip

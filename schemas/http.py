@@ -41,6 +41,25 @@ class Ranked(_Body):
     probability: float = Field(ge=0, le=1)
 
 
+class Attribution(_Body):
+    input: str = Field(description="one of the 31 encoded inputs (model/features.py)")
+    value: float = Field(description="the input as the network was given it")
+    attribution: float = Field(description="how much of the top pick's probability it moved")
+
+
+class Explanation(_Body):
+    """Integrated gradients of the top pick's probability against the average training
+    session (model/explain.py): the attributions add up to probability -
+    baseline_probability, but for `gap`."""
+
+    top_pick: RecommendedType
+    probability: float = Field(ge=0, le=1)
+    baseline_probability: float = Field(ge=0, le=1, description="the average session's")
+    gap: float = Field(description="what the path's discretisation leaves unattributed")
+    inputs: list[Attribution] = Field(description="the inputs that moved it most, largest first")
+    features: dict[str, float] = Field(description="the push of each of the 10 features")
+
+
 class ScoreResponse(_Body):
     """200 answer of POST /score: the same numbers a Recommendation on Kafka carries."""
 
@@ -54,6 +73,7 @@ class ScoreResponse(_Body):
     user_id: str | None = Field(description="as given; a new customer's id is kept")
     is_new_user: bool = Field(description="true when no purchase history is known")
     model_version: str
+    explanation: Explanation | None = Field(None, description="with ?explain=true only")
 
 
 class Rfm(_Body):

@@ -42,7 +42,7 @@ from streams.clock import now_ms
 from streams.settings import Settings, settings
 from streams.web import access
 from streams.web.limits import Admission
-from streams.web.requests import CLIENT_MAX_SIZE, BadRequest, body_of, parse_session
+from streams.web.requests import CLIENT_MAX_SIZE, BadRequest, body_of, explain_of, parse_session
 
 log = logging.getLogger(__name__)
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -105,6 +105,7 @@ class Front:
         else:
             try:
                 body = await body_of(request)
+                explain_of(request.query)
                 parse_session(body, now_ms(), self.conf, self.codec)
                 response = await self._to_worker(request, body)
             except BadRequest as exc:

@@ -1,6 +1,7 @@
-"""What a POST /score body must be, checked where it is first read: in the web front
-(streams/web/front.py), so that a hostile body never reaches the worker, and again in the
-worker's view (streams/web/views.py). Imports no model and no Faust."""
+"""What a POST /score body and its `explain` query must be, checked where they are first
+read: in the web front (streams/web/front.py), so that a hostile body never reaches the
+worker, and again in the worker's view (streams/web/views.py). Imports no model and no
+Faust."""
 
 from __future__ import annotations
 
@@ -41,6 +42,17 @@ async def body_of(request: _Readable) -> bytes:
     except HTTPRequestEntityTooLarge as exc:  # past client_max_size
         raise BadRequest(f"the body is over 64 KB, at most {MAX_BODY_BYTES} bytes",
                          status=413) from exc  # fmt: skip
+
+
+EXPLAIN = {"true": True, "1": True, "false": False, "0": False}
+
+
+def explain_of(query: Any) -> bool:
+    """POST /score?explain=true: whether to explain the top pick (BadRequest otherwise)."""
+    text = query.get("explain", "false")
+    if text.lower() not in EXPLAIN:
+        raise BadRequest(f"explain={text!r}: it must be true or false")
+    return EXPLAIN[text.lower()]
 
 
 def parse_session(body: bytes, now: int, conf: Settings, codec: Codec) -> dict[str, Any]:

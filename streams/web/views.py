@@ -6,7 +6,8 @@ the rate before a request costs the stream's event loop anything.
 
 - POST /score: a session as JSON (station_id, started_at in epoch ms or omitted for now,
   user_id or null, face as FaceAttributes or null) -> the ranked lottery types, held to
-  the Kafka path's checks (400; streams/web/requests.py).
+  the Kafka path's checks (400; streams/web/requests.py). With ?explain=true, also what
+  pushed the top pick, input by input (model/explain.py).
 - GET /users/{user_id}: history and RFM of a user; routed to the worker that owns it.
 - GET /metrics: Prometheus metrics (streams/metrics.py).
 - GET /healthz: the process answers. GET /readyz: the broker answers, partitions
@@ -30,7 +31,7 @@ from streams.rules.score_sessions import score_rows, session_row
 from streams.runtime import current
 from streams.tables import user_history
 from streams.web import access
-from streams.web.requests import BadRequest, body_of, parse_session
+from streams.web.requests import BadRequest, body_of, explain_of, parse_session
 
 access.install(app.web.web_app)  # type: ignore[attr-defined]  # the aiohttp driver's
 
@@ -40,6 +41,7 @@ class ScoreView(View):
     async def post(self, request: Request) -> Response:
         rt = current()
         try:
+            explain = explain_of(request.query)
             session = parse_session(await body_of(request), now_ms(), rt.settings, rt.codec)
             station = await rt.registry.lookup(session["station_id"])
             if station is None:
@@ -53,6 +55,8 @@ class ScoreView(View):
         row = session_row(session["started_at"], session["face"], station, summary)
         live = rt.models.serving().live  # HTTP scoring is the live model's
         result = score_rows(live, [row])[0]
+        if explain:
+            result["explanation"] = live.explain([row])[0]
         return self.json({**result, "user_id": user, "is_new_user": summary is None,
                           "model_version": live.version})  # fmt: skip
 

@@ -381,6 +381,16 @@ def test_http_scoring_matches_the_stream_and_bad_bodies_get_400(
     ScoreResponse.model_validate(answer)  # the documented body (schemas/http/), exactly
     assert answer["user_id"] == "u-hist" and not answer["is_new_user"]
     _assert_same_scores(answer, offline(setup, NOW, f, "st-wh-1", known=True))
+    assert "explanation" not in answer
+    status, explained = worker.request("POST", "/score?explain=true", body)
+    assert status == 200, explained
+    why = ScoreResponse.model_validate(explained).explanation
+    assert why is not None and why.top_pick == answer["top_pick"]
+    pushed = sum(why.features.values())
+    assert abs(pushed + why.gap - (why.probability - why.baseline_probability)) < 1e-4
+    assert abs(why.gap) < 0.02 and len(why.inputs) == 8
+    status, refused = worker.request("POST", "/score?explain=maybe", body)
+    assert status == 400 and "explain='maybe'" in refused["error"]
     bad = {
         b"{not json": "not JSON",
         b"[1, 2]": "JSON object",
