@@ -3,10 +3,10 @@ gradient boosting without embeddings and the noise floor (model/customers/loyalt
 
 - **Purchase matrix**: customers x the 120 (lottery type, station type, hour band) cells,
   the number of purchase days in each.
-- **Embeddings**: truncated SVD of that matrix, each row scaled to shares of the
-  customer's purchases (what they buy and where, not how much) after a log1p of the
-  counts. The rank and the weighting were chosen by the validation RMSE of
-  `compare_embeddings` (see the report's table).
+- **Embeddings**: truncated SVD of that matrix, weighted one of three ways: the raw
+  counts, their log1p, or each customer's shares of the log1p counts (what they buy and
+  where, not how much). `fit` chooses the weighting and the rank by the validation RMSE
+  of MF + GBDT on the training customers (`compare_embeddings`; the report's table).
 - **History features**: the RFM of the whole span and of the last three months, how many
   months had a purchase, spend per purchase day, and how the months move: the share of
   moves from a month without purchases to one with, from one with to one without, and
@@ -25,11 +25,9 @@ import numpy as np
 from sklearn.decomposition import TruncatedSVD
 from tqdm import tqdm
 
-from model.customers import journeys
+from model.customers import journeys, loyalty_bayes
 
 CELL_INDEX = {cell: k for k, cell in enumerate(journeys.CELLS)}
-RANK = 8
-WEIGHTING = "shares"
 WEIGHTINGS = ("counts", "log", "shares")
 RANKS = (4, 8, 16)
 GBDT_PARAMS: dict[str, Any] = {
@@ -71,8 +69,7 @@ class Embedding:
     weighting: str
 
     @classmethod
-    def fit(cls, counts: np.ndarray, rank: int = RANK, weighting: str = WEIGHTING,
-            seed: int = 0) -> Embedding:  # fmt: skip
+    def fit(cls, counts: np.ndarray, rank: int, weighting: str, seed: int = 0) -> Embedding:
         svd = TruncatedSVD(n_components=rank, random_state=seed).fit(weighted(counts, weighting))
         return cls(svd.components_, weighting)
 
@@ -195,8 +192,6 @@ def judge(data: Inputs, days: np.ndarray, spend: np.ndarray, train: np.ndarray,
     """RMSE on the test customers' loyalty on record: the mean, gbdt (fitted here, on the
     same training customers), mf_gbdt (the product's) and the noise floor; under "points",
     the test customers' loyalty on record and both estimates, for the report's plot."""
-    from model.customers import loyalty_bayes
-
     y = data.loyalty
     gbdt = fit_gbdt(data.history[train], y[train], seed)
     floor = loyalty_bayes.posterior(days[test], spend[test], data.counts[test],

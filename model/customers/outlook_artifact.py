@@ -25,7 +25,7 @@ import torch
 
 from model.artifact import ArtifactError
 from model.customers import journeys
-from model.customers.loyalty import Embedding, Fitted
+from model.customers.loyalty import WEIGHTINGS, Embedding, Fitted
 from model.customers.profitability import CLASSES, WINDOW, WindowClasses
 from model.customers.sequence import NextClassGRU
 
@@ -146,6 +146,9 @@ def _embedding(p: dict[str, Any]) -> Embedding:
         or components.shape[1] != len(journeys.CELLS)
     ):
         raise ArtifactError(f"the embedding is for {p['cells']} cells, not {len(journeys.CELLS)}")
+    if p["weighting"] not in WEIGHTINGS:
+        raise ArtifactError(f"the embedding's weighting {p['weighting']!r} is none of "
+                            f"{', '.join(WEIGHTINGS)}")  # fmt: skip
     return Embedding(components, str(p["weighting"]))
 
 
