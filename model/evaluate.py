@@ -27,7 +27,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from model import artifact, truth
+from model import artifact, propensity, truth
 from model.features import CLASS_LABELS, CLASSES
 from model.train import Prepared, predict_proba, prepare
 from schemas.errors import ScorerError
@@ -87,9 +87,9 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 15) -> 
     return float(ece)
 
 
-def baselines(data: Prepared) -> dict[str, tuple[np.ndarray, float]]:
+def baselines(data: Prepared) -> tuple[dict[str, tuple[np.ndarray, float]], lgb.Booster]:
     """Majority class, multinomial logistic regression and LightGBM on the same split:
-    test probabilities and training seconds of each."""
+    test probabilities and training seconds of each; and the LightGBM booster."""
     out: dict[str, tuple[np.ndarray, float]] = {}
     prior = np.bincount(data.train.y, minlength=K) / len(data.train.y)
     out["majority"] = (
@@ -118,6 +118,22 @@ def baselines(data: Prepared) -> dict[str, tuple[np.ndarray, float]]:
     )
     test_p = np.asarray(booster.predict(data.test.x, num_iteration=booster.best_iteration))
     out["lightgbm"] = (test_p, time.monotonic() - began)
+    return out, booster
+
+
+def buy_view(data: Prepared, p: np.ndarray, bayes: np.ndarray) -> dict[str, Any]:
+    """The buy/no-buy view: the binary models fitted here, the MLP and the truth."""
+    bought = (data.train.y != 0).astype(int)
+    test_bought = (data.test.y != 0).astype(int)
+    out: dict[str, Any] = {
+        "mlp": propensity.buy_scores(test_bought, 1 - p[:, 0]),
+        "bayes": propensity.buy_scores(test_bought, 1 - bayes[:, 0]),
+    }
+    models = propensity.fit_buy_models(data.train.x, bought, data.val.x,
+                                       (data.val.y != 0).astype(int))  # fmt: skip
+    for name, model in models.items():
+        out[name] = propensity.buy_scores(test_bought, propensity.predict_buy(model, data.test.x))
+    out["random_forest"]["trained_on"] = min(propensity.RF_ROWS, len(bought))
     return out
 
 
@@ -147,19 +163,31 @@ def evaluate(model_dir: Path, out: Path) -> dict[str, Any]:
         "per_class": per_class(y, p),
     }
     bayes = truth.bayes_scores(data.test.x, y)
+    posterior = truth.posterior(data.test.x)
     metrics.update(
         bayes_accuracy=bayes["accuracy"],
         bayes_log_loss=bayes["log_loss"],
         bayes=bayes,
-        bayes_summary=summary(y, truth.posterior(data.test.x)),
+        bayes_summary=summary(y, posterior),
     )
     metrics["baselines"] = {}
-    for name, (q, seconds) in baselines(data).items():
+    fitted, booster = baselines(data)
+    for name, (q, seconds) in fitted.items():
         metrics["baselines"][name] = {**summary(y, q), "train_seconds": round(seconds, 2)}
+    metrics["buy_no_buy"] = buy_view(data, p, posterior)
+    metrics["importance"] = {
+        "mlp_permutation": propensity.permutation_importance(
+            lambda x: predict_proba(model.network, x), data.test.x, y
+        ),
+        "bayes_permutation": propensity.permutation_importance(truth.posterior, data.test.x, y),
+        "lightgbm_gain": propensity.gain_per_class(booster),
+        "permutation_rows": min(propensity.PERMUTATION_ROWS, len(y)),
+    }
     metrics["training"] = {k: v for k, v in model.metrics.items() if k != "history"}
     out.mkdir(parents=True, exist_ok=True)
     _plot_confusion(y, p, out / "confusion_matrix.png")
     _plot_reliability(y, p, out / "reliability.png")
+    _plot_importance(metrics["importance"], out / "importance.png")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     (out / "report.md").write_text(render(metrics))
     return metrics
@@ -210,6 +238,49 @@ def _plot_reliability(y: np.ndarray, p: np.ndarray, path: Path, bins: int = 15) 
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _plot_importance(importance: dict[str, Any], path: Path) -> None:
+    """One panel per measure: each feature's importance for each class, as grouped bars."""
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
+    titles = {"mlp_permutation": "MLP: one-vs-rest AUC lost when shuffled",
+              "bayes_permutation": "the true posterior: the same",
+              "lightgbm_gain": "LightGBM: share of each class's gain"}  # fmt: skip
+    for ax, (key, title) in zip(axes, titles.items(), strict=True):
+        table = importance[key]
+        features = list(table)
+        width = 0.8 / K
+        for k, c in enumerate(CLASSES):
+            ax.bar(np.arange(len(features)) + k * width, [table[f][c] for f in features],
+                   width, label=CLASS_LABELS[c])  # fmt: skip
+        ax.set_xticks(np.arange(len(features)) + 0.4 - width / 2, features, rotation=40,
+                      ha="right")  # fmt: skip
+        ax.set_title(title)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _importance_rows(table: dict[str, dict[str, float]], digits: int) -> list[str]:
+    lines = ["| feature | " + " | ".join(CLASS_LABELS[c] for c in CLASSES) + " |",
+             "|---" * (K + 1) + "|"]  # fmt: skip
+    order = sorted(table, key=lambda f: -sum(table[f].values()))
+    for f in order:
+        lines.append(f"| {f} | " + " | ".join(f"{table[f][c]:.{digits}f}" for c in CLASSES) + " |")
+    return lines
+
+
+def _buy_rows(view: dict[str, Any]) -> list[str]:
+    names = {"mlp": "MLP (this artifact)", "bayes": "Bayes-optimal (true posterior)",
+             "logistic_regression": "logistic regression", "random_forest": "random forest",
+             "xgboost": "XGBoost", "lightgbm": "LightGBM"}  # fmt: skip
+    lines = ["| model | accuracy | precision | recall | F1 | AUC |", "|---|---|---|---|---|---|"]
+    for key, name in names.items():
+        r = view[key]
+        lines.append(f"| {name} | {r['accuracy']:.4f} | {r['precision']:.4f} | "
+                     f"{r['recall']:.4f} | {r['f1']:.4f} | {r['auc']:.4f} |")  # fmt: skip
+    return lines
 
 
 def render(m: dict[str, Any]) -> str:
@@ -266,6 +337,31 @@ def render(m: dict[str, Any]) -> str:
         f"entropy): {m['bayes']['expected_log_loss']:.4f}.",
         "",
         "![confusion matrix](confusion_matrix.png) ![reliability](reliability.png)",
+        "",
+        "## Buy or not",
+        "",
+        "Each model told a buying session from a No Buy (P(buy) = 1 - P(No Buy) for the "
+        "MLP and the truth; the others fitted on buy/no-buy alone, the random forest on "
+        f"{m['buy_no_buy']['random_forest']['trained_on']:,} training sessions), at 0.5:",
+        "",
+        *_buy_rows(m["buy_no_buy"]),
+        "",
+        "## Feature importance per class",
+        "",
+        "MLP, permutation: one-vs-rest AUC lost when the feature is shuffled across "
+        f"{m['importance']['permutation_rows']:,} test sessions:",
+        "",
+        *_importance_rows(m["importance"]["mlp_permutation"], 4),
+        "",
+        "The same for the true posterior (model/truth.py), what the features really carry:",
+        "",
+        *_importance_rows(m["importance"]["bayes_permutation"], 4),
+        "",
+        "LightGBM, gain: the feature's share of the split gain of each class's trees:",
+        "",
+        *_importance_rows(m["importance"]["lightgbm_gain"], 3),
+        "",
+        "![feature importance](importance.png)",
         "",
     ]
     return "\n".join(lines)

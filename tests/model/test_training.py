@@ -200,9 +200,21 @@ def test_evaluate_writes_the_report_with_every_figure(model_dir: Path, tmp_path:
         "WELFARE_3D",
         "OTHER",
     }
+    buy = metrics["buy_no_buy"]
+    assert set(buy) == {"mlp", "bayes", "logistic_regression", "random_forest", "xgboost",
+                        "lightgbm"}  # fmt: skip
+    for name, scores in buy.items():
+        assert {"accuracy", "precision", "recall", "f1", "auc"} <= scores.keys(), name
+        assert scores["auc"] < buy["bayes"]["auc"] + 0.01, name  # none beats the truth
+    importance = metrics["importance"]
+    for measure in ("mlp_permutation", "bayes_permutation", "lightgbm_gain"):
+        table = importance[measure]
+        # what the generator makes decide No Buy: whether the customer is new
+        assert max(table, key=lambda f: table[f]["NO_BUY"]) == "new_user", measure
     report = (tmp_path / "eval" / "report.md").read_text()
     assert "Bayes-optimal" in report and "Ten Times Good Luck" in report
-    for image in ("confusion_matrix.png", "reliability.png"):
+    assert "## Buy or not" in report and "## Feature importance per class" in report
+    for image in ("confusion_matrix.png", "reliability.png", "importance.png"):
         assert (tmp_path / "eval" / image).read_bytes()[:4] == b"\x89PNG"
 
 
