@@ -64,7 +64,7 @@ def save(
     folder.mkdir(parents=True, exist_ok=True)
     weights = folder / WEIGHTS
     torch.save(network.state_dict(), weights)
-    digest = _sha256(weights)
+    digest = file_sha256(weights)
     version = f"mlp-{created_at[:10].replace('-', '')}-{digest[:8]}"
     meta = {
         "format": FORMAT,
@@ -91,7 +91,7 @@ def load(folder: Path | str) -> Artifact:
     weights = folder / WEIGHTS
     if not weights.is_file():
         raise ArtifactError(f"{weights} is missing")
-    if _sha256(weights) != meta["weights_sha256"]:
+    if file_sha256(weights) != meta["weights_sha256"]:
         raise ArtifactError(f"{weights} is corrupt: its SHA-256 differs from {META}")
     network = PurchaseMLP(N_FEATURES, len(CLASSES), hidden=tuple(meta["hidden"]))
     try:
@@ -162,5 +162,12 @@ def _check_compatible(meta: dict[str, Any]) -> None:
             )
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, as every artifact records its files'."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def json_sha256(value: Any) -> str:
+    """The SHA-256 of a JSON value in canonical form (keys sorted), as every artifact
+    records its parameters'."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()

@@ -13,7 +13,6 @@ incomplete, corrupt or made for other inputs.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,7 @@ import lightgbm as lgb
 import numpy as np
 import torch
 
-from model.artifact import ArtifactError
+from model.artifact import ArtifactError, file_sha256, json_sha256
 from model.customers import journeys
 from model.customers.loyalty import WEIGHTINGS, Embedding, Fitted
 from model.customers.profitability import CLASSES, WINDOW, WindowClasses
@@ -46,10 +45,6 @@ class OutlookModel:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _params(model: OutlookModel) -> dict[str, Any]:
     c, e = model.classes, model.loyalty.embedding
     return {
@@ -67,8 +62,8 @@ def save(folder: Path, model: OutlookModel, created_at: str) -> str:
     torch.save(model.network.state_dict(), folder / WEIGHTS)
     model.loyalty.booster.save_model(str(folder / BOOSTER))  # its best iteration
     params = _params(model)
-    files = {WEIGHTS: _sha256(folder / WEIGHTS), BOOSTER: _sha256(folder / BOOSTER)}
-    digest = hashlib.sha256(json.dumps([params, files], sort_keys=True).encode()).hexdigest()
+    files = {WEIGHTS: file_sha256(folder / WEIGHTS), BOOSTER: file_sha256(folder / BOOSTER)}
+    digest = json_sha256([params, files])
     version = f"outlook-{created_at[:10].replace('-', '')}-{digest[:8]}"
     meta = {"format": FORMAT, "version": version, "created_at": created_at,
             "params": params, "files_sha256": files, "params_sha256": digest,
@@ -85,7 +80,7 @@ def load(folder: Path | str) -> OutlookModel:
         path = folder / name
         if not path.is_file():
             raise ArtifactError(f"{path} is missing")
-        if _sha256(path) != digest:
+        if file_sha256(path) != digest:
             raise ArtifactError(f"{path} is corrupt: its SHA-256 differs from {META}")
     params = meta["params"]
     try:
@@ -117,11 +112,7 @@ def _read_meta(folder: Path) -> dict[str, Any]:
         raise ArtifactError(f"{path} lacks {', '.join(missing)}")
     if meta["format"] != FORMAT:
         raise ArtifactError(f"{path}: format {meta['format']!r} is not {FORMAT}")
-    body = [meta["params"], meta["files_sha256"]]
-    if (
-        hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-        != meta["params_sha256"]
-    ):
+    if json_sha256([meta["params"], meta["files_sha256"]]) != meta["params_sha256"]:
         raise ArtifactError(f"{path} is corrupt: its parameters do not match their SHA-256")
     return dict(meta)
 

@@ -11,7 +11,6 @@ call it on the whole population, the stream on one customer per order.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from model.artifact import ArtifactError
+from model.artifact import ArtifactError, json_sha256
 from model.customers import bgnbd, gamma_gamma, value
 from model.customers.clusters import Clusters
 from model.customers.history import DAY_MS
@@ -122,7 +121,7 @@ def alive_over_time(
 def save(folder: Path, model: CustomerModel, created_at: str) -> str:
     """Write the artifact; returns its version."""
     params = model.params()
-    digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+    digest = json_sha256(params)
     version = f"cust-{created_at[:10].replace('-', '')}-{digest[:8]}"
     folder.mkdir(parents=True, exist_ok=True)
     meta = {
@@ -147,7 +146,7 @@ def load(folder: Path | str) -> CustomerModel:
         if meta.get("format") != FORMAT:
             raise ArtifactError(f"{path}: format {meta.get('format')!r} is not {FORMAT}")
         params = meta["params"]
-        digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+        digest = json_sha256(params)
         if digest != meta["params_sha256"]:
             raise ArtifactError(f"{path} is corrupt: its parameters do not match their SHA-256")
         return _from_params(params, str(meta["version"]), meta.get("facts", {}))

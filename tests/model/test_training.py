@@ -86,7 +86,7 @@ def test_malicious_pickle_is_refused_not_run(model_dir: Path, tmp_path: Path) ->
 
     torch.save({"x": Evil()}, bad / "weights.pt")
     meta = json.loads((bad / "artifact.json").read_text())
-    meta["weights_sha256"] = artifact._sha256(bad / "weights.pt")
+    meta["weights_sha256"] = artifact.file_sha256(bad / "weights.pt")
     (bad / "artifact.json").write_text(json.dumps(meta))
     with pytest.raises(ArtifactError, match="does not load"):
         artifact.load(bad)
