@@ -109,8 +109,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         raise OutlookError(f"{args.model} does not record the journeys it was trained on")
     began = _step(f"drawing the {src['n_customers']:,} journeys again (seed {src['seed']})")
     drawn = journeys.generate(int(src["n_customers"]), int(src["months"]), int(src["seed"]))
-    if fingerprint(drawn) != src["fingerprint"]:
-        raise OutlookError(f"the journeys drawn again have fingerprint {fingerprint(drawn)}, "
+    drawn_print = fingerprint(drawn)
+    if drawn_print != src["fingerprint"]:
+        raise OutlookError(f"the journeys drawn again have fingerprint {drawn_print}, "
                            f"the artifact was trained on {src['fingerprint']}: the generator "
                            "changed since; retrain")  # fmt: skip
     data = outlook.prepare(drawn, int(src["seed"]))
@@ -123,7 +124,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     metrics = outlook_report.metrics(model, data, classes, scores)
     metrics["evaluate_seconds"] = round(time.perf_counter() - began, 1)
     args.out.mkdir(parents=True, exist_ok=True)
-    outlook_report.plot_shares(data, args.out / outlook_report.SHARES_PLOT)
+    outlook_report.plot_shares(metrics["class_shares"], args.out / outlook_report.SHARES_PLOT)
     outlook_report.plot_loyalty(scores, args.out / outlook_report.LOYALTY_PLOT)
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     (args.out / "report.md").write_text(outlook_report.render(metrics))

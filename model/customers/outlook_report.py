@@ -81,8 +81,8 @@ def metrics(model: OutlookModel, data: Prepared, classes: dict[str, Any],
     }  # fmt: skip
 
 
-def plot_shares(data: Prepared, path: Path) -> None:
-    shares = class_shares(data)
+def plot_shares(shares: dict[str, Any], path: Path) -> None:
+    """The class shares of metrics.json: as windows lengthen, and month by month."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for c in CLASSES:
         left.plot([r["months"] for r in shares["by_window_length"]],
