@@ -4,10 +4,10 @@ and whole topics (the feature log and the conversions a model is retrained from)
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from infra.kafka.broker import BrokerError
 from infra.kafka.client import reader_config
@@ -73,3 +73,52 @@ def read_tail(
         return found
     finally:
         consumer.close()
+
+
+def first_unconsumed_ms(
+    bootstrap: str, group: str, wanted: Mapping[str, Iterable[int]], *, timeout_s: float = 10.0
+) -> int | None:
+    """The producer time of the oldest record `group` has not committed in the `wanted`
+    partitions (topic -> partitions): the oldest input a new owner is handed again. None
+    when every partition is committed to its end; a partition with no commit counts from
+    the start of its log. BrokerError when the offsets or a partition's first uncommitted
+    record cannot be read in `timeout_s`."""
+    asked = [TopicPartition(t, p) for t, ps in wanted.items() for p in sorted(set(ps))]
+    if not asked:
+        return None
+    config = reader_config(bootstrap, **{"group.id": group, "isolation.level": "read_committed"})
+    consumer = Consumer(config)
+    try:
+        return _first_unconsumed(consumer, asked, timeout_s)
+    except KafkaException as exc:
+        raise BrokerError(f"cannot read the committed offsets of {group!r}: {exc}") from exc
+    finally:
+        consumer.close()
+
+
+def _first_unconsumed(consumer: Consumer, asked: list[TopicPartition],
+                      timeout_s: float) -> int | None:  # fmt: skip
+    todo: list[TopicPartition] = []
+    for tp in consumer.committed(asked, timeout=timeout_s):
+        low, high = consumer.get_watermark_offsets(tp, timeout=timeout_s)
+        start = max(tp.offset, low) if tp.offset >= 0 else low
+        if start < high:
+            todo.append(TopicPartition(tp.topic, tp.partition, start))
+    if not todo:
+        return None
+    consumer.assign(todo)
+    first: dict[tuple[str, int], int] = {}
+    deadline = time.monotonic() + timeout_s
+    while len(first) < len(todo) and time.monotonic() < deadline:
+        for msg in consumer.consume(len(todo), 0.5):
+            where = (msg.topic() or "", msg.partition() or 0)
+            if msg.error() or where in first:
+                continue
+            first[where] = msg.timestamp()[1]
+            consumer.pause([TopicPartition(*where)])  # one record of each is enough
+    if len(first) < len(todo):
+        missing = sorted(f"{tp.topic}[{tp.partition}]" for tp in todo
+                         if (tp.topic, tp.partition) not in first)  # fmt: skip
+        raise BrokerError(f"the first uncommitted record of {', '.join(missing)} could "
+                          f"not be read in {timeout_s:g} s")  # fmt: skip
+    return min(first.values())

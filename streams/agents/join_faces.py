@@ -21,9 +21,9 @@ from mode import CrashingSupervisor
 
 from streams import channels, metrics
 from streams.app import app
-from streams.clock import now_ms, to_ms
+from streams.clock import now_ms, to_ms, written_ms
 from streams.deadletters import decode_or_dead_letter, handle_or_dead_letter
-from streams.kafka.outputs import ReadBack, RecentKeys
+from streams.kafka.outputs import ReadBack, RecentKeys, replay_start
 from streams.records import Joined, Match, PendingEntry, ScoringRequest, Session
 from streams.rules import join_faces as rules
 from streams.rules.deadlines import DeadlineIndex
@@ -50,11 +50,6 @@ async def join_faces(stream: Any) -> None:
         await handle_or_dead_letter("join_faces", event, handle)
 
 
-def _event_ms(event: EventT) -> int:
-    """The Kafka timestamp of an event (the producer's clock), in epoch milliseconds."""
-    return int(event.message.timestamp * 1000)
-
-
 def _count(outcome: str) -> None:
     if outcome != "waiting":
         metrics.FACE_JOIN.labels(outcome=outcome).inc()
@@ -65,7 +60,7 @@ async def _on_session(event: EventT) -> None:
     if record is None:
         return
     session_id = record["session_id"]
-    metrics.HOP_RECEIVED.observe(max(0, now_ms() - _event_ms(event)) / 1000)
+    metrics.HOP_RECEIVED.observe(max(0, now_ms() - written_ms(event)) / 1000)
     if session_id in scored:
         _count("duplicate")
         return
@@ -73,7 +68,7 @@ async def _on_session(event: EventT) -> None:
                         "started_at_ms": to_ms(record["started_at"]),
                         "user_id": record["user_id"], "face": record["face"]}  # fmt: skip
     step = rules.on_session(pending.get(session_id), session, event.message.partition, now_ms(),
-                           _event_ms(event),
+                           written_ms(event),
                            current().settings.scorer_face_wait_ms)  # fmt: skip
     await _apply(session_id, step, event.message.partition)
 
@@ -89,7 +84,7 @@ async def _on_face(event: EventT) -> None:
     match: Match = {"matched_user_id": record["matched_user_id"],
                     "match_score": record["match_score"]}  # fmt: skip
     step = rules.on_face(pending.get(session_id), record["face"], match, event.message.partition,
-                        now_ms(), _event_ms(event),
+                        now_ms(), written_ms(event),
                         current().settings.scorer_face_wait_ms)  # fmt: skip
     await _apply(session_id, step, event.message.partition)
 
@@ -125,7 +120,7 @@ async def _apply(session_id: str, step: rules.Step, partition: int) -> None:
         # Send first, then remember: a crash in between repeats the request (the scorer
         # drops the repeat), where the other order could lose the session.
         _send_to_scoring(step.ready)
-        scored.add(session_id, now_ms())
+        scored.add(session_id, now_ms(), step.ready["event_ms"])
 
 
 def _send_to_scoring(ready: Joined) -> None:
@@ -152,7 +147,10 @@ async def _reload_published(app: Any, *args: Any, **kwargs: Any) -> None:
         deadlines.forget_all()
         owned = [tp.partition for tp in app.assignor.assigned_actives()
                  if tp.topic == channels.SESSIONS]  # fmt: skip
-        await scored.reload(current().bootstrap, owned)
+        rt = current()
+        since = await replay_start(rt.bootstrap, rt.settings.scorer_app_id,
+                                   {channels.SESSIONS: owned, channels.FACES: owned})  # fmt: skip
+        await scored.reload(rt.bootstrap, owned, since)
     finally:
         read_back.open()
 

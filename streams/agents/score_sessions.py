@@ -20,9 +20,9 @@ from schemas import topics
 from schemas.codec import CodecError
 from streams import channels, metrics
 from streams.app import app
-from streams.clock import now_ms
+from streams.clock import now_ms, written_ms
 from streams.deadletters import CONTENT_ERRORS, send_dead_letter
-from streams.kafka.outputs import ReadBack, RecentKeys
+from streams.kafka.outputs import ReadBack, RecentKeys, replay_start
 from streams.records import ScoringRequest
 from streams.rules.profile_customers import segments_and_values
 from streams.rules.score_sessions import (
@@ -65,7 +65,8 @@ async def score_batch(events: list[EventT]) -> None:
     metrics.EVENTS.labels(topic=topics.SCORING_REQUESTS.name).inc(len(events))
     read_at = now_ms()
     for event in events:
-        metrics.HOP_REQUESTED.observe(max(0, read_at - int(event.message.timestamp * 1000)) / 1000)
+        written_at = written_ms(event)
+        metrics.HOP_REQUESTED.observe(max(0, read_at - written_at) / 1000)
         try:
             request = ScoringRequest.from_bytes(event.message.value)
         except CodecError as exc:
@@ -84,7 +85,7 @@ async def score_batch(events: list[EventT]) -> None:
         rows.append(session_row(request.started_at_ms, request.face, station, summary))
         kept.append(request)
         summaries.append(summary)
-        recommended.add(request.session_id, now_ms())  # a repeat in the same batch too
+        recommended.add(request.session_id, now_ms(), written_at)  # a repeat in the batch too
     if not rows:
         return
     with metrics.INFERENCE.time():
@@ -160,7 +161,12 @@ def publish_shadow(serving: Serving, kept: list[ScoringRequest], scored: Scored,
 
 async def _reload_recommended(app: Any, *args: Any, **kwargs: Any) -> None:
     read_back.close()
-    await recommended.reload(current().bootstrap, None)
+    rt = current()
+    handed = [tp.partition for tp in app.assignor.assigned_actives()
+              if tp.topic == channels.SCORING_REQUESTS]  # fmt: skip
+    since = await replay_start(rt.bootstrap, rt.settings.scorer_app_id,
+                               {channels.SCORING_REQUESTS: handed})  # fmt: skip
+    await recommended.reload(rt.bootstrap, None, since)
     read_back.open()
 
 

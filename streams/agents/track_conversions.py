@@ -8,9 +8,9 @@ the window's end. Each outcome is published to scoring.conversions and counted o
 
 The state (a recommendation waiting for its order, an order waiting for its
 recommendation, a decided session kept one more window) lives in memory, not in a table:
-the inputs are topics already, so a partition this worker is handed is rebuilt from their
-tail (the window and SCORER_DEDUP_WINDOW_S more) through the same rules, the outcomes in
-scoring.conversions recognised. A recommendation costs one consumed message, no write.
+a partition this worker is handed is rebuilt from the inputs' tail (from the window and
+SCORER_DEDUP_WINDOW_S before the oldest input handed again) through the same rules, the
+outcomes in scoring.conversions recognised. A recommendation costs one read, no write.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from infra.kafka.reading import Written, read_tail
 from schemas.codec import CodecError
 from streams import channels, metrics
 from streams.app import app
-from streams.clock import now_ms, to_ms
+from streams.clock import now_ms, to_ms, written_ms
 from streams.deadletters import CONTENT_ERRORS, handle_or_dead_letter
-from streams.kafka.outputs import ReadBack, RecentKeys
+from streams.kafka.outputs import ReadBack, RecentKeys, replay_start
 from streams.rules import outcome_loss as loss
 from streams.rules import track_conversions as rules
 from streams.rules.deadlines import DeadlineIndex
@@ -37,12 +37,12 @@ from streams.settings import settings
 from streams.tables import settled
 
 _conf = settings()
-#: session_id -> the rules' entry, for the partitions this worker owns.
-state: dict[str, dict[str, Any]] = {}
+state: dict[str, dict[str, Any]] = {}  # session_id -> the rules' entry, owned partitions
 deadlines = DeadlineIndex(state)
 #: What a rebuild reads back: every entry still held began within it.
 SPAN_MS = (_conf.scorer_conversion_window_s + _conf.scorer_dedup_window_s) * 1000
 published = RecentKeys(channels.CONVERSIONS, SPAN_MS)
+INPUTS = (channels.RECOMMENDATIONS, channels.SESSION_ORDERS, channels.SHADOW)
 shadows = loss.Shadows(SPAN_MS)  # shadow results waiting for their session's outcome
 read_back = ReadBack()  # open once the handed partitions' state is rebuilt
 owned: set[int] = set()
@@ -88,7 +88,7 @@ def _on_recommendation(event: EventT) -> None:
     entry, outcome = rules.on_recommendation(
         state.get(key), rec, event.message.partition, now_ms(), _window_ms()
     )
-    _apply(key, entry, outcome, event.message.partition)
+    _apply(key, entry, outcome, event.message.partition, written_ms(event))
 
 
 def _on_order(event: EventT) -> None:
@@ -98,7 +98,7 @@ def _on_order(event: EventT) -> None:
         state.get(key), _order(record), event.message.partition, now_ms(), _window_ms()
     )
     if entry is not None:
-        _apply(key, entry, outcome, event.message.partition)
+        _apply(key, entry, outcome, event.message.partition, written_ms(event))
 
 
 def _on_shadow(event: EventT) -> None:
@@ -129,12 +129,14 @@ async def decide_due() -> None:
             _apply(key, kept, outcome, partition)
 
 
-def _apply(key: str, entry: dict[str, Any] | None, outcome: str | None, partition: int) -> None:
-    """Publish and count a decided outcome unless it is out already, then keep the entry."""
+def _apply(key: str, entry: dict[str, Any] | None, outcome: str | None, partition: int,
+           input_ms: int | None = None) -> None:  # fmt: skip
+    """Publish and count a decided outcome unless it is out already, then keep the entry
+    (`input_ms`: when the deciding input was written; None for the timer)."""
     if outcome is not None and key not in published:
         assert entry is not None  # the rules decide only with an entry to keep
         _publish(entry["rec"], entry.get("order"), outcome)
-        published.add(key, now_ms())
+        published.add(key, now_ms(), input_ms)
         entry = {**entry, **_losses(key, entry, outcome)}
     if entry is None:
         state.pop(key, None)
@@ -173,11 +175,6 @@ def _losses(key: str, entry: dict[str, Any], outcome: str) -> dict[str, Any]:
     if shadow is not None:
         _count_pair(shadow, label, served)
     return {"label": label, "served_loss": served}
-
-
-def _read_back(bootstrap: str, partitions: set[int], since_ms: int) -> list[list[Written]]:
-    inputs = (channels.RECOMMENDATIONS, channels.SESSION_ORDERS, channels.SHADOW)
-    return [read_tail(bootstrap, topic, partitions, since_ms) for topic in inputs]
 
 
 def _hold_shadows(written: list[Written]) -> None:
@@ -231,12 +228,15 @@ async def _rebuild_assigned(app: Any) -> None:
     owned.update(assigned)
     deadlines.forget_all()
     rt = current()
-    await published.reload(rt.bootstrap, assigned)
+    since = await replay_start(rt.bootstrap, rt.settings.scorer_app_id,
+                               dict.fromkeys(INPUTS, assigned))  # fmt: skip
+    await published.reload(rt.bootstrap, assigned, since)
     if not handed:
         return
-    now = now_ms()
-    recs, orders, shadowed = await asyncio.to_thread(_read_back, rt.bootstrap, handed,
-                                                     now - SPAN_MS)  # fmt: skip
+    recs, orders, shadowed = [
+        await asyncio.to_thread(read_tail, rt.bootstrap, topic, handed, since - SPAN_MS)
+        for topic in INPUTS
+    ]
     _hold_shadows(shadowed)
     entries, decided = rules.replay(_decoded(recs, orders), _window_ms())
     state.update(entries)

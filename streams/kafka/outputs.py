@@ -2,22 +2,32 @@
 
 Deduplication needs no table write per session: the output topics already record what
 was published. A worker remembers the keys it published for SCORER_DEDUP_WINDOW_S, and
-on every assignment reads the same span of the output topic back, so that what a worker
-killed without notice published, and the next owner is handed again (everything after
-the last commit), is recognised and dropped. The span covers far more than is ever
-reprocessed: commits come every few seconds, and a worker whose outputs stay
-undelivered for 5 minutes stops (streams/kafka/publisher.py).
+on every assignment reads the output topic back, so that what a worker killed without
+notice published, and the next owner is handed again (everything after the last commit),
+is recognised and dropped.
+
+Both horizons follow the input, not the wall clock alone. The read-back begins a window
+before the oldest input the new owner is handed again (the first record its group has
+not committed), so a redelivery is recognised however late it comes: a worker starved of
+CPU and killed twice before it committed was handed inputs 7 minutes old (seen in make
+soak), older than the window read back from now. And a key stays in memory for the
+window beyond how far the agent is behind its input, so that a copy queued in a backlog
+is still recognised when the agent reaches it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import ClassVar
 
-from infra.kafka.reading import read_tail
+from infra.kafka.broker import BrokerError
+from infra.kafka.reading import first_unconsumed_ms, read_tail
+
+log = logging.getLogger(__name__)
 
 
 class RecentKeys:
@@ -34,6 +44,7 @@ class RecentKeys:
         self.window_ms = window_ms
         self._at: dict[str, int] = {}
         self._order: deque[tuple[int, str]] = deque()
+        self._behind_ms = 0  # how far the agent was behind its input at the last add
 
     def __contains__(self, key: str) -> bool:
         return key in self._at
@@ -41,30 +52,50 @@ class RecentKeys:
     def __len__(self) -> int:
         return len(self._at)
 
-    def add(self, key: str, at_ms: int) -> None:
-        """Remember `key`, published at `at_ms`, and forget what left the window."""
+    def add(self, key: str, at_ms: int, read_ms: int | None = None) -> None:
+        """Remember `key`, published at `at_ms` for an input its producer wrote at
+        `read_ms` (None: for no input, a timer's decision), and forget what left the
+        window."""
+        if read_ms is not None:
+            self._behind_ms = max(0, at_ms - read_ms)
         self._at[key] = at_ms
         self._order.append((at_ms, key))
         self.expire(at_ms)
 
     def expire(self, now_ms: int) -> None:
-        """Forget the keys published before the window that ends at `now_ms` (a worker
-        that publishes nothing more forgets them on its timer, streams/monitoring.py)."""
-        cutoff, order = now_ms - self.window_ms, self._order
+        """Forget the keys published before the window that ends at `now_ms`, less how
+        far the agent is behind its input (a worker that publishes nothing more forgets
+        them on its timer, streams/monitoring.py)."""
+        cutoff, order = now_ms - self._behind_ms - self.window_ms, self._order
         while order and order[0][0] < cutoff:
             at, old = order.popleft()
             if self._at.get(old) == at:  # else published again since: kept
                 del self._at[old]
 
-    async def reload(self, bootstrap: str, partitions: Iterable[int] | None) -> None:
-        """Replace what is remembered with the window's tail of the topic's `partitions`
-        (None: all)."""
+    async def reload(self, bootstrap: str, partitions: Iterable[int] | None,
+                     replay_from_ms: int) -> None:  # fmt: skip
+        """Replace what is remembered with the topic's `partitions` (None: all) from a
+        window before `replay_from_ms`, the oldest input handed again (`replay_start`)."""
         now = int(time.time() * 1000)
         tail = await asyncio.to_thread(read_tail, bootstrap, self.topic, partitions,
-                                       now - self.window_ms)  # fmt: skip
+                                       replay_from_ms - self.window_ms)  # fmt: skip
         ordered = sorted(tail, key=lambda w: w.timestamp_ms)
         self._at = {w.key: w.timestamp_ms for w in ordered}
         self._order = deque((w.timestamp_ms, w.key) for w in ordered)
+        self._behind_ms = max(0, now - replay_from_ms)  # until the first add says otherwise
+
+
+async def replay_start(bootstrap: str, group: str, inputs: Mapping[str, Iterable[int]]) -> int:
+    """The producer time of the oldest of the `inputs` (topic -> partitions) that `group`
+    has not committed, which a new owner is handed again; now when all are committed, or
+    when the broker cannot say (the read-back then covers the window from now, logged)."""
+    now = int(time.time() * 1000)
+    try:
+        first = await asyncio.to_thread(first_unconsumed_ms, bootstrap, group, inputs)
+    except BrokerError as exc:
+        log.warning("reading back a window from now: %s", exc)
+        return now
+    return now if first is None else min(first, now)
 
 
 class ReadBack:

@@ -46,6 +46,31 @@ def test_a_quiet_worker_forgets_the_keys_past_the_window() -> None:
     assert len(recent) == 0
 
 
+def test_an_agent_behind_its_input_keeps_its_keys_that_much_longer() -> None:
+    """A copy queued in a backlog behind the original is still recognised when the agent
+    reaches it: keys stay the window beyond how far the agent is behind its input."""
+    recent = RecentKeys("scoring.recommendations", window_ms=1000)
+    recent.add("s-1", 10_000, read_ms=9_990)
+    recent.add("s-2", 12_000, read_ms=9_000)  # 3 s behind: s-1 stays until 14,000
+    assert "s-1" in recent
+    recent.expire(14_000)
+    assert "s-1" in recent
+    recent.expire(14_001)
+    assert "s-1" not in recent and "s-2" in recent
+    recent.add("s-3", 15_000, read_ms=14_999)  # caught up: the plain window again
+    assert "s-2" not in recent and "s-3" in recent
+
+
+def test_a_timer_decision_leaves_the_lag_as_it_was() -> None:
+    recent = RecentKeys("scoring.conversions", window_ms=1000)
+    recent.add("s-1", 10_000, read_ms=8_000)
+    recent.add("s-2", 11_000)  # decided by a timer, not by an input: still 2 s behind
+    recent.expire(13_000)
+    assert "s-1" in recent
+    recent.expire(13_001)
+    assert "s-1" not in recent and "s-2" in recent
+
+
 def test_the_read_back_gate_holds_an_agent_until_it_opens() -> None:
     gate = ReadBack()
 
