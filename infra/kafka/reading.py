@@ -14,6 +14,7 @@ from infra.kafka.client import reader_config
 
 #: How long `read_tail` reads before it gives up on partitions that do not end.
 READ_TIMEOUT_S = 60.0
+RETRY_S = 0.5  # between two questions to a broker that could not answer
 
 
 class Written(NamedTuple):
@@ -35,29 +36,27 @@ def read_tail(
     strict: bool = False,
 ) -> list[Written]:
     """Every record of `topic` written since `since_ms`, in the given partitions (None:
-    all of them), read committed, in the order of each partition. What is not read in
-    `timeout_s` is left out, or, when `strict`, refused with BrokerError."""
+    all of them), read committed, in the order of each partition. Where to start and end
+    is asked again while the broker cannot say (it is restarting, say), for `timeout_s`
+    at most, then refused with BrokerError; what is not read in `timeout_s` is left out,
+    or, when `strict`, refused with BrokerError."""
     consumer = Consumer(reader_config(bootstrap, **{"isolation.level": "read_committed"}))
+    deadline = time.monotonic() + timeout_s
     try:
-        if partitions is None:
-            meta = consumer.list_topics(topic, timeout=10).topics[topic]
-            if meta.error is not None and strict:
-                raise BrokerError(f"cannot read {topic!r}: {meta.error.str()}")
-            partitions = list(meta.partitions)
-        wanted = sorted(set(partitions))
-        if not wanted:
-            return []
-        starts = consumer.offsets_for_times([TopicPartition(topic, p, since_ms) for p in wanted],
-                                            timeout=10)  # fmt: skip
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                for p in wanted}  # fmt: skip
-        todo = [tp for tp in starts if 0 <= tp.offset < ends[tp.partition]]
+        while True:
+            try:
+                span = _span(consumer, topic, partitions, since_ms, strict)
+                break
+            except KafkaException as exc:
+                if time.monotonic() >= deadline:
+                    raise BrokerError(f"cannot find where to read {topic!r}: {exc}") from exc
+                time.sleep(RETRY_S)
+        todo, ends = span
         found: list[Written] = []
         if not todo:
             return found
         consumer.assign(todo)
         remaining = {tp.partition for tp in todo}
-        deadline = time.monotonic() + timeout_s
         while remaining and time.monotonic() < deadline:
             for msg in consumer.consume(10_000, 0.5):
                 if msg.error():
@@ -75,23 +74,52 @@ def read_tail(
         consumer.close()
 
 
+def _span(consumer: Consumer, topic: str, partitions: Iterable[int] | None, since_ms: int,
+          strict: bool) -> tuple[list[TopicPartition], dict[int, int]]:  # fmt: skip
+    """The partitions to read from their first record since `since_ms`, and where each
+    ends."""
+    if partitions is None:
+        meta = consumer.list_topics(topic, timeout=10).topics[topic]
+        if meta.error is not None and strict:
+            raise BrokerError(f"cannot read {topic!r}: {meta.error.str()}")
+        partitions = list(meta.partitions)
+    wanted = sorted(set(partitions))
+    if not wanted:
+        return [], {}
+    starts = consumer.offsets_for_times([TopicPartition(topic, p, since_ms) for p in wanted],
+                                        timeout=10)  # fmt: skip
+    ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in wanted}  # fmt: skip
+    return [tp for tp in starts if 0 <= tp.offset < ends[tp.partition]], ends
+
+
 def first_unconsumed_ms(
-    bootstrap: str, group: str, wanted: Mapping[str, Iterable[int]], *, timeout_s: float = 10.0
+    bootstrap: str,
+    group: str,
+    wanted: Mapping[str, Iterable[int]],
+    *,
+    timeout_s: float = READ_TIMEOUT_S,
 ) -> int | None:
     """The producer time of the oldest record `group` has not committed in the `wanted`
     partitions (topic -> partitions): the oldest input a new owner is handed again. None
     when every partition is committed to its end; a partition with no commit counts from
-    the start of its log. BrokerError when the offsets or a partition's first uncommitted
-    record cannot be read in `timeout_s`."""
+    the start of its log. Asked again while the broker cannot say; BrokerError when the
+    offsets or a partition's first uncommitted record cannot be read in `timeout_s`."""
     asked = [TopicPartition(t, p) for t, ps in wanted.items() for p in sorted(set(ps))]
     if not asked:
         return None
     config = reader_config(bootstrap, **{"group.id": group, "isolation.level": "read_committed"})
     consumer = Consumer(config)
+    deadline = time.monotonic() + timeout_s
     try:
-        return _first_unconsumed(consumer, asked, timeout_s)
-    except KafkaException as exc:
-        raise BrokerError(f"cannot read the committed offsets of {group!r}: {exc}") from exc
+        while True:
+            try:
+                return _first_unconsumed(consumer, asked, max(1.0, deadline - time.monotonic()))
+            except KafkaException as exc:
+                if time.monotonic() >= deadline:
+                    raise BrokerError(f"cannot read the committed offsets of {group!r}: "
+                                      f"{exc}") from exc  # fmt: skip
+                time.sleep(RETRY_S)
     finally:
         consumer.close()
 

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from typing import ClassVar
 
 from infra.kafka.broker import BrokerError
-from infra.kafka.reading import first_unconsumed_ms, read_tail
+from infra.kafka.reading import READ_TIMEOUT_S, first_unconsumed_ms, read_tail
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +85,16 @@ class RecentKeys:
         self._behind_ms = max(0, now - replay_from_ms)  # until the first add says otherwise
 
 
-async def replay_start(bootstrap: str, group: str, inputs: Mapping[str, Iterable[int]]) -> int:
+async def replay_start(bootstrap: str, group: str, inputs: Mapping[str, Iterable[int]], *,
+                       timeout_s: float = READ_TIMEOUT_S) -> int:  # fmt: skip
     """The producer time of the oldest of the `inputs` (topic -> partitions) that `group`
     has not committed, which a new owner is handed again; now when all are committed, or
-    when the broker cannot say (the read-back then covers the window from now, logged)."""
+    when the broker cannot say in `timeout_s` (the read-back then covers the window from
+    now, logged)."""
     now = int(time.time() * 1000)
     try:
-        first = await asyncio.to_thread(first_unconsumed_ms, bootstrap, group, inputs)
+        first = await asyncio.to_thread(first_unconsumed_ms, bootstrap, group, inputs,
+                                        timeout_s=timeout_s)  # fmt: skip
     except BrokerError as exc:
         log.warning("reading back a window from now: %s", exc)
         return now

@@ -9,10 +9,12 @@ import asyncio
 import time
 from collections.abc import Callable
 
+import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from infra.kafka.broker import BrokerError
 from infra.kafka.client import client_config
-from infra.kafka.reading import first_unconsumed_ms
+from infra.kafka.reading import first_unconsumed_ms, read_tail
 from streams.kafka.outputs import RecentKeys, replay_start
 
 HOUR_MS = 3_600_000
@@ -91,5 +93,10 @@ def test_an_output_older_than_the_window_is_recognised_when_its_input_comes_agai
 
 def test_a_broker_that_cannot_say_leaves_the_window_from_now() -> None:
     before = int(time.time() * 1000)
-    since = asyncio.run(replay_start("127.0.0.1:1", "any-group", {"nowhere": [0]}))
+    since = asyncio.run(replay_start("127.0.0.1:1", "any-group", {"nowhere": [0]}, timeout_s=2))
     assert before <= since <= int(time.time() * 1000)
+
+
+def test_a_read_back_the_broker_cannot_answer_is_refused_with_the_reason() -> None:
+    with pytest.raises(BrokerError, match="cannot find where to read 'nowhere'"):
+        read_tail("127.0.0.1:1", "nowhere", [0], 0, timeout_s=2)
