@@ -74,7 +74,8 @@ broker-status: setup ## Tell whether the local Kafka broker runs, and where
 
 worker: setup model customers ## Run one scorer worker in the foreground (web on :8827)
 	@$(PY) -m infra.kafka.broker start >/dev/null 2>&1 || true
-	SCORER_MODEL_DIR=$(MODEL_DIR) SCORER_CUSTOMER_MODEL_DIR=$(CUSTOMER_DIR) $(PY) -m streams.worker
+	SCORER_MODEL_DIR=$(MODEL_DIR) SCORER_CUSTOMER_MODEL_DIR=$(CUSTOMER_DIR) \
+	  SCORER_OUTLOOK_DIR=$(OUTLOOK_DIR) $(PY) -m streams.worker
 
 simulate: setup ## Run the station simulator (ARGS="--rate 50 --duration 60 ...")
 	$(PY) -m stations.simulator $(ARGS)

@@ -85,6 +85,13 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "clv_fen": 14_900.0,
         "model_version": "example",
         "updated_at": STARTED_AT,
+        "outlook_month": "2024-07",
+        "next_month_class": "high",
+        "p_high": 0.71,
+        "p_medium": 0.24,
+        "p_low": 0.05,
+        "loyalty_score": 63.2,
+        "outlook_version": "outlook-example",
     },
     "Conversion": {
         "session_id": "sess-000001",

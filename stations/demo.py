@@ -2,11 +2,12 @@
 
 1. The topics, and one event of every type through Kafka and back, decoded.
 2. A model: out/model, trained on 200,000 generated sessions first if there is none; a
-   customer model: out/customers, fitted on 50,000 generated customers if there is none.
+   customer model: out/customers, fitted on 50,000 generated customers if there is none;
+   an outlook: out/outlook, trained on 50,000 generated journeys if there is none.
 3. A scorer worker, the station simulator for a minute, and a live view of what comes out.
 4. A summary: sessions in, recommendations out, latency, face joins, dead letters,
-   conversions, the segment mix and mean CLV of the customers whose profiles the run
-   updated, and where the worker's web server and logs are. Then a clean stop.
+   conversions, the segment mix, mean CLV and outlook of the customers whose profiles the
+   run updated, and where the worker's web server and logs are. Then a clean stop.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ DEMO_WINDOW_S = 20
 # app id (consumer group) the simulator waits for.
 MODEL_DIR = ROOT / "out" / "model"
 CUSTOMER_DIR = ROOT / "out" / "customers"
+OUTLOOK_DIR = ROOT / "out" / "outlook"
 WEB_PORT = 8827
 APP_ID = "station-scorer"
 
@@ -104,23 +106,14 @@ def _show(record: dict[str, Any]) -> str:
     return text if len(text) < 160 else text[:157] + "..."
 
 
-def ensure_model(model_dir: Path) -> Path:
-    if (model_dir / "artifact.json").exists():
-        print(f"Model: {model_dir} (exists)")
-        return model_dir
-    print(f"Model: none in {model_dir}; training on {DEMO_SESSIONS:,} generated sessions ...")
-    subprocess.run([sys.executable, "-m", "model", "train", "--sessions", str(DEMO_SESSIONS),
-                    "--out", str(model_dir)], check=True, cwd=ROOT)  # fmt: skip
-    return model_dir
-
-
-def ensure_customer_model(folder: Path) -> Path:
-    if (folder / "customers.json").exists():
-        print(f"Customer model: {folder} (exists)")
+def ensure(what: str, folder: Path, marker: str, how: str, *command: str) -> Path:
+    """`folder` as it is when it holds `marker`; else made by `python -m model *command`."""
+    if (folder / marker).exists():
+        print(f"{what}: {folder} (exists)")
         return folder
-    print(f"Customer model: none in {folder}; fitting on generated customers ...")
-    subprocess.run([sys.executable, "-m", "model", "customers", "fit", "--out", str(folder)],
-                   check=True, cwd=ROOT)  # fmt: skip
+    print(f"{what}: none in {folder}; {how} ...")
+    subprocess.run([sys.executable, "-m", "model", *command, "--out", str(folder)], check=True,
+                   cwd=ROOT)  # fmt: skip
     return folder
 
 
@@ -175,6 +168,7 @@ def run_live(bootstrap: str, conf: KafkaSettings) -> int:
     # A short conversion window, so that a one-minute demo sees every outcome decided.
     env = worker_env(bootstrap, scorer_conversion_window_s=DEMO_WINDOW_S,
                      scorer_model_dir=MODEL_DIR, scorer_customer_model_dir=CUSTOMER_DIR,
+                     scorer_outlook_dir=OUTLOOK_DIR,
                      scorer_web_port=WEB_PORT,
                      scorer_app_id=APP_ID)  # fmt: skip
     worker_log = (OUT / "worker.log").open("wb")
@@ -289,8 +283,15 @@ def _customers(tally: Tally) -> str:
     mix = Counter(p["segment"] for p in seen)
     shares = ", ".join(f"{name} {count / len(seen):.0%}" for name, count in mix.most_common())
     clv = np.mean([p["clv_fen"] for p in seen]) / 100
+    ahead = [p for p in seen if p.get("next_month_class") is not None]
+    outlook = "no outlook"
+    if ahead:
+        classes = Counter(p["next_month_class"] for p in ahead)
+        outlook = (f"class of {ahead[-1]['outlook_month']}: " + ", ".join(
+            f"{c} {classes[c] / len(ahead):.0%}" for c in ("high", "medium", "low"))
+            + f"; mean loyalty {np.mean([p['loyalty_score'] for p in ahead]):.1f}")  # fmt: skip
     return (f"{len(seen):,} profiles updated on customer.profiles; mean 12-month CLV "
-            f"{clv:.2f} yuan; segments: {shares}")  # fmt: skip
+            f"{clv:.2f} yuan; segments: {shares}; {outlook}")  # fmt: skip
 
 
 def main() -> int:
@@ -308,8 +309,13 @@ def main() -> int:
     if round_trip(bootstrap) != len(EXAMPLES):
         print("error: not every event came back", file=sys.stderr)
         return 1
-    ensure_model(MODEL_DIR)
-    ensure_customer_model(CUSTOMER_DIR)
+    ensure("Model", MODEL_DIR, "artifact.json",
+           f"training on {DEMO_SESSIONS:,} generated sessions", "train", "--sessions",
+           str(DEMO_SESSIONS))  # fmt: skip
+    ensure("Customer model", CUSTOMER_DIR, "customers.json",
+           "fitting on generated customers", "customers", "fit")  # fmt: skip
+    ensure("Outlook", OUTLOOK_DIR, "outlook.json", "training on 50,000 generated journeys",
+           "customers", "train-outlook")  # fmt: skip
     return run_live(bootstrap, conf)
 
 

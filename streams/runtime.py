@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from model.customers.outlook_artifact import OutlookModel
 from model.customers.profiles import CustomerModel
 from schemas.codec import Codec
 from schemas.errors import ScorerError
@@ -34,6 +35,7 @@ class Runtime:
     customers: CustomerModel  # segments and value (model/customers/profiles.py)
     follower: ModelFollower  # of scoring.models (streams/kafka/models.py)
     drift: DriftMonitor  # the inputs served lately (streams/rules/drift.py)
+    outlook: OutlookModel | None  # next month's class, loyalty; None without an artifact
 
 
 _runtime: Runtime | None = None

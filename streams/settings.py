@@ -47,6 +47,11 @@ class Settings(KafkaSettings):
         default=Path("out/customers"),
         description="folder of the customer model (`python -m model customers fit`)",
     )
+    scorer_outlook_dir: Path = Field(
+        default=Path("out/outlook"),
+        description="folder of the outlook (`python -m model customers train-outlook`): "
+        "next month's class and the loyalty score on each profile; none there, none shown",
+    )
     scorer_web_host: str = Field(default="127.0.0.1", description="the web front's address")
     scorer_web_port: int = Field(
         default=8827, ge=0, le=65535, description="the web front's port (scoring, metrics)"

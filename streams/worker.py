@@ -26,7 +26,9 @@ import torch
 from infra.kafka.admin import ensure_topics
 from infra.kafka.broker import bootstrap_servers
 from model import lifecycle
-from model.customers import profiles
+from model.artifact import ArtifactError
+from model.customers import history, outlook_artifact, outlook_live, profiles
+from model.customers.outlook_artifact import OutlookModel
 from model.predictor import Predictor
 from model.store import ModelStore
 from schemas import topics
@@ -79,6 +81,7 @@ def prepare() -> Runtime:
             "who reaches %s:%d", conf.scorer_web_host, conf.scorer_web_port)  # fmt: skip
     predictor = Predictor.from_artifact(conf.scorer_model_dir)
     customers = profiles.load(conf.scorer_customer_model_dir)
+    outlook = load_outlook(conf.scorer_outlook_dir)
     discard_state_after_crash(conf.scorer_data_dir)
     from streams.tables import changelog_topics  # builds the Faust app: settings are valid
 
@@ -107,7 +110,23 @@ def prepare() -> Runtime:
     probe.start()
     drift = DriftMonitor(conf.scorer_drift_window_s, conf.scorer_drift_min_sessions)
     return Runtime(conf, bootstrap, codec, models, registry, probe, Publisher(bootstrap),
-                   customers, follower, drift)  # fmt: skip
+                   customers, follower, drift, outlook)  # fmt: skip
+
+
+def load_outlook(folder: Path) -> OutlookModel | None:
+    """The outlook artifact in `folder`; None, said once, when there is none there; one
+    that is there but bad stops the start (ArtifactError, with the reason)."""
+    if not (folder / outlook_artifact.META).exists():
+        logging.getLogger(__name__).warning(
+            "no outlook in %s (make outlook): profiles carry no next month's class or "
+            "loyalty score", folder)  # fmt: skip
+        return None
+    model = outlook_artifact.load(folder)
+    months = outlook_live.months_of(model)
+    if months > history.OUTLOOK_MONTHS:
+        raise ArtifactError(f"{folder} was trained on series of {months} months; a user "
+                            f"history keeps {history.OUTLOOK_MONTHS}")  # fmt: skip
+    return model
 
 
 STOP_GRACE_S = 30.0
@@ -141,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     install(runtime)
     print(f"Serving model {runtime.models.serving().live.version}, "
-          f"customer model {runtime.customers.version}; "
+          f"customer model {runtime.customers.version}, outlook "
+          f"{runtime.outlook.version if runtime.outlook else 'none'}; "
           f"web on http://{runtime.settings.scorer_web_host}:{runtime.settings.scorer_web_port}",
           flush=True)  # fmt: skip
     import streams.agents

@@ -148,6 +148,23 @@ def customer_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def outlook_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small outlook artifact (600 generated journeys of 18 months, two GRU epochs),
+    trained once per test session."""
+    from model.customers import journeys, loyalty, outlook, outlook_artifact
+
+    drawn = journeys.generate(600, 18, seed=8)
+    data = outlook.prepare(drawn, seed=0)
+    trained = outlook.fit_sequence(data, seed=0, epochs=2, progress=False)
+    fitted = loyalty.fit(loyalty.Inputs.of(drawn, data.days, data.spend), data.train, seed=0)
+    source = {"n_customers": 600, "months": 18, "seed": 8}
+    model = outlook_artifact.OutlookModel(data.fitted[-1], trained.network, fitted, data=source)
+    out = tmp_path_factory.mktemp("outlook")
+    outlook_artifact.save(out, model, "2026-12-03T12:00:00+00:00")
+    return out
+
+
+@pytest.fixture(scope="session")
 def other_model(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A second version of the small model: its weights nudged, so another hash, and
     predictions that differ from the first's."""

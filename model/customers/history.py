@@ -2,7 +2,10 @@
 
 Kept per user_id in a Faust table: first and last purchase, distinct purchase days,
 order count, total spend, counts per lottery type, station type and city, the recent
-orders, and what it takes to count every order once. Derived on read: frequently
+orders, and what it takes to count every order once; for the outlook
+(model/customers/outlook_live.py), purchase days and spend in each of the last
+OUTLOOK_MONTHS calendar months and the orders in each (lottery type, station type, hour
+band) cell. Derived on read: frequently
 bought type, home city, usual station type and RFM (recency = days between first and
 last purchase, frequency = repeat purchase days, monetary = mean spend per purchase day).
 
@@ -16,22 +19,27 @@ An entry is bounded by design, whatever the customer's lifetime or a producer do
   no longer be checked, so such an order is refused rather than risk counting it twice
   ("outside_horizon", a dead letter with its reason): a user's orders must reach the
   scorer in about time order, no more than the horizon apart;
-- purchase days before the floor are final (no order can add one) and kept as a count.
+- purchase days before the floor are final (no order can add one) and kept as a count;
+- months: the newest OUTLOOK_MONTHS; cells: at most the 120 of model/customers/journeys.py.
 """
 
 from __future__ import annotations
 
 import bisect
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 import numpy as np
 
+from model.customers.journeys import CELLS, hour_band
 from model.features import HUBEI_UTC_OFFSET_H
 
 _Ms = TypeVar("_Ms", int, np.ndarray)  # one time or an array of them
 RECENT_ORDERS = 10
 REMEMBERED_ORDER_IDS = 1000
 DAY_MS = 86_400_000
+OUTLOOK_MONTHS = 18  # as many as the outlook is trained on (model/customers/outlook.py)
+CELL_INDEX = {cell: str(k) for k, cell in enumerate(CELLS)}
 #: How far before a user's latest order an order id is still remembered (SCORER_ORDER_DEDUP_DAYS).
 DEDUP_HORIZON_MS = 30 * DAY_MS
 
@@ -44,10 +52,21 @@ def local_day(epoch_ms: _Ms) -> _Ms:
     return (epoch_ms + HUBEI_UTC_OFFSET_H * 3_600_000) // DAY_MS
 
 
+def local_month(epoch_ms: int) -> int:
+    """Calendar month number in Hubei time: year x 12 + month - 1."""
+    d = datetime.fromtimestamp(epoch_ms / 1000 + HUBEI_UTC_OFFSET_H * 3600, UTC)
+    return d.year * 12 + d.month - 1
+
+
+def month_name(month: int) -> str:
+    return f"{month // 12:04d}-{month % 12 + 1:02d}"
+
+
 def empty() -> dict[str, Any]:
     return {"first_ms": None, "last_ms": None, "days": [], "older_days": 0, "orders": 0,
             "spend_fen": 0, "by_type": {}, "by_station_type": {}, "by_city": {}, "recent": [],
-            "order_ids": [], "floor_ms": None, "position": None}  # fmt: skip
+            "order_ids": [], "floor_ms": None, "position": None, "months": [],
+            "cells": {}}  # fmt: skip
 
 
 def add_order(
@@ -74,10 +93,17 @@ def add_order(
     h["first_ms"] = at if h["first_ms"] is None else min(h["first_ms"], at)
     h["last_ms"] = at if h["last_ms"] is None else max(h["last_ms"], at)
     day = local_day(at)
-    if day not in h["days"]:
+    new_day = day not in h["days"]
+    if new_day:
         h["days"] = sorted([*h["days"], day])
     h["orders"] += 1
     h["spend_fen"] += int(order["amount"])
+    h["months"] = _add_to_month(h.get("months", []), local_month(at), new_day,
+                                int(order["amount"]))  # fmt: skip
+    hour = (at // 3_600_000 + HUBEI_UTC_OFFSET_H) % 24
+    cell = CELL_INDEX.get((order["lottery_type"], station_type, hour_band(hour)))
+    if cell is not None:
+        h["cells"] = _bump(h.get("cells", {}), cell)
     h["by_type"] = _bump(h["by_type"], order["lottery_type"])
     h["by_station_type"] = _bump(h["by_station_type"], station_type)
     h["by_city"] = _bump(h["by_city"], city)
@@ -113,6 +139,21 @@ def _forget_old_ids(h: dict[str, Any], ids: list[list[Any]], horizon_ms: int) ->
     h["days"] = [d for d in h["days"] if d >= floor_day]
 
 
+def _add_to_month(months: list[list[int]], month: int, new_day: bool,
+                  amount: int) -> list[list[int]]:  # fmt: skip
+    """[month, purchase days, spend in fen] of the newest OUTLOOK_MONTHS months, oldest
+    first, with an order of `month` added (one older than those kept is left out)."""
+    out = [list(m) for m in months]
+    for row in out:
+        if row[0] == month:
+            row[1] += int(new_day)
+            row[2] += amount
+            return out
+    out = sorted([*out, [month, int(new_day), amount]])
+    newest = out[-1][0]
+    return [row for row in out if row[0] > newest - OUTLOOK_MONTHS]
+
+
 def _bump(counts: dict[str, int], key: str) -> dict[str, int]:
     return {**counts, key: counts.get(key, 0) + 1}
 
@@ -145,4 +186,6 @@ def summary(history: dict[str, Any] | None) -> dict[str, Any] | None:
         "by_station_type": history["by_station_type"],
         "by_city": history["by_city"],
         "recent_orders": history["recent"],
+        "months": history.get("months", []),
+        "cells": history.get("cells", {}),
     }

@@ -43,6 +43,8 @@ TILT = 0.6
 DAYS_BY_STATE = np.array([6.0, 2.0, 0.15])
 SPEND_BY_STATE = np.array([40.0, 25.0, 15.0])  # mean yuan per purchase day, at m = 1
 HOUR_BANDS = ("morning", "midday", "afternoon", "evening")
+#: The local hour each band after the first begins at (morning: before 11).
+HOUR_BAND_STARTS = (11, 14, 18)
 CELLS = [(lt, st, hb) for lt in LOTTERY_TYPES for st in STATION_TYPES for hb in HOUR_BANDS]
 FACTORS = 4
 LOYALTY_NOISE_SD = 4.0
@@ -60,6 +62,12 @@ class Journeys:
     months: pd.DataFrame
     orders: pd.DataFrame
     taste: np.ndarray  # (customers, FACTORS): u
+
+
+def hour_band(local_hour: int) -> str:
+    """The band of a local hour of day: morning before 11 (the few orders after midnight
+    too), midday to 14, afternoon to 18, evening from 18."""
+    return HOUR_BANDS[sum(local_hour >= start for start in HOUR_BAND_STARTS)]
 
 
 def cell_factors() -> np.ndarray:

@@ -84,7 +84,8 @@ def _publish_profiles(recorded: dict[str, tuple[dict[str, Any], int]]) -> None:
     rt = current()
     users = list(recorded)
     summaries = [history.summary(recorded[u][0]) for u in users]
-    records = profile_records(users, summaries, rt.customers, [recorded[u][1] for u in users])  # type: ignore[arg-type]
+    records = profile_records(users, summaries, rt.customers, [recorded[u][1] for u in users],  # type: ignore[arg-type]
+                              rt.outlook)  # fmt: skip
     for user, record in zip(users, records, strict=True):
         try:
             value = rt.codec.encode_built("CustomerProfile", record)

@@ -12,7 +12,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from model.customers import profiles
+from model.customers import outlook_live, profiles
+from model.customers.outlook_artifact import OutlookModel
 from model.customers.rfm import from_summaries
 
 
@@ -21,11 +22,15 @@ def profile_records(
     summaries: Sequence[dict[str, Any]],
     model: profiles.CustomerModel,
     as_of_ms: Sequence[int],
+    outlook: OutlookModel | None = None,
 ) -> list[dict[str, Any]]:
-    """The CustomerProfile record (schemas/customer_profile.v1.avsc) of each customer, as
-    of their time (never before their last purchase), in one vectorised pass."""
+    """The CustomerProfile record (schemas/customer_profile.v2.avsc) of each customer, as
+    of their time (never before their last purchase), in one vectorised pass; the
+    outlook's fields from `outlook`, null without one."""
     rfm = from_summaries(summaries, as_of_ms)
     columns = profiles.profile_columns(model, rfm)
+    ahead = (outlook_live.predict(outlook, summaries, [int(t) for t in rfm.now_ms])
+             if outlook is not None else None)  # fmt: skip
     out = []
     for i, (user, summary) in enumerate(zip(users, summaries, strict=True)):
         record: dict[str, Any] = {
@@ -41,6 +46,7 @@ def profile_records(
         }
         record.update({name: int(columns[name][i]) for name in _WHOLE})
         record.update({name: float(columns[name][i]) for name in _REAL})
+        record.update(ahead[i] if ahead is not None else dict.fromkeys(outlook_live.FIELDS))
         out.append(record)
     return out
 

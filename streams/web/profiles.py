@@ -4,8 +4,9 @@
   (`?segment=Loyal&page=2`), highest CLV first; any worker answers, asking the others for
   their partitions' customers.
 - GET /profiles/{user_id}: one customer's page: RFM and scores, segment and cluster,
-  P(alive), expected purchases next month, CLV, recent purchases, a purchase timeline and
-  P(alive) over time. Routed to the worker that owns the customer, like /users.
+  P(alive), expected purchases next month, CLV, the outlook (this month's class from the
+  months before, the loyalty score), recent purchases, a purchase timeline and P(alive)
+  over time. Routed to the worker that owns the customer, like /users.
 - GET /api/profiles/{user_id}, /api/segments, /api/segments/{segment}: the same figures
   as JSON, which the page is rendered from (and its browser test reads back).
 
@@ -56,7 +57,7 @@ def customer(user_id: str, at_ms: int) -> dict[str, Any] | None:
     if summary is None:
         return None
     model = current().customers
-    profile = profile_records([user_id], [summary], model, [at_ms])[0]
+    profile = profile_records([user_id], [summary], model, [at_ms], current().outlook)[0]
     days: dict[int, int] = {}
     for order in summary["recent_orders"]:  # each purchase day once, at its first order
         days.setdefault(history.local_day(order["placed_at_ms"]), order["placed_at_ms"])

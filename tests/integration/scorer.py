@@ -55,7 +55,11 @@ class ScorerSetup:
         return topics.named(spec, self.prefix)
 
     def env(self, name: str, port: int) -> dict[str, str]:
-        defaults: dict[str, object] = {"scorer_face_wait_ms": 1500}
+        # no outlook unless a test names one (not whatever out/outlook holds here)
+        defaults: dict[str, object] = {
+            "scorer_face_wait_ms": 1500,
+            "scorer_outlook_dir": self.base / "no-outlook",
+        }
         return worker_env(self.bootstrap, scorer_topic_prefix=self.prefix,
                           scorer_app_id=self.app_id, scorer_model_dir=self.model_dir,
                           scorer_customer_model_dir=self.customer_model_dir,

@@ -21,7 +21,7 @@ import pytest
 from confluent_kafka import Consumer
 
 from infra.kafka.admin import ensure_topics
-from model.customers import profiles
+from model.customers import outlook_live, profiles
 from model.customers.rfm import from_orders
 from schemas import topics
 from schemas.codec import HEADER_SIZE, SCHEMA_DIR, load_version
@@ -109,6 +109,8 @@ def test_recorded_orders_publish_their_customers_profiles_as_offline(
         for name in ("p_alive", "expected_purchases_30d", "expected_spend_fen", "clv_fen",
                      "monetary_fen", "recency_days"):  # fmt: skip
             assert record[name] == pytest.approx(float(expected[name]), rel=1e-9), (user, name)
+        # this worker has no outlook artifact: the outlook's fields are there, and null
+        assert all(record[name] is None for name in outlook_live.FIELDS), user
 
 
 def _v1_reader_consume(setup: ScorerSetup, want: int) -> list[tuple[dict, dict, int]]:

@@ -21,9 +21,11 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from infra.kafka.admin import ensure_topics
+from model.customers import history, outlook_artifact
 from model.customers.segments import SEGMENTS
 from schemas import topics
-from tests.integration.scorer import PARTITIONS, ScorerSetup, Worker, wait_stable
+from streams.clock import to_ms
+from tests.integration.scorer import PARTITIONS, ScorerSetup, Worker, collect, wait_stable
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -40,10 +42,12 @@ def workers(
     kafka_bootstrap: str,
     trained_model: Path,
     customer_model: Path,
+    outlook_model: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[ScorerSetup, list[Worker]]]:
     setup = ScorerSetup(kafka_bootstrap, trained_model, tmp_path_factory.mktemp("pages"),
-                        customer_model, settings={"scorer_web_token": TOKEN})  # fmt: skip
+                        customer_model, settings={"scorer_web_token": TOKEN,
+                                                  "scorer_outlook_dir": outlook_model})  # fmt: skip
     ensure_topics(kafka_bootstrap, PARTITIONS, specs=topics.prefixed(setup.prefix))
     rng = np.random.default_rng(11)
     p = setup.producer()
@@ -135,11 +139,38 @@ def test_a_searched_customer_shows_the_figures_of_the_json_api(
         p["expected_purchases_30d"], abs=2e-4)  # fmt: skip
     assert float(_text(browser, "clv_yuan")) == pytest.approx(p["clv_fen"] / 100, abs=0.02)
     assert float(_text(browser, "recency_days")) == pytest.approx(p["recency_days"], abs=0.01)
+    # the outlook: the month in progress, from the months before it, by the outlook artifact
+    assert _text(browser, "outlook_month") == p["outlook_month"] == time.strftime(
+        "%Y-%m", time.gmtime(time.time() + 8 * 3600))  # fmt: skip
+    assert _text(browser, "next_month_class") == p["next_month_class"] == max(
+        ("high", "medium", "low"), key=lambda c: p[f"p_{c}"])  # fmt: skip
+    assert float(_text(browser, "loyalty_score")) == pytest.approx(p["loyalty_score"], abs=0.05)
+    assert _text(browser, "outlook_version") == p["outlook_version"]
+    assert p["outlook_version"].startswith("outlook-20261203-")
     rows = browser.find_elements(By.CSS_SELECTOR, "#orders_table tr")
     assert len(rows) - 1 == min(10, p["orders"])  # the recent purchases, a header above
     assert browser.find_elements(By.CSS_SELECTOR, "#alive_chart svg polyline")
     assert len(browser.find_elements(By.CSS_SELECTOR, "#timeline svg circle")) == len(rows) - 1
     browser.save_screenshot(str(tmp_path / "profile.png"))
+
+
+def test_the_profiles_on_kafka_carry_the_outlook(
+    workers: tuple[ScorerSetup, list[Worker]], outlook_model: Path
+) -> None:
+    """Each CustomerProfile (v2) the workers publish has the outlook of the month of its
+    last order, by the artifact they serve."""
+    setup, _ = workers
+    records = collect(setup, topics.CUSTOMER_PROFILES,
+                      lambda rs: {r["user_id"] for r in rs} >= set(USERS))  # fmt: skip
+    version = outlook_artifact.load(outlook_model).version
+    assert {r["user_id"] for r in records} >= set(USERS)
+    for r in records:
+        assert r["outlook_version"] == version
+        assert r["outlook_month"] == history.month_name(history.local_month(to_ms(r["updated_at"])))
+        p = [r["p_high"], r["p_medium"], r["p_low"]]
+        assert sum(p) == pytest.approx(1, abs=1e-5)
+        assert r["next_month_class"] == ("high", "medium", "low")[int(np.argmax(p))]
+        assert 0 < r["loyalty_score"] < 120
 
 
 def test_browsing_a_segment_lists_its_customers_from_every_worker(

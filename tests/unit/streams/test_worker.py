@@ -1,14 +1,19 @@
-"""Local table state survives a clean stop and is discarded after a crash."""
+"""Local table state survives a clean stop and is discarded after a crash; the outlook
+artifact is optional, and a bad one stops the start with the reason."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from streams.worker import CLEAN_STOP, discard_state_after_crash
+from model.artifact import ArtifactError
+from model.customers import outlook_artifact
+from streams.worker import CLEAN_STOP, discard_state_after_crash, load_outlook
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -54,3 +59,22 @@ def test_a_stop_that_hangs_leaves_non_zero_after_a_crash(crash: str, code: int) 
                           cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == code, done.stderr
     assert "stop took over" in done.stderr
+
+
+def test_the_outlook_is_optional_and_a_bad_one_stops_the_start(
+    tmp_path: Path, outlook_model: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert load_outlook(tmp_path / "none") is None
+    assert "profiles carry no next month's class" in caplog.text
+    served = load_outlook(outlook_model)
+    assert served is not None and served.version.startswith("outlook-20261203-")
+    bad = tmp_path / "bad"
+    shutil.copytree(outlook_model, bad)
+    (bad / outlook_artifact.WEIGHTS).write_bytes(b"not torch")
+    with pytest.raises(ArtifactError, match="corrupt"):
+        load_outlook(bad)
+    longer = tmp_path / "longer"
+    outlook_artifact.save(longer, replace(served, data={**served.data, "months": 24}),
+                          "2026-12-03T12:00:00+00:00")  # fmt: skip
+    with pytest.raises(ArtifactError, match="series of 24 months; a user history keeps 18"):
+        load_outlook(longer)
