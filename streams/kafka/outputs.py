@@ -75,13 +75,18 @@ class RecentKeys:
     async def reload(self, bootstrap: str, partitions: Iterable[int] | None,
                      replay_from_ms: int) -> None:  # fmt: skip
         """Replace what is remembered with the topic's `partitions` (None: all) from a
-        window before `replay_from_ms`, the oldest input handed again (`replay_start`)."""
+        window before `replay_from_ms`, the oldest input handed again (`replay_start`).
+
+        What is read back is remembered for the window from now, not from when it was
+        published: the inputs handed again can come long after the reload, on a partition
+        the agent reaches last, while a fresh input on another says it is not behind (make
+        soak: outcomes published 11 minutes before, read back, forgotten by the window
+        from their publication, and decided again when their recommendation came)."""
         now = int(time.time() * 1000)
         tail = await asyncio.to_thread(read_tail, bootstrap, self.topic, partitions,
                                        replay_from_ms - self.window_ms)  # fmt: skip
-        ordered = sorted(tail, key=lambda w: w.timestamp_ms)
-        self._at = {w.key: w.timestamp_ms for w in ordered}
-        self._order = deque((w.timestamp_ms, w.key) for w in ordered)
+        self._at = {w.key: now for w in tail}
+        self._order = deque((now, key) for key in self._at)
         self._behind_ms = max(0, now - replay_from_ms)  # until the first add says otherwise
 
 

@@ -100,3 +100,25 @@ def test_a_broker_that_cannot_say_leaves_the_window_from_now() -> None:
 def test_a_read_back_the_broker_cannot_answer_is_refused_with_the_reason() -> None:
     with pytest.raises(BrokerError, match="cannot find where to read 'nowhere'"):
         read_tail("127.0.0.1:1", "nowhere", [0], 0, timeout_s=2)
+
+
+def test_what_is_read_back_is_remembered_for_the_window_from_the_reload(
+    kafka_bootstrap: str,
+    topic_factory: Callable[..., str],
+    producer_factory: Callable[..., Producer],
+) -> None:
+    """An agent handed a partition it reaches last: an input on another partition that
+    is not behind must not make it forget what was read back for the lagging one."""
+    outputs = topic_factory("outputs")
+    producer = producer_factory()
+    now = int(time.time() * 1000)
+    _write(producer, outputs, 0, "old", now - HOUR_MS)
+    producer.flush(10)
+    keys = RecentKeys(outputs, window_ms=60_000)
+    asyncio.run(keys.reload(kafka_bootstrap, None, now - HOUR_MS + 1000))
+    keys.add("fresh", now + 1000, read_ms=now + 990)  # caught up on another partition
+    assert "old" in keys
+    keys.expire(now + 50_000)
+    assert "old" in keys
+    keys.expire(int(time.time() * 1000) + 61_000)
+    assert "old" not in keys and "fresh" not in keys
