@@ -10,9 +10,9 @@ Both horizons follow the input, not the wall clock alone. The read-back begins a
 before the oldest input the new owner is handed again (the first record its group has
 not committed), so a redelivery is recognised however late it comes: a worker starved of
 CPU and killed twice before it committed was handed inputs 7 minutes old (seen in make
-soak), older than the window read back from now. And a key stays in memory for the
-window beyond how far the agent is behind its input, so that a copy queued in a backlog
-is still recognised when the agent reaches it.
+soak), older than the window read back from now. What it finds is remembered for the
+window from the reload, and every key for the window beyond how far the agent is behind
+its input, so that a copy queued in a backlog is still recognised when it is reached.
 """
 
 from __future__ import annotations
