@@ -4,8 +4,8 @@ and whole topics (the feature log and the conversions a model is retrained from)
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
-from typing import NamedTuple
+from collections.abc import Callable, Iterable, Mapping
+from typing import NamedTuple, TypeVar
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
@@ -15,6 +15,7 @@ from infra.kafka.client import reader_config
 #: How long `read_tail` reads before it gives up on partitions that do not end.
 READ_TIMEOUT_S = 60.0
 RETRY_S = 0.5  # between two questions to a broker that could not answer
+_T = TypeVar("_T")
 
 
 class Written(NamedTuple):
@@ -43,15 +44,8 @@ def read_tail(
     consumer = Consumer(reader_config(bootstrap, **{"isolation.level": "read_committed"}))
     deadline = time.monotonic() + timeout_s
     try:
-        while True:
-            try:
-                span = _span(consumer, topic, partitions, since_ms, strict)
-                break
-            except KafkaException as exc:
-                if time.monotonic() >= deadline:
-                    raise BrokerError(f"cannot find where to read {topic!r}: {exc}") from exc
-                time.sleep(RETRY_S)
-        todo, ends = span
+        todo, ends = _asking_again(lambda: _span(consumer, topic, partitions, since_ms, strict),
+                                   deadline, f"cannot find where to read {topic!r}")  # fmt: skip
         found: list[Written] = []
         if not todo:
             return found
@@ -72,6 +66,18 @@ def read_tail(
         return found
     finally:
         consumer.close()
+
+
+def _asking_again(ask: Callable[[], _T], deadline: float, failing: str) -> _T:
+    """`ask()`, asked again every RETRY_S while the broker cannot answer (KafkaException)
+    until the monotonic `deadline`; then BrokerError, `failing` and the broker's reason."""
+    while True:
+        try:
+            return ask()
+        except KafkaException as exc:
+            if time.monotonic() >= deadline:
+                raise BrokerError(f"{failing}: {exc}") from exc
+            time.sleep(RETRY_S)
 
 
 def _span(consumer: Consumer, topic: str, partitions: Iterable[int] | None, since_ms: int,
@@ -112,14 +118,9 @@ def first_unconsumed_ms(
     consumer = Consumer(config)
     deadline = time.monotonic() + timeout_s
     try:
-        while True:
-            try:
-                return _first_unconsumed(consumer, asked, max(1.0, deadline - time.monotonic()))
-            except KafkaException as exc:
-                if time.monotonic() >= deadline:
-                    raise BrokerError(f"cannot read the committed offsets of {group!r}: "
-                                      f"{exc}") from exc  # fmt: skip
-                time.sleep(RETRY_S)
+        return _asking_again(
+            lambda: _first_unconsumed(consumer, asked, max(1.0, deadline - time.monotonic())),
+            deadline, f"cannot read the committed offsets of {group!r}")  # fmt: skip
     finally:
         consumer.close()
 

@@ -67,9 +67,9 @@ def test_an_output_older_than_the_window_is_recognised_when_its_input_comes_agai
     producer_factory: Callable[..., Producer],
     group_factory: Callable[[str], str],
 ) -> None:
-    group = group_factory("group")
     """The last owner read input 1 an hour ago, published its output, and died before it
     committed: the new owner is handed input 1 again, and must know the output is out."""
+    group = group_factory("group")
     inputs, outputs = topic_factory("inputs"), topic_factory("outputs", partitions=3)
     producer = producer_factory()
     hour_ago = int(time.time() * 1000) - HOUR_MS
