@@ -103,6 +103,15 @@ class History(_Body):
     by_station_type: dict[str, int]
     by_city: dict[str, int]
     recent_orders: list[RecentOrder] = Field(description="at most 10, oldest first")
+    months: list[tuple[int, int, int]] = Field(
+        description="[month number, purchase days, spend in fen] of the newest 18 calendar "
+        "months with a purchase (Hubei time, UTC+8; month number = 12 * year + month - 1), "
+        "oldest first: what the outlook reads"
+    )
+    cells: dict[str, int] = Field(
+        description="orders by purchase cell (lottery type x station type x hour band), "
+        "keyed by the cell's index in model/customers/journeys.py CELLS"
+    )
 
 
 class UserResponse(_Body):

@@ -492,6 +492,9 @@ def test_user_view_health_and_readiness(setup: ScorerSetup, worker: Worker) -> N
     assert h["home_city"] == "Wuhan" and h["rfm"]["frequency"] == 2
     assert h["rfm"]["recency_days"] == pytest.approx(2.0)
     assert h["rfm"]["monetary_fen"] == pytest.approx(1000.0)
+    # what the outlook reads: every purchase day and fen in a month, every order in a cell
+    assert sum(m[1] for m in h["months"]) == 3 and sum(m[2] for m in h["months"]) == h["spend_fen"]
+    assert sum(h["cells"].values()) == 3
     assert worker.get("/users/nobody")[0] == 404
     assert worker.get("/healthz") == (200, {"status": "ok"})
     status, ready = worker.get("/readyz")
