@@ -103,6 +103,24 @@ def _owned_elsewhere(pool: list[Worker]) -> tuple[str, Worker, Worker]:
     return sorted(second)[0], pool[0], pool[1]
 
 
+def _sign_in(driver: webdriver.Chrome) -> None:
+    """Give the token on the sign-in form in front of `driver`, and wait for the search."""
+    driver.find_element(By.ID, "token").send_keys(TOKEN)
+    driver.find_element(By.ID, "sign-in").click()
+    WebDriverWait(driver, 20).until(ec.presence_of_element_located((By.ID, "q")))
+
+
+def _open(driver: webdriver.Chrome, url: str) -> None:
+    """Open `url`, signing in first if the page asks for the token (each test can run
+    alone, whatever the ones before it left in the browser)."""
+    driver.get(url)
+    WebDriverWait(driver, 20).until(
+        lambda d: d.find_elements(By.ID, "token") or d.find_elements(By.ID, "q"))  # fmt: skip
+    if driver.find_elements(By.ID, "token"):
+        _sign_in(driver)
+        driver.get(url)
+
+
 def _text(driver: webdriver.Chrome, element_id: str) -> str:
     return str(driver.find_element(By.ID, element_id).text)
 
@@ -112,14 +130,15 @@ def test_a_searched_customer_shows_the_figures_of_the_json_api(
 ) -> None:
     _, pool = workers
     user, searched, owner = _owned_elsewhere(pool)
+    browser.delete_all_cookies()
     browser.get(f"{searched.url}/profiles")  # without the token: to the sign-in form
     WebDriverWait(browser, 20).until(ec.presence_of_element_located((By.ID, "token")))
     browser.find_element(By.ID, "token").send_keys("not-the-token-at-all")
     browser.find_element(By.ID, "sign-in").click()
-    assert "not this worker's" in _text(browser, "error")
-    browser.find_element(By.ID, "token").send_keys(TOKEN)
-    browser.find_element(By.ID, "sign-in").click()
-    WebDriverWait(browser, 20).until(ec.presence_of_element_located((By.ID, "q")))
+    # the click returns before the answer is shown: wait for it (fails after 20 s)
+    WebDriverWait(browser, 20).until(
+        ec.text_to_be_present_in_element((By.ID, "error"), "not this worker's"))  # fmt: skip
+    _sign_in(browser)
     assert browser.current_url == f"{searched.url}/profiles"
     box = browser.find_element(By.ID, "q")
     box.send_keys(user)
@@ -179,12 +198,12 @@ def test_browsing_a_segment_lists_its_customers_from_every_worker(
     _, pool = workers
     _, mix = pool[1].get("/api/segments")
     assert mix["customers"] == len(USERS) and not mix["missing_workers"]
-    browser.get(f"{pool[0].url}/profiles")
+    _open(browser, f"{pool[0].url}/profiles")
     shown = {e.get_attribute("data-segment"): int(e.text)
              for e in browser.find_elements(By.CSS_SELECTOR, "td[data-segment]")}  # fmt: skip
     assert shown == mix["counts"]
     biggest = max(mix["counts"], key=mix["counts"].get)
-    browser.get(f"{pool[0].url}/profiles?segment={quote(biggest)}&size=5")
+    _open(browser, f"{pool[0].url}/profiles?segment={quote(biggest)}&size=5")
     listed = []
     while True:
         listed += [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#customers td a")]
@@ -206,7 +225,7 @@ def test_bad_queries_get_a_message_and_unknown_customers_a_404(
     status, body = pool[0].get("/api/segments/Lost?page=0")
     assert status == 400 and "page must be" in body["error"]
     assert pool[0].get("/api/profiles/u-nobody")[0] == 404
-    browser.get(f"{pool[0].url}/profiles?segment=Whales")
+    _open(browser, f"{pool[0].url}/profiles?segment=Whales")
     assert "is not one of" in _text(browser, "error")
-    browser.get(f"{pool[0].url}/profiles/u-nobody")
+    _open(browser, f"{pool[0].url}/profiles/u-nobody")
     assert "No orders are known for user u-nobody" in _text(browser, "missing")
