@@ -3,16 +3,14 @@
 The worker's views run on the event loop its stream runs on, so whatever it costs to take
 a request at all (accept it, parse it, answer it, even with 429) is paid between the
 stream's sessions: 2,000 POST /score requests, nearly all turned away, took the stream's
-p99 from 56 ms to 3.6 s (README, HTTP load). A thread of its own did not help, as it
-shares the interpreter's lock.
+p99 from 56 ms to 3.6 s (README, HTTP load); a thread shares the interpreter's lock.
 
 The front listens on SCORER_WEB_HOST:SCORER_WEB_PORT. It checks the token
 (streams/web/access.py) on every request, turns away POST /score past
 SCORER_HTTP_SCORE_RATE (429, with when to come back) and bodies the worker would refuse
-(4xx, streams/web/requests.py), and hands everything else to the worker's views on the
-worker's Unix socket, with the answer handed back as it came. GET /metrics is the
-worker's metrics followed by the front's. The worker starts it and stops it
-(streams/worker.py); it leaves by itself when the worker is gone.
+(4xx, streams/web/requests.py), and hands the rest to the worker's views on its Unix
+socket. GET /metrics is the worker's metrics, then the front's. The worker starts and
+stops it (streams/worker.py); it leaves by itself when the worker is gone.
 `python -m streams.web.front --socket PATH --parent PID`."""
 
 from __future__ import annotations
@@ -41,7 +39,7 @@ from schemas.codec import Codec
 from streams.clock import now_ms
 from streams.settings import Settings, settings
 from streams.web import access
-from streams.web.limits import Admission
+from streams.web.limits import WORKER_SCORES_AT_ONCE, Admission
 from streams.web.requests import CLIENT_MAX_SIZE, BadRequest, body_of, explain_of, parse_session
 
 log = logging.getLogger(__name__)
@@ -72,6 +70,7 @@ class Front:
                            max_string=conf.scorer_max_string)  # fmt: skip
         self.admission = Admission(conf.scorer_http_score_rate, conf.scorer_http_score_burst)
         self.worker_socket = worker_socket
+        self._at_worker = asyncio.Semaphore(WORKER_SCORES_AT_ONCE)
         self._client: aiohttp.ClientSession | None = None
 
     def application(self) -> web.Application:
@@ -107,7 +106,8 @@ class Front:
                 body = await body_of(request)
                 explain_of(request.query)
                 parse_session(body, now_ms(), self.conf, self.codec)
-                response = await self._to_worker(request, body)
+                async with self._at_worker:
+                    response = await self._to_worker(request, body)
             except BadRequest as exc:
                 response = web.json_response({"error": str(exc)}, status=exc.status)
             finally:

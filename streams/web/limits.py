@@ -10,6 +10,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+#: Admitted scoring requests at the worker at a time; the front holds the others until
+#: one is answered. The worker scores each on its stream's loop, and the 20 a burst let
+#: in at once held the stream up for all 20 in a row.
+WORKER_SCORES_AT_ONCE = 2
+
 
 class Admission:
     """At most `rate` admissions a second on average, `burst` at once and in flight."""
