@@ -102,9 +102,13 @@ def test_two_workers_lose_nothing_and_count_once(
         seen["wrong_counts"] = {u: {"history": orders_of(b), "sent": sent["orders_per_user"][u]}
                                 for u, b in histories.items()
                                 if orders_of(b) != sent["orders_per_user"][u]}  # fmt: skip
+        # The records of up to 20 sessions recommended without an outcome, to tell where a
+        # rare one (seen once in CI) comes from.
+        undecided = recommended - set(per_outcome)
+        seen["without_outcome_examples"] = [r for r in recs if r["session_id"] in undecided][:20]
         REPORTS.mkdir(parents=True, exist_ok=True)
-        (REPORTS / f"failover-{mode}.json").write_text(json.dumps(seen, indent=2))
-        print(json.dumps(seen))
+        (REPORTS / f"failover-{mode}.json").write_text(json.dumps(seen, indent=2, default=str))
+        print(json.dumps(seen, default=str))
         # Nothing may be lost, in either mode, and every order counts once. Seen here and
         # fixed in streams/kafka/consumer.py: orders a rebalance skipped, history writes still
         # undelivered when their orders were committed, sessions whose second fetch after
