@@ -188,6 +188,11 @@ def run_live(bootstrap: str, conf: KafkaSettings) -> int:
         )  # fmt: skip
         print(f"Simulator: {RATE:.0f} sessions/s for {DURATION:.0f} s (seed {seed}) ...")
         _watch(consumer, tally, prefix, sim)
+        if sim.returncode != 0:
+            said = (OUT / "simulator.log").read_text(errors="replace").strip().splitlines()
+            print(f"error: the simulator stopped (exit code {sim.returncode}): "
+                  f"{said[-1] if said else 'no message'}")  # fmt: skip
+            return 1
         sent = json.loads((OUT / "simulator.json").read_text())
         _drain(consumer, tally, prefix, set(sent["session_ids"]))
         _summary(sent, tally, url)

@@ -14,7 +14,11 @@ Avro single-object encoding, murmur2 partitioning). In order:
    malformed on purpose.
 
 It prints what it sent as JSON on its last line (and to `--summary`), which the demo and
-the tests read to count against what the scorer published.
+the tests read to count against what the scorer published. That summary is only printed
+for events that reached the cluster: before the first one it checks that the cluster
+answers (naming why not: no broker, a wrong password, an untrusted certificate) and has
+the topics, and an event librdkafka gives up on (after DELIVERY_TIMEOUT_S) ends the run
+with exit code 1 and how many did not get there.
 """
 
 from __future__ import annotations
@@ -32,9 +36,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from confluent_kafka import Producer
+from confluent_kafka import KafkaError, Message, Producer
 
-from infra.kafka.admin import consumer_lag
+from infra.kafka.admin import admin_client, check_reachable, consumer_lag
 from infra.kafka.broker import BrokerError, bootstrap_servers
 from infra.kafka.client import producer_config
 from infra.kafka.settings import kafka_settings
@@ -43,6 +47,18 @@ from model.customers import history
 from model.features import LOTTERY_TYPES, STATION_TYPES, local_hour
 from schemas import topics
 from schemas.codec import Codec
+from schemas.errors import ScorerError
+
+#: How long librdkafka retries an event before it counts as not delivered: a broker away
+#: for less is ridden out, as a station's producer would.
+DELIVERY_TIMEOUT_S = 60.0
+
+
+class NotDelivered(ScorerError):
+    """Events the simulator produced did not all reach the cluster: what it would report
+    as sent is not what the scorer can see."""
+
+    reason = "not_delivered"
 
 
 @dataclass
@@ -92,7 +108,8 @@ class Sent:
 class Simulator:
     """Publishes a world's registry, history and live sessions to Kafka."""
 
-    def __init__(self, bootstrap: str, options: Options) -> None:
+    def __init__(self, bootstrap: str, options: Options,
+                 delivery_timeout_s: float = DELIVERY_TIMEOUT_S) -> None:  # fmt: skip
         self.o = options
         self.rng = np.random.default_rng(options.seed)
         self.pick = random.Random(options.seed)
@@ -101,7 +118,13 @@ class Simulator:
             self.world.stations["station_type"] = options.station_type
         self.codec = Codec()
         self.bootstrap = bootstrap
-        self.producer = Producer(producer_config(bootstrap, **{"linger.ms": 2}))
+        self.producer = Producer(producer_config(
+            bootstrap, **{"linger.ms": 2, "message.timeout.ms": int(delivery_timeout_s * 1000),
+                          "on_delivery": self._on_delivery},
+        ))  # fmt: skip
+        self.delivery_timeout_s = delivery_timeout_s
+        self.failed = 0  # events librdkafka gave up on
+        self.first_failure = ""
         self.histories: dict[str, dict[str, Any]] = {}
         prefix = kafka_settings().scorer_topic_prefix
         self.registry_topic = topics.named(topics.REGISTRY, prefix)
@@ -122,15 +145,47 @@ class Simulator:
         self.truth: list[dict[str, Any]] = []
 
     def run(self, wait_for_group: str | None = None) -> Sent:
+        """Publish everything; NotDelivered (or BrokerError, before the first event) when
+        what it sent did not all reach the cluster."""
+        self.check_cluster()
         self.publish_registry()
         self.publish_history()
         if wait_for_group:
             self.wait_until_consumed(wait_for_group)
         self.publish_live()
-        self.producer.flush(30)
+        self.flush()
         return self.sent
 
+    def check_cluster(self) -> None:
+        """BrokerError naming the cause (no broker, wrong password, untrusted certificate)
+        or the missing topics, before anything is produced."""
+        names = check_reachable(admin_client(self.bootstrap), self.bootstrap)
+        wanted = (self.registry_topic, self.orders_topic, self.sessions_topic, self.faces_topic)
+        missing = [name for name in wanted if name not in names]
+        if missing:
+            raise BrokerError(f"the cluster at {self.bootstrap} has no topic {', '.join(missing)}: "
+                              "create the product's topics with `make topics`")  # fmt: skip
+
+    def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            self.failed += 1
+            self.first_failure = self.first_failure or f"{message.topic()}: {error.str()}"
+
+    def flush(self) -> None:
+        """Wait until every event produced is delivered or given up on; NotDelivered when
+        any was given up on."""
+        left = self.producer.flush(self.delivery_timeout_s + 10)
+        self._check_delivered(left)
+
+    def _check_delivered(self, left: int = 0) -> None:
+        if self.failed or left:
+            first = self.first_failure or "still queued"
+            raise NotDelivered(f"{self.failed + left} events did not reach the cluster at "
+                               f"{self.bootstrap} (the first: {first}); the summary would not "
+                               "be what the scorer saw")  # fmt: skip
+
     def _produce(self, topic: str, key: str, value: bytes) -> None:
+        self._check_delivered()  # stop at the first event given up on
         while True:
             try:
                 self.producer.produce(topic, key=key.encode(), value=value)
@@ -143,7 +198,7 @@ class Simulator:
         for station_id, (city, station_type) in self._stations.items():
             record = {"station_id": station_id, "city": city, "station_type": station_type}
             self._produce(self.registry_topic, station_id, self.codec.encode("Station", record))
-        self.producer.flush(30)
+        self.flush()
         self.sent.stations = len(self.world.stations)
 
     def publish_history(self) -> None:
@@ -170,7 +225,7 @@ class Simulator:
                 }  # fmt: skip
                 self._send_order(order, *self._stations[home])
                 self.sent.history_orders += 1
-        self.producer.flush(60)
+        self.flush()
 
     def wait_until_consumed(self, group: str, timeout: float = 300) -> None:
         """Hold the live sessions until the scorer has recorded the published history."""
@@ -179,7 +234,8 @@ class Simulator:
             if sum(consumer_lag(self.bootstrap, group, self.orders_topic).values()) == 0:
                 return
             time.sleep(0.5)
-        raise TimeoutError(f"group {group} did not consume {self.orders_topic} in {timeout}s")
+        raise ScorerError(f"group {group} did not consume {self.orders_topic} in {timeout:g} s: "
+                          "is its worker running?")  # fmt: skip
 
     def _send_order(self, order: dict[str, Any], city: str, station_type: str) -> None:
         user = order["user_id"]
@@ -448,11 +504,11 @@ def main(argv: list[str] | None = None) -> int:
     options, summary_path, wait_for_group, truth_path = parse_args(argv)
     try:
         bootstrap = bootstrap_servers()
-    except BrokerError as exc:
+        simulator = Simulator(bootstrap, options)
+        sent = simulator.run(wait_for_group)
+    except ScorerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    simulator = Simulator(bootstrap, options)
-    sent = simulator.run(wait_for_group)
     if truth_path:
         truth_path.parent.mkdir(parents=True, exist_ok=True)
         pd.DataFrame(simulator.truth).to_csv(truth_path, index=False)

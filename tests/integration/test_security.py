@@ -4,7 +4,7 @@ Kafka: a second local broker of the project's own whose only client listener is 
 with SCRAM-SHA-512 (certificates from infra/kafka/tls.py, the user added when its storage
 is formatted). A worker and the simulator round-trip through it; a wrong password, a
 plaintext client and an untrusted authority are each refused with a message naming the
-cause; the password is in no log.
+cause, by the admin command line and by the simulator alike; the password is in no log.
 
 Web: with SCORER_WEB_TOKEN set, nothing that scores or shows a customer answers without
 it, the probes and metrics stay open, the browser's sign-in sets a cookie that is not the
@@ -135,11 +135,16 @@ def test_a_wrong_password_a_plaintext_client_and_an_untrusted_authority_are_refu
         "untrusted authority": ({"kafka_ssl_ca_file": str(other.certificate)},
                                 "certificate verify failed"),
     }  # fmt: skip
+    # The admin command line, and a station's producer (the simulator), which used to wait
+    # on its flush for minutes and then report the events as sent.
+    clients = {"admin": ("infra.kafka.admin", "list-topics"),
+               "simulator": ("stations.simulator", "--duration", "1", "--users", "5")}  # fmt: skip
     for case, (changed, cause) in cases.items():
-        done = _module(_env(secure_broker, **changed), "infra.kafka.admin", "list-topics")
-        said = done.stdout + done.stderr
-        assert done.returncode == 1 and cause in said, (case, said)
-        assert password not in said and "not-the-password" not in said, case
+        for client, command in clients.items():
+            done = _module(_env(secure_broker, **changed), *command, timeout=120)
+            said = done.stdout + done.stderr
+            assert done.returncode == 1 and cause in said, (case, client, said)
+            assert password not in said and "not-the-password" not in said, (case, client)
     ok = _module(_env(secure_broker), "infra.kafka.admin", "list-topics")
     assert ok.returncode == 0, ok.stderr  # and the right settings get in
 

@@ -1,9 +1,14 @@
-"""Topic creation against the real broker: idempotent, configured, and clear when it fails."""
+"""Topic creation against the real broker: idempotent, configured, and clear when it fails;
+the simulator refuses to publish to topics that do not exist."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource
@@ -52,3 +57,18 @@ def test_unreachable_broker_names_the_address_and_the_fix() -> None:
     with pytest.raises(BrokerError, match=r"127\.0\.0\.1:1.*make broker"):
         check_reachable(admin, "127.0.0.1:1", timeout=3)
     assert time.monotonic() - began < 30  # a bounded failure, not a hang
+
+
+def test_the_simulator_names_the_topics_that_do_not_exist(kafka_bootstrap: str) -> None:
+    # The broker creates no topic on its own (infra/kafka/server.properties.template): a
+    # station publishing before `make topics` would only see its events time out.
+    prefix = f"test.missing.{uuid.uuid4().hex[:8]}."
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+           "SCORER_TOPIC_PREFIX": prefix}  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "stations.simulator", "--duration", "1"],
+                          cwd=Path(__file__).resolve().parents[2], env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr[-2000:]
+    said = done.stderr
+    assert f"has no topic {prefix}station.registry, {prefix}station.orders" in said, said
+    assert "make topics" in said and "Traceback" not in said and done.stdout == "", said
