@@ -12,6 +12,7 @@ import json
 import signal
 import time
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,10 @@ def _histories(w1: Worker, w2: Worker, expected: dict[str, int]) -> dict[str, ob
         if time.monotonic() > deadline:
             return bodies
         time.sleep(1)
+
+
+def _ms(at: datetime | int) -> int:
+    return int(at.timestamp() * 1000) if isinstance(at, datetime) else at
 
 
 @pytest.mark.parametrize("mode", ["sigterm", "sigkill-restart"])
@@ -99,6 +104,12 @@ def test_two_workers_lose_nothing_and_count_once(
                 1 for u, body in histories.items()
                 if orders_of(body) != sent["orders_per_user"][u]),
         }  # fmt: skip
+        # How long sessions waited for their recommendation: those of the stopped worker's
+        # partitions wait for the rebalance (after a SIGKILL, for its session to time out).
+        waits = sorted(_ms(r["scored_at"]) - _ms(r["event_time"]) for r in recs)
+        seen["wait_ms"] = {"p50": waits[len(waits) // 2], "p99": waits[len(waits) * 99 // 100],
+                           "max": waits[-1],
+                           "over_5s": sum(1 for w in waits if w > 5000)}  # fmt: skip
         seen["wrong_counts"] = {u: {"history": orders_of(b), "sent": sent["orders_per_user"][u]}
                                 for u, b in histories.items()
                                 if orders_of(b) != sent["orders_per_user"][u]}  # fmt: skip
