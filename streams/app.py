@@ -72,11 +72,6 @@ app = ScorerApp(
     # Short fetch batches: Faust hands a batch out before it fetches again, so a long one
     # keeps the internal hops waiting (see first_topics).
     broker_max_poll_records=500,
-    # A worker killed without notice keeps its partitions until its session times out:
-    # Faust's 60 s left a third of the stations without recommendations for a minute (the
-    # SIGKILL failover test); heartbeats every third of it, at most Faust's 3 s.
-    broker_session_timeout=_conf.scorer_session_timeout_s,
-    broker_heartbeat_interval=min(3.0, _conf.scorer_session_timeout_s / 3),
     # Every table write and hop is its own Kafka message: a 2 ms linger lets them share
     # requests (measured: a third less CPU at 300 sessions/s) for at most 2 ms per hop.
     producer_linger=0.002,

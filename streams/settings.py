@@ -35,11 +35,6 @@ class Settings(KafkaSettings):
     scorer_conversion_window_s: int = Field(
         default=1800, ge=1, description="how long an order can follow a session"
     )
-    scorer_session_timeout_s: float = Field(
-        default=10, ge=6, le=90,
-        description="how long the group waits for a worker that went silent (killed, hung) "
-        "before its partitions go to the others; 6 s is the broker's least by default",
-    )  # fmt: skip
     scorer_model_dir: Path = Field(
         default=Path("out/model"),
         description="model artifact served until scoring.models announces a live version",

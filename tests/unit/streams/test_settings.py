@@ -65,19 +65,3 @@ def test_the_web_token_comes_from_the_file_first_and_is_never_shown(
     monkeypatch.setenv("SCORER_WEB_TOKEN_FILE", str(tmp_path / "nowhere"))
     with pytest.raises(SettingsError, match=r"SCORER_WEB_TOKEN_FILE=.*cannot be read"):
         load_settings(Settings).web_token()
-
-
-@pytest.mark.parametrize(("value", "words"), [("3", "greater than or equal to 6"),
-                                              ("120", "less than or equal to 90")])  # fmt: skip
-def test_a_session_timeout_the_group_cannot_take_is_refused(
-    monkeypatch: pytest.MonkeyPatch, value: str, words: str
-) -> None:
-    # Below the broker's group.min.session.timeout.ms (6 s) the broker refuses the join;
-    # above Faust's request timeout (90 s) Faust refuses to start.
-    monkeypatch.setenv("SCORER_SESSION_TIMEOUT_S", value)
-    with pytest.raises(SettingsError) as caught:
-        load_settings(Settings)
-    assert f"SCORER_SESSION_TIMEOUT_S='{value}'" in str(caught.value), caught.value
-    assert words in str(caught.value), caught.value
-    monkeypatch.setenv("SCORER_SESSION_TIMEOUT_S", "6")
-    assert load_settings(Settings).scorer_session_timeout_s == 6
