@@ -23,8 +23,9 @@ LATENCY = Histogram("scorer_latency_seconds",
                     "recommendation", buckets=LATENCY_BUCKETS, registry=REGISTRY)  # fmt: skip
 HOP = Histogram("scorer_hop_seconds",
                 "Each hop of a session through the worker: received (station's send to the "
-                "join), requested (the join's send to scoring), scored (read by scoring to "
-                "its forward pass done), published (to its recommendation produced)",
+                "join), requested (the join's send to scoring, only for a session whose "
+                "customer's history another worker holds), scored (read by the join or by "
+                "scoring to its forward pass done), published (to its recommendation produced)",
                 ["hop"], buckets=LATENCY_BUCKETS, registry=REGISTRY)  # fmt: skip
 HOP_RECEIVED, HOP_REQUESTED, HOP_SCORED, HOP_PUBLISHED = (
     HOP.labels(hop=hop) for hop in ("received", "requested", "scored", "published")

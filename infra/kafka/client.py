@@ -14,9 +14,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiokafka.partitioner import murmur2
+
 from infra.kafka.settings import kafka_settings
 
 PARTITIONER = "murmur2_random"
+
+
+def key_partition(key: bytes, partitions: int) -> int:
+    """The partition of `partitions` that PARTITIONER, Faust and Java put `key` in."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def client_config(bootstrap: str, **extra: Any) -> dict[str, Any]:

@@ -1,9 +1,14 @@
-"""join_faces: sessions meet their faces (keyed by session_id), then go to scoring by user.
+"""join_faces: sessions meet their faces (keyed by session_id), then are scored.
 
 One stream carries station.sessions and station.faces, co-partitioned, so that
-partition p of both is handled together. The rules are in
-streams/rules/join_faces.py; this agent applies them, keeps the `pending` table, and sends
-ready sessions to scoring.requests keyed by the resolved user (DESIGN steps 1-2).
+partition p of both is handled together, in micro-batches (SCORER_BATCH_MAX,
+SCORER_BATCH_WAIT_MS). The rules are in streams/rules/join_faces.py; this agent applies
+them and keeps the `pending` table (DESIGN steps 1-2). A ready session whose customer's
+history this worker holds (the user's partition of user-history is active here: every
+new customer's, whose key is the session's own, and all of them on a single worker) is
+scored at once by score_sessions.score_ready, with no Kafka message between; the others
+go to scoring.requests keyed by the resolved user, for the worker that holds theirs
+(DESIGN step 3). A consumed Faust message costs more CPU than the join itself.
 What it scored lately is kept in memory and read back from scoring.recommendations on
 every assignment (streams/kafka/outputs.py), so a replayed session or a late face never
 yields a second recommendation.
@@ -14,15 +19,19 @@ deadlines of each partition in memory, rebuilt from the table after rebalances).
 
 from __future__ import annotations
 
+import logging
+from functools import partial
 from typing import Any, cast
 
 from faust.types import EventT
 from mode import CrashingSupervisor
 
+from infra.kafka.client import key_partition
 from streams import channels, metrics
+from streams.agents import score_sessions
 from streams.app import app
 from streams.clock import now_ms, to_ms, written_ms
-from streams.deadletters import decode_or_dead_letter, handle_or_dead_letter
+from streams.deadletters import CONTENT_ERRORS, decode_or_dead_letter, handle_or_dead_letter
 from streams.kafka.outputs import ReadBack, RecentKeys, replay_start
 from streams.records import Joined, Match, PendingEntry, ScoringRequest, Session
 from streams.rules import join_faces as rules
@@ -31,6 +40,7 @@ from streams.runtime import current
 from streams.settings import settings
 from streams.tables import pending, settled, writing_to
 
+log = logging.getLogger(__name__)
 deadlines = DeadlineIndex(pending)
 # Sessions sent to scoring lately. Recommendations are keyed by session_id too: partition
 # p of that topic holds the outcome of partition p of this join.
@@ -40,14 +50,20 @@ read_back = ReadBack()  # open once `scored` holds the owned partitions' tail
 
 @app.agent(supervisor_strategy=CrashingSupervisor, channel=channels.join_input)
 async def join_faces(stream: Any) -> None:
-    route = channels.by_topic({channels.SESSIONS: _on_session, channels.FACES: _on_face})
-
-    async def handle(event: EventT) -> None:
-        await read_back.wait()
-        await route(event)
-
-    async for event in stream.events():
-        await handle_or_dead_letter("join_faces", event, handle)
+    conf = settings()
+    within = conf.scorer_batch_wait_ms / 1000
+    async for events in stream.take_events(conf.scorer_batch_max, within=within):
+        ready: list[Joined] = []
+        route = channels.by_topic({channels.SESSIONS: partial(_on_session, ready=ready),
+                                   channels.FACES: partial(_on_face, ready=ready)})  # fmt: skip
+        read_at = now_ms()
+        for event in events:
+            await read_back.wait()
+            if event.message.generation_id != app.consumer_generation_id:
+                continue  # fetched before the latest assignment: it is handed again
+            with writing_to(event.message.topic, event.message.partition):  # its pending
+                await handle_or_dead_letter("join_faces", event, route)
+        await _score_or_send(ready, read_at)
 
 
 def _count(outcome: str) -> None:
@@ -55,7 +71,7 @@ def _count(outcome: str) -> None:
         metrics.FACE_JOIN.labels(outcome=outcome).inc()
 
 
-async def _on_session(event: EventT) -> None:
+async def _on_session(event: EventT, ready: list[Joined]) -> None:
     record = await decode_or_dead_letter(event, "SessionStarted")
     if record is None:
         return
@@ -70,10 +86,10 @@ async def _on_session(event: EventT) -> None:
     step = rules.on_session(pending.get(session_id), session, event.message.partition, now_ms(),
                            written_ms(event),
                            current().settings.scorer_face_wait_ms)  # fmt: skip
-    await _apply(session_id, step, event.message.partition)
+    _apply(session_id, step, event.message.partition, ready)
 
 
-async def _on_face(event: EventT) -> None:
+async def _on_face(event: EventT, ready: list[Joined]) -> None:
     record = await decode_or_dead_letter(event, "FaceDetected")
     if record is None:
         return
@@ -86,7 +102,7 @@ async def _on_face(event: EventT) -> None:
     step = rules.on_face(pending.get(session_id), record["face"], match, event.message.partition,
                         now_ms(), written_ms(event),
                         current().settings.scorer_face_wait_ms)  # fmt: skip
-    await _apply(session_id, step, event.message.partition)
+    _apply(session_id, step, event.message.partition, ready)
 
 
 @app.timer(interval=settings().scorer_tick_ms / 1000)
@@ -98,16 +114,18 @@ async def end_face_waits() -> None:
     now = now_ms()
     owned = {tp.partition for tp in app.assignor.assigned_actives()
              if tp.topic == channels.SESSIONS}  # fmt: skip
+    ready: list[Joined] = []
     for partition in sorted(owned):
         due = deadlines.due_entries(partition, now)
         if due:
             with writing_to(channels.SESSIONS, partition):
                 for session_id, entry in due:
-                    await _apply(session_id, rules.on_tick(cast(PendingEntry, entry), now),
-                                 partition)  # fmt: skip
+                    _apply(session_id, rules.on_tick(cast(PendingEntry, entry), now), partition,
+                           ready)  # fmt: skip
+    await _score_or_send(ready, now)
 
 
-async def _apply(session_id: str, step: rules.Step, partition: int) -> None:
+def _apply(session_id: str, step: rules.Step, partition: int, ready: list[Joined]) -> None:
     _count(step.outcome)
     if step.entry is None:
         if pending.get(session_id) is not None:
@@ -117,24 +135,53 @@ async def _apply(session_id: str, step: rules.Step, partition: int) -> None:
         pending[session_id] = step.entry
         deadlines.keep(partition, session_id, step.entry)
     if step.ready is not None:
-        # Send first, then remember: a crash in between repeats the request (the scorer
-        # drops the repeat), where the other order could lose the session.
-        _send_to_scoring(step.ready)
+        # Remembered now, so that a copy later in the batch is a duplicate; the batch's
+        # events are acknowledged only once it is scored or sent (_score_or_send).
+        ready.append(step.ready)
         scored.add(session_id, now_ms(), step.ready["event_ms"])
 
 
-def _send_to_scoring(ready: Joined) -> None:
+async def _score_or_send(ready: list[Joined], read_at: int) -> None:
+    """Score here the sessions whose customer's history this worker holds (one consumed
+    message a session); send the others to scoring.requests, keyed by user, for the
+    worker that holds theirs. A new customer's key is the session's own, always here."""
+    if not ready:
+        return
+    partitions = current().settings.scorer_partitions
+    held = {tp.partition for tp in app.assignor.assigned_actives()
+            if tp.topic == channels.SCORING_REQUESTS}  # fmt: skip
+    here: list[score_sessions.Ready] = []
+    away: list[score_sessions.Ready] = []
+    for joined in ready:
+        request = _request(joined)
+        partition = key_partition(_request_key(request), partitions)
+        item = score_sessions.Ready(request, partition, joined["event_ms"])
+        (here if partition in held else away).append(item)
+    if here:
+        try:
+            away += await score_sessions.score_ready(here, read_at)
+        except CONTENT_ERRORS:  # the scorer's agent dead-letters what cannot be scored
+            log.exception("scoring %d joined sessions failed; sent to scoring", len(here))
+            away += here
+    for item in away:
+        current().publisher.publish(channels.SCORING_REQUESTS, _request_key(item.request),
+                                    item.request.to_bytes())  # fmt: skip
+
+
+def _request(ready: Joined) -> ScoringRequest:
     session, match = ready["session"], ready["match"]
     user_id = rules.resolve_user(session["user_id"], match and match["matched_user_id"],
                                  match and match["match_score"],
                                  current().settings.scorer_match_threshold)  # fmt: skip
-    request = ScoringRequest(
+    return ScoringRequest(
         session_id=session["session_id"], station_id=session["station_id"],
         started_at_ms=session["started_at_ms"], user_id=user_id, face=ready["face"],
         join=ready["join"], event_time_ms=ready["event_ms"],
     )  # fmt: skip
-    key = (user_id or session["session_id"]).encode()
-    current().publisher.publish(channels.SCORING_REQUESTS, key, request.to_bytes())
+
+
+def _request_key(request: ScoringRequest) -> bytes:
+    return (request.user_id or request.session_id).encode()
 
 
 async def _forget_index(app: Any, *args: Any, **kwargs: Any) -> None:

@@ -1,7 +1,9 @@
 """score_sessions: micro-batches of ready sessions through the MLP (keyed by user_id).
 
 Each batch is one forward pass (DESIGN step 3); the user history table is read here,
-never written (record_orders owns it). The batch is bounded in size and in wait
+never written (record_orders owns it). The join hands its batches here directly when this
+worker holds the customers' histories (streams/agents/join_faces.py); this agent reads
+the rest from scoring.requests. The batch is bounded in size and in wait
 (SCORER_BATCH_MAX, SCORER_BATCH_WAIT_MS). A request repeated after a restart is dropped:
 the sessions recommended lately are kept in memory and, on every assignment, read back
 from the whole of scoring.recommendations (keyed by session, not like this stream).
@@ -10,7 +12,8 @@ from the whole of scoring.recommendations (keyed by session, not like this strea
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from faust.types import EventT
 from mode import CrashingSupervisor
@@ -36,7 +39,7 @@ from streams.rules.score_sessions import (
 from streams.runtime import current
 from streams.serving import Serving, in_share
 from streams.settings import settings
-from streams.tables import user_history
+from streams.tables import user_history, writing_to
 
 log = logging.getLogger(__name__)
 recommended = RecentKeys(channels.RECOMMENDATIONS, settings().scorer_dedup_window_s * 1000)
@@ -56,14 +59,20 @@ async def score_sessions(stream: Any) -> None:
                 await send_dead_letter(event, "processing_error", f"{type(exc).__name__}: {exc}")
 
 
+class Ready(NamedTuple):
+    """A session to score: its request, the partition of the user history table that
+    holds its customer, and when its input was written (None: a timer's decision)."""
+
+    request: ScoringRequest
+    partition: int
+    input_ms: int | None
+
+
 async def score_batch(events: list[EventT]) -> None:
-    """Score a batch in one forward pass and publish a Recommendation per new session."""
-    rt = current()
-    await read_back.wait()
-    serving = rt.models.serving()  # a new model version swaps in here, between batches
-    rows, kept, summaries = [], [], []
+    """Score a batch of scoring.requests in one forward pass (score_ready)."""
     metrics.EVENTS.labels(topic=topics.SCORING_REQUESTS.name).inc(len(events))
     read_at = now_ms()
+    items, by_session = [], {}
     for event in events:
         written_at = written_ms(event)
         metrics.HOP_REQUESTED.observe(max(0, read_at - written_at) / 1000)
@@ -72,20 +81,54 @@ async def score_batch(events: list[EventT]) -> None:
         except CodecError as exc:
             await send_dead_letter(event, exc.reason, str(exc))
             continue
-        if request.session_id in recommended:
-            continue  # replayed after a restart: recommended already
-        station = await rt.registry.lookup(request.station_id)
-        if station is None:  # removed from the registry since the join accepted it
-            await send_dead_letter(
-                event, "unknown_station", f"station {request.station_id!r} left the registry"
-            )
-            continue
+        items.append(Ready(request, event.message.partition, written_at))
+        by_session[request.session_id] = event
+    for item in await score_ready(items, read_at):  # left the registry since the join
+        event, station = by_session[item.request.session_id], item.request.station_id
+        await send_dead_letter(event, "unknown_station", f"station {station!r} left the registry")
+
+
+async def score_ready(items: Sequence[Ready], read_at: int) -> list[Ready]:
+    """Score the sessions not recommended yet in one forward pass and publish a
+    Recommendation for each; those whose station is not in the registry are returned,
+    unscored.
+
+    Called by this agent for what it reads from scoring.requests, and by join_faces for
+    the sessions whose customer's history this worker holds (no Kafka hop between).
+    """
+    rt = current()
+    await read_back.wait()
+    stations, unknown = [], []
+    for item in items:
+        station = await rt.registry.lookup(item.request.station_id)
+        if station is None:
+            unknown.append(item)
+        else:
+            stations.append((item, station))
+    # Nothing below awaits: no other batch can score one of these sessions meanwhile.
+    _score_and_publish(stations, read_at)
+    return unknown
+
+
+def _score_and_publish(items: list[tuple[Ready, dict[str, str]]], read_at: int) -> None:
+    rt = current()
+    serving = rt.models.serving()  # a new model version swaps in here, between batches
+    rows, kept, summaries, inputs_ms = [], [], [], []
+    seen: set[str] = set()
+    for item, station in items:
+        request = item.request
+        if request.session_id in recommended or request.session_id in seen:
+            continue  # replayed after a restart, or twice in the batch: recommended once
+        seen.add(request.session_id)
         user = request.user_id
-        summary = history.summary(user_history.get(user)) if user else None
+        summary = None
+        if user:
+            with writing_to(channels.SCORING_REQUESTS, item.partition):  # its partition's store
+                summary = history.summary(user_history.get(user))
         rows.append(session_row(request.started_at_ms, request.face, station, summary))
         kept.append(request)
         summaries.append(summary)
-        recommended.add(request.session_id, now_ms(), written_at)  # a repeat in the batch too
+        inputs_ms.append(item.input_ms)
     if not rows:
         return
     with metrics.INFERENCE.time():
@@ -94,10 +137,12 @@ async def score_batch(events: list[EventT]) -> None:
     metrics.BATCH_SIZE.observe(len(rows))
     scored_at = now_ms()
     metrics.HOP_SCORED.observe(max(0, scored_at - read_at) / 1000)
-    for request, ranked, version, worth in zip(kept, scored.results, scored.versions, values,
-                                               strict=True):  # fmt: skip
+    for request, ranked, version, worth, input_ms in zip(
+        kept, scored.results, scored.versions, values, inputs_ms, strict=True
+    ):
         record = recommendation(request, ranked, version, scored_at, worth)
         value = rt.codec.encode_built("Recommendation", record)
+        recommended.add(request.session_id, scored_at, input_ms)
         rt.publisher.publish(channels.RECOMMENDATIONS, request.session_id.encode(), value)
         published = now_ms()
         metrics.HOP_PUBLISHED.observe(max(0, published - scored_at) / 1000)

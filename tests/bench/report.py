@@ -175,7 +175,12 @@ def markdown(results: dict[str, Any]) -> str:
         out += ["", f"## Scorer latency by hop at {hops['at_eps']}/s (ms)", "",
                 "| hop | p50 | p99 |", "|---|---:|---:|"]  # fmt: skip
         out += [f"| {hop} | {v['p50']:.1f} | {v['p99']:.1f} |" for hop, v in hops.items()
-                if hop != "at_eps"]  # fmt: skip
+                if isinstance(v, dict)]  # fmt: skip
+        share = hops.get("via_requests_share")
+        if share is not None:
+            out += ["", f"Sent on through scoring.requests (the customer's history held by "
+                        f"another worker): {share:.1%} of sessions; the others were joined and "
+                        f"scored by one consumer."]  # fmt: skip
     sb = results.get("state_bytes")
     if sb:
         mem = sb["memory_bytes_per_recommended_session"]

@@ -423,31 +423,42 @@ def _offer(run: Running, ctx: Context, producer: Producer, topic: str, pool: Poo
     return result
 
 
-HOPS = ("sent_to_joined", "joined_to_scored", "scored_to_published", "published_to_consumed")
+#: Every session: the station's send to scored (join and scoring in one consumer when the
+#: worker holds the customer's history), to the recommendation's send, to its reader.
+HOPS = ("sent_to_scored", "scored_to_published", "published_to_consumed")
+#: Only the sessions sent on through scoring.requests (history held by another worker).
+VIA_REQUESTS = ("sent_to_joined", "joined_to_scored")
 
 
 def hops(sent_at: dict[bytes, float], requests: Arrivals,
-         arrivals: Arrivals) -> dict[str, dict[str, float]]:  # fmt: skip
-    """p50/p99 of each hop, per session, from the Kafka timestamps of the scoring request
-    (the join's send) and of the recommendation (its send), and its scored_at."""
+         arrivals: Arrivals) -> dict[str, Any]:  # fmt: skip
+    """p50/p99 of each hop, per session, from the Kafka timestamps of the recommendation
+    (its send) and, for a session sent on to scoring, of its scoring request (the join's
+    send); and the share of sessions that took that extra hop."""
     codec = Codec()
-    spans: dict[str, list[float]] = {hop: [] for hop in HOPS}
+    spans: dict[str, list[float]] = {hop: [] for hop in (*HOPS, *VIA_REQUESTS)}
     for key, sent in sent_at.items():
-        if key not in requests.kept or key not in arrivals.kept:
+        if key not in arrivals.kept:
             continue
-        joined = requests.kept[key][0]
         published, value = arrivals.kept[key]
         scored_at = codec.decode(value, "Recommendation")["scored_at"]
         scored = (scored_at.timestamp() if hasattr(scored_at, "timestamp")
                   else scored_at / 1000)  # fmt: skip
         arrived = arrivals.first_seen[key]
-        for hop, span in zip(HOPS, (joined - sent, scored - joined, published - scored,
-                                    arrived - published), strict=True):  # fmt: skip
+        for hop, span in zip(HOPS, (scored - sent, published - scored, arrived - published),
+                             strict=True):  # fmt: skip
             spans[hop].append(span)
-    out = {}
+        if key in requests.kept:
+            joined = requests.kept[key][0]
+            spans["sent_to_joined"].append(joined - sent)
+            spans["joined_to_scored"].append(scored - joined)
+    out: dict[str, Any] = {}
     for hop, values in spans.items():
-        p = percentiles_ms(values)
-        out[hop] = {"p50": p["p50"], "p99": p["p99"]}
+        if values:
+            p = percentiles_ms(values)
+            out[hop] = {"p50": p["p50"], "p99": p["p99"]}
+    scored_all = len(spans["sent_to_scored"])
+    out["via_requests_share"] = len(spans["joined_to_scored"]) / scored_all if scored_all else None
     return out
 
 

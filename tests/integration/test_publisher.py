@@ -4,11 +4,13 @@ topic, and while the broker is unreachable it confirms nothing."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from infra.kafka.client import key_partition
 from streams.kafka.publisher import Publisher
 
 pytestmark = pytest.mark.kafka
@@ -44,3 +46,34 @@ def test_nothing_is_confirmed_while_the_broker_is_away() -> None:
         assert asyncio.run(publisher.delivered(0.5)) is False
     finally:
         publisher.close(timeout=0)
+
+
+def test_a_key_lands_where_key_partition_says(
+    kafka_bootstrap: str, topic_factory: Callable[..., str]
+) -> None:
+    """The join scores a session here when key_partition puts its customer on a partition
+    this worker holds: that must be the partition the producer writes the key to."""
+    topic = topic_factory("keyed", partitions=6)
+    publisher = Publisher(kafka_bootstrap)
+    keys = [f"user-{i}".encode() for i in range(300)] + [b"", "顾客-7".encode()]
+    try:
+        for key in keys:
+            publisher.publish(topic, key, b"v")
+        assert asyncio.run(publisher.delivered(30)) is True
+    finally:
+        publisher.close()
+    consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": "keyed",
+                         "auto.offset.reset": "earliest", "log_level": 3})  # fmt: skip
+    landed: dict[bytes, int] = {}
+    try:
+        consumer.subscribe([topic])
+        deadline = time.monotonic() + 30
+        while len(landed) < len(keys) and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is not None and msg.error() is None:
+                landed[msg.key() or b""] = msg.partition()
+    finally:
+        consumer.close()
+    assert len(landed) == len(keys)
+    assert {k: key_partition(k, 6) for k in keys} == landed
+    assert len(set(landed.values())) == 6  # the keys spread: the check covers every partition
