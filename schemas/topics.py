@@ -55,6 +55,11 @@ SESSION_ORDERS = TopicSpec("scoring.session-orders", "session_id", "OrderPlaced 
 SCORING_REQUESTS = TopicSpec(
     "scoring.requests", "user_id, or session_id for a new user", "ScoringRequest (JSON)"
 )
+# A recommendation scored by a worker that does not track its session's conversion, for
+# the one that does (the others are handed over in memory).
+RECOMMENDATIONS_TO_TRACK = TopicSpec(
+    "scoring.recommendations-to-track", "session_id", "Recommendation"
+)
 
 ALL: tuple[TopicSpec, ...] = (
     SESSIONS,
@@ -70,6 +75,7 @@ ALL: tuple[TopicSpec, ...] = (
     FEATURES,
     SCORING_REQUESTS,
     SESSION_ORDERS,
+    RECOMMENDATIONS_TO_TRACK,
 )
 
 

@@ -31,7 +31,11 @@ class ScorerApp(faust.App):
     #: so a backlog on station.sessions cannot starve scoring (README, Performance).
     first_topics = frozenset(
         topics.named(spec, _conf.scorer_topic_prefix)
-        for spec in (topics.SCORING_REQUESTS, topics.SESSION_ORDERS)
+        for spec in (
+            topics.SCORING_REQUESTS,
+            topics.SESSION_ORDERS,
+            topics.RECOMMENDATIONS_TO_TRACK,
+        )
     )
 
     def _new_transport(self) -> TransportT:

@@ -29,6 +29,7 @@ CUSTOMER_PROFILES = topics.named(topics.CUSTOMER_PROFILES, PREFIX)
 SHADOW = topics.named(topics.SHADOW, PREFIX)
 FEATURES = topics.named(topics.FEATURES, PREFIX)
 SCORING_REQUESTS = topics.named(topics.SCORING_REQUESTS, PREFIX)
+RECOMMENDATIONS_TO_TRACK = topics.named(topics.RECOMMENDATIONS_TO_TRACK, PREFIX)
 _CATALOGUE = {topics.named(spec, PREFIX): spec.name for spec in topics.ALL}
 
 
@@ -59,9 +60,9 @@ def _raw(*names: str) -> Any:
 
 
 orders = _raw(topics.named(topics.ORDERS, PREFIX))
-# Conversion tracking reads recommendations, orders and shadow results by session as one
-# stream.
-conversion_input = _raw(RECOMMENDATIONS, SESSION_ORDERS, SHADOW)
+# Conversion tracking reads the recommendations scored on other workers, orders and
+# shadow results by session as one stream (those scored here are handed over in memory).
+conversion_input = _raw(RECOMMENDATIONS_TO_TRACK, SESSION_ORDERS, SHADOW)
 dead_letters = _raw(topics.named(topics.DEAD_LETTERS, PREFIX))
 # The face join reads sessions and faces as one co-partitioned stream.
 join_input = _raw(SESSIONS, FACES)

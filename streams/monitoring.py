@@ -25,7 +25,7 @@ from streams.runtime import current
 
 # The topics the agents consume (ticks are the scorer's own clock, not work to do).
 WATCHED = frozenset(spec.name for spec in (topics.SESSIONS, topics.FACES, topics.ORDERS,
-                    topics.SCORING_REQUESTS, topics.RECOMMENDATIONS,
+                    topics.SCORING_REQUESTS, topics.RECOMMENDATIONS_TO_TRACK,
                     topics.SESSION_ORDERS))  # fmt: skip
 
 # What each kind of state holds, read when /metrics is scraped.

@@ -22,11 +22,12 @@ from model.customers import history
 from schemas import topics
 from schemas.codec import CodecError
 from streams import channels, metrics
+from streams.agents import track_conversions
 from streams.app import app
 from streams.clock import now_ms, written_ms
 from streams.deadletters import CONTENT_ERRORS, send_dead_letter
 from streams.kafka.outputs import ReadBack, RecentKeys, replay_start
-from streams.records import ScoringRequest
+from streams.records import Recommendation, ScoringRequest
 from streams.rules.profile_customers import segments_and_values
 from streams.rules.score_sessions import (
     FEATURES_SALT,
@@ -105,12 +106,19 @@ async def score_ready(items: Sequence[Ready], read_at: int) -> list[Ready]:
             unknown.append(item)
         else:
             stations.append((item, station))
-    # Nothing below awaits: no other batch can score one of these sessions meanwhile.
-    _score_and_publish(stations, read_at)
+    handed: list[tuple[Recommendation, int]] = []
+    try:  # nothing in it awaits: no other batch can score one of these sessions meanwhile
+        _score_and_publish(stations, read_at, handed)
+    finally:  # what was published reaches its tracker, even if a later session failed
+        if handed:
+            await track_conversions.track_recommended(handed)
     return unknown
 
 
-def _score_and_publish(items: list[tuple[Ready, dict[str, str]]], read_at: int) -> None:
+def _score_and_publish(items: list[tuple[Ready, dict[str, str]]], read_at: int,
+                       handed: list[tuple[Recommendation, int]]) -> None:  # fmt: skip
+    """Score and publish; each recommendation whose conversion this worker tracks goes
+    into `handed` with its partition, the others to scoring.recommendations-to-track."""
     rt = current()
     serving = rt.models.serving()  # a new model version swaps in here, between batches
     rows, kept, summaries, inputs_ms = [], [], [], []
@@ -143,7 +151,13 @@ def _score_and_publish(items: list[tuple[Ready, dict[str, str]]], read_at: int) 
         record = recommendation(request, ranked, version, scored_at, worth)
         value = rt.codec.encode_built("Recommendation", record)
         recommended.add(request.session_id, scored_at, input_ms)
-        rt.publisher.publish(channels.RECOMMENDATIONS, request.session_id.encode(), value)
+        key = request.session_id.encode()
+        rt.publisher.publish(channels.RECOMMENDATIONS, key, value)
+        partition = track_conversions.tracked_here(request.session_id)
+        if partition is None:
+            rt.publisher.publish(channels.RECOMMENDATIONS_TO_TRACK, key, value)
+        else:
+            handed.append((record, partition))
         published = now_ms()
         metrics.HOP_PUBLISHED.observe(max(0, published - scored_at) / 1000)
         metrics.LATENCY.observe(max(0, published - request.event_time_ms) / 1000)

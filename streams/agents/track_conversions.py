@@ -1,8 +1,11 @@
 """track_conversions: did a recommended session end in an order? (keyed by session_id)
 
-Reads the recommendations, the orders that carry a session_id (re-keyed by session_id by
+Takes the recommendations, the orders that carry a session_id (re-keyed by session_id by
 record_orders into scoring.session-orders) and the shadow's results, co-partitioned; each
-decided session's log loss, and its shadow's, is counted. The first order within
+decided session's log loss, and its shadow's, is counted. A recommendation scored on the
+worker that tracks its session (every one the join scores, streams/agents/join_faces.py)
+is handed over in memory (`track_recommended`): only those scored on another worker come
+through Kafka, on scoring.recommendations-to-track. The first order within
 SCORER_CONVERSION_WINDOW_S decides the outcome; without one the outcome is NO_PURCHASE at
 the window's end. Each outcome is published to scoring.conversions and counted once.
 
@@ -17,11 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from faust.types import EventT
 from mode import CrashingSupervisor
 
+from infra.kafka.client import key_partition
 from infra.kafka.reading import Written, read_tail
 from schemas.codec import CodecError
 from streams import channels, metrics
@@ -29,6 +34,7 @@ from streams.app import app
 from streams.clock import now_ms, to_ms, written_ms
 from streams.deadletters import CONTENT_ERRORS, handle_or_dead_letter
 from streams.kafka.outputs import ReadBack, RecentKeys, replay_start
+from streams.records import Recommendation
 from streams.rules import outcome_loss as loss
 from streams.rules import track_conversions as rules
 from streams.rules.deadlines import DeadlineIndex
@@ -42,7 +48,12 @@ deadlines = DeadlineIndex(state)
 #: What a rebuild reads back: every entry still held began within it.
 SPAN_MS = (_conf.scorer_conversion_window_s + _conf.scorer_dedup_window_s) * 1000
 published = RecentKeys(channels.CONVERSIONS, SPAN_MS)
+#: What a rebuild reads back: every recommendation, however it reached the tracker.
 INPUTS = (channels.RECOMMENDATIONS, channels.SESSION_ORDERS, channels.SHADOW)
+#: The inputs whose uncommitted tail a new owner is handed again: its own, and the join's
+#: (whose sessions are scored and handed over in memory).
+HANDED_AGAIN = (channels.RECOMMENDATIONS_TO_TRACK, channels.SESSION_ORDERS, channels.SHADOW,
+                channels.SESSIONS, channels.FACES)  # fmt: skip
 shadows = loss.Shadows(SPAN_MS)  # shadow results waiting for their session's outcome
 read_back = ReadBack()  # open once the handed partitions' state is rebuilt
 owned: set[int] = set()
@@ -50,8 +61,8 @@ owned: set[int] = set()
 
 @app.agent(supervisor_strategy=CrashingSupervisor, channel=channels.conversion_input)
 async def track_conversions(stream: Any) -> None:
-    route = {channels.RECOMMENDATIONS: _on_recommendation, channels.SESSION_ORDERS: _on_order,
-             channels.SHADOW: _on_shadow}  # fmt: skip
+    route = {channels.RECOMMENDATIONS_TO_TRACK: _on_recommendation,
+             channels.SESSION_ORDERS: _on_order, channels.SHADOW: _on_shadow}  # fmt: skip
 
     async def handle(event: EventT) -> None:
         await read_back.wait()
@@ -67,7 +78,7 @@ def _window_ms() -> int:
     return current().settings.scorer_conversion_window_s * 1000
 
 
-def _rec(record: dict[str, Any]) -> dict[str, Any]:
+def _rec(record: Mapping[str, Any]) -> dict[str, Any]:
     """What a waiting recommendation keeps (in memory for the window: the few distinct
     stations, picks and versions are shared strings)."""
     return {"session_id": record["session_id"], "station_id": sys.intern(record["station_id"]),
@@ -83,12 +94,33 @@ def _order(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _on_recommendation(event: EventT) -> None:
-    rec = _rec(current().codec.decode(event.message.value, expect="Recommendation"))
+    record = current().codec.decode(event.message.value, expect="Recommendation")
+    _recommended(record, event.message.partition, written_ms(event))
+
+
+def tracked_here(session_id: str) -> int | None:
+    """The partition of the session's conversion when this worker tracks it, else None."""
+    partition = key_partition(session_id.encode(), _conf.scorer_partitions)
+    return partition if partition in owned else None
+
+
+async def track_recommended(records: list[tuple[Recommendation, int]]) -> None:
+    """Recommendations this worker published for sessions whose conversions it tracks
+    (`tracked_here`), each with its partition: no Kafka message between. One whose
+    partition was handed on meanwhile is left to its new owner, which reads it back."""
+    await read_back.wait()
+    now = now_ms()
+    for record, partition in records:
+        if partition in owned:
+            _recommended(record, partition, now)
+
+
+def _recommended(record: Mapping[str, Any], partition: int, input_ms: int) -> None:
+    rec = _rec(record)
     key = rec["session_id"]
-    entry, outcome = rules.on_recommendation(
-        state.get(key), rec, event.message.partition, now_ms(), _window_ms()
-    )
-    _apply(key, entry, outcome, event.message.partition, written_ms(event))
+    entry, outcome = rules.on_recommendation(state.get(key), rec, partition, now_ms(),
+                                             _window_ms())  # fmt: skip
+    _apply(key, entry, outcome, partition, input_ms)
 
 
 def _on_order(event: EventT) -> None:
@@ -220,7 +252,7 @@ async def _rebuild(app: Any, *args: Any, **kwargs: Any) -> None:
 
 async def _rebuild_assigned(app: Any) -> None:
     assigned = {tp.partition for tp in app.assignor.assigned_actives()
-                if tp.topic == channels.RECOMMENDATIONS}  # fmt: skip
+                if tp.topic == channels.RECOMMENDATIONS_TO_TRACK}  # fmt: skip
     handed, lost = assigned - owned, owned - assigned
     for key in [k for k, e in state.items() if e.get("partition") in lost]:
         del state[key]
@@ -229,7 +261,7 @@ async def _rebuild_assigned(app: Any) -> None:
     deadlines.forget_all()
     rt = current()
     since = await replay_start(rt.bootstrap, rt.settings.scorer_app_id,
-                               dict.fromkeys(INPUTS, assigned))  # fmt: skip
+                               dict.fromkeys(HANDED_AGAIN, assigned))  # fmt: skip
     await published.reload(rt.bootstrap, assigned, since)
     if not handed:
         return

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import struct
 from collections import deque
+from collections.abc import Mapping
 from typing import Any
 
 from model.features import CLASSES, purchase_class
@@ -21,7 +22,7 @@ _PACKED = struct.Struct(f"<{len(CLASSES)}f")
 _BUYS = {name: i for i, name in enumerate(CLASSES) if name != "NO_BUY"}
 
 
-def probabilities(recommendation: dict[str, Any]) -> bytes:
+def probabilities(recommendation: Mapping[str, Any]) -> bytes:
     """A Recommendation's probabilities in CLASSES order, packed."""
     p = [0.0] * len(CLASSES)
     p[CLASSES.index("NO_BUY")] = recommendation["p_no_buy"]

@@ -539,7 +539,7 @@ def test_garbage_on_every_topic_an_agent_reads_is_a_dead_letter(
 ) -> None:
     p = setup.producer()
     cases = {  # keyed JUNK_KEY..., which the test's own readers skip
-        b"junk-rec": (topics.RECOMMENDATIONS, "bad_magic"),
+        b"junk-rec": (topics.RECOMMENDATIONS_TO_TRACK, "bad_magic"),
         b"junk-req": (topics.SCORING_REQUESTS, "invalid_datum"),
         b"junk-so": (topics.SESSION_ORDERS, "bad_magic"),
         b"junk-face": (topics.FACES, "bad_magic"),
