@@ -45,9 +45,11 @@ def by_topic(handlers: Mapping[str, Handler]) -> Handler:
     """One handler for a stream of co-partitioned topics: each event is counted for its
     topic and goes to the handler of its topic."""
 
+    consumed = {topic: metrics.EVENTS.labels(topic=catalogue_name(topic)) for topic in handlers}
+
     async def handle(event: EventT) -> None:
         topic = event.message.topic
-        metrics.EVENTS.labels(topic=catalogue_name(topic)).inc()
+        consumed[topic].inc()
         await handlers[topic](event)
 
     return handle

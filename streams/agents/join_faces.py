@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from functools import partial
-from typing import Any, cast
+from typing import Any, cast, get_args
 
 from faust.types import EventT
 from mode import CrashingSupervisor
@@ -66,9 +66,15 @@ async def join_faces(stream: Any) -> None:
         await _score_or_send(ready, read_at)
 
 
+#: scorer_face_join_total's counter of each outcome (a labels() call costs microseconds).
+_JOIN_COUNTS = {outcome: metrics.FACE_JOIN.labels(outcome=outcome)
+                for outcome in get_args(rules.Outcome) if outcome != "waiting"}  # fmt: skip
+
+
 def _count(outcome: str) -> None:
-    if outcome != "waiting":
-        metrics.FACE_JOIN.labels(outcome=outcome).inc()
+    counter = _JOIN_COUNTS.get(outcome)
+    if counter is not None:
+        counter.inc()
 
 
 async def _on_session(event: EventT, ready: list[Joined]) -> None:
@@ -83,10 +89,11 @@ async def _on_session(event: EventT, ready: list[Joined]) -> None:
     session: Session = {"session_id": session_id, "station_id": record["station_id"],
                         "started_at_ms": to_ms(record["started_at"]),
                         "user_id": record["user_id"], "face": record["face"]}  # fmt: skip
-    step = rules.on_session(pending.get(session_id), session, event.message.partition, now_ms(),
+    stored = pending.get(session_id)
+    step = rules.on_session(stored, session, event.message.partition, now_ms(),
                            written_ms(event),
                            current().settings.scorer_face_wait_ms)  # fmt: skip
-    _apply(session_id, step, event.message.partition, ready)
+    _apply(session_id, step, event.message.partition, ready, stored is not None)
 
 
 async def _on_face(event: EventT, ready: list[Joined]) -> None:
@@ -99,10 +106,11 @@ async def _on_face(event: EventT, ready: list[Joined]) -> None:
         return
     match: Match = {"matched_user_id": record["matched_user_id"],
                     "match_score": record["match_score"]}  # fmt: skip
-    step = rules.on_face(pending.get(session_id), record["face"], match, event.message.partition,
+    stored = pending.get(session_id)
+    step = rules.on_face(stored, record["face"], match, event.message.partition,
                         now_ms(), written_ms(event),
                         current().settings.scorer_face_wait_ms)  # fmt: skip
-    _apply(session_id, step, event.message.partition, ready)
+    _apply(session_id, step, event.message.partition, ready, stored is not None)
 
 
 @app.timer(interval=settings().scorer_tick_ms / 1000)
@@ -121,14 +129,18 @@ async def end_face_waits() -> None:
             with writing_to(channels.SESSIONS, partition):
                 for session_id, entry in due:
                     _apply(session_id, rules.on_tick(cast(PendingEntry, entry), now), partition,
-                           ready)  # fmt: skip
+                           ready, stored=True)  # fmt: skip
     await _score_or_send(ready, now)
 
 
-def _apply(session_id: str, step: rules.Step, partition: int, ready: list[Joined]) -> None:
+def _apply(session_id: str, step: rules.Step, partition: int, ready: list[Joined],
+           stored: bool) -> None:  # fmt: skip
+    """Keep or delete the session's pending entry (`stored`: it had one, as read before
+    the step: a session with its face embedded costs no second read) and take it to be
+    scored when it is ready."""
     _count(step.outcome)
     if step.entry is None:
-        if pending.get(session_id) is not None:
+        if stored and pending.get(session_id) is not None:
             del pending[session_id]
         deadlines.keep(partition, session_id, None)
     elif step.outcome == "waiting":

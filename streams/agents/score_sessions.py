@@ -12,6 +12,7 @@ from the whole of scoring.recommendations (keyed by session, not like this strea
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -161,8 +162,7 @@ def _score_and_publish(items: list[tuple[Ready, dict[str, str]]], read_at: int,
         published = now_ms()
         metrics.HOP_PUBLISHED.observe(max(0, published - scored_at) / 1000)
         metrics.LATENCY.observe(max(0, published - request.event_time_ms) / 1000)
-        metrics.RECOMMENDATIONS.labels(top_pick=record["top_pick"]).inc()
-        metrics.SESSIONS_SCORED.labels(new_user=str(record["is_new_user"]).lower()).inc()
+    count_picks(scored.results)
     count_versions(serving, scored.versions)
     rt.drift.add(scored.inputs, scored_at / 1000)
     if scored.shadow:
@@ -186,6 +186,17 @@ def log_features(share: float, kept: list[ScoringRequest], rows: list[dict[str, 
         rt.publisher.publish(channels.FEATURES, request.session_id.encode(), value)
         logged += 1
     metrics.FEATURES_LOGGED.inc(logged)
+
+
+def count_picks(results: list[dict[str, Any]]) -> None:
+    """Recommendations per top pick and sessions by new user, one inc per label a batch."""
+    for pick, n in Counter(r["top_pick"] for r in results).items():
+        metrics.RECOMMENDATIONS.labels(top_pick=pick).inc(n)
+    new = sum(bool(r["imputed_history"]) for r in results)
+    if new:
+        metrics.SESSIONS_SCORED.labels(new_user="true").inc(new)
+    if new < len(results):
+        metrics.SESSIONS_SCORED.labels(new_user="false").inc(len(results) - new)
 
 
 def count_versions(serving: Serving, versions: list[str]) -> None:
