@@ -2,25 +2,23 @@
 
 Takes the recommendations, the orders that carry a session_id (re-keyed by session_id by
 record_orders into scoring.session-orders) and the shadow's results, co-partitioned; each
-decided session's log loss, and its shadow's, is counted. A recommendation scored on the
-worker that tracks its session (every one the join scores, streams/agents/join_faces.py)
-is handed over in memory (`track_recommended`): only those scored on another worker come
-through Kafka, on scoring.recommendations-to-track. The first order within
-SCORER_CONVERSION_WINDOW_S decides the outcome; without one the outcome is NO_PURCHASE at
-the window's end. Each outcome is published to scoring.conversions and counted once.
+decided session's log loss, and its shadow's, is counted. The recommendations this worker
+scored for sessions it tracks (all the join scores) are handed over in memory; only those
+scored on another worker come through scoring.recommendations-to-track. The first order
+within SCORER_CONVERSION_WINDOW_S decides the outcome; without one the outcome is
+NO_PURCHASE at the window's end. Each outcome is published to scoring.conversions once.
 
 The state (a recommendation waiting for its order, an order waiting for its
 recommendation, a decided session kept one more window) lives in memory, not in a table:
 a partition this worker is handed is rebuilt from the inputs' tail (from the window and
 SCORER_DEDUP_WINDOW_S before the oldest input handed again) through the same rules, the
-outcomes in scoring.conversions recognised. A recommendation costs one read, no write.
+outcomes in scoring.conversions recognised.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from faust.types import EventT
@@ -31,10 +29,9 @@ from infra.kafka.reading import Written, read_tail
 from schemas.codec import CodecError
 from streams import channels, metrics
 from streams.app import app
-from streams.clock import now_ms, to_ms, written_ms
+from streams.clock import now_ms, written_ms
 from streams.deadletters import CONTENT_ERRORS, handle_or_dead_letter
 from streams.kafka.outputs import ReadBack, RecentKeys, replay_start
-from streams.records import Recommendation
 from streams.rules import outcome_loss as loss
 from streams.rules import track_conversions as rules
 from streams.rules.deadlines import DeadlineIndex
@@ -50,8 +47,7 @@ SPAN_MS = (_conf.scorer_conversion_window_s + _conf.scorer_dedup_window_s) * 100
 published = RecentKeys(channels.CONVERSIONS, SPAN_MS)
 #: What a rebuild reads back: every recommendation, however it reached the tracker.
 INPUTS = (channels.RECOMMENDATIONS, channels.SESSION_ORDERS, channels.SHADOW)
-#: The inputs whose uncommitted tail a new owner is handed again: its own, and the join's
-#: (whose sessions are scored and handed over in memory).
+#: The inputs a new owner is handed again: its own, and the join's (scored, handed over).
 HANDED_AGAIN = (channels.RECOMMENDATIONS_TO_TRACK, channels.SESSION_ORDERS, channels.SHADOW,
                 channels.SESSIONS, channels.FACES)  # fmt: skip
 shadows = loss.Shadows(SPAN_MS)  # shadow results waiting for their session's outcome
@@ -61,14 +57,13 @@ owned: set[int] = set()
 
 @app.agent(supervisor_strategy=CrashingSupervisor, channel=channels.conversion_input)
 async def track_conversions(stream: Any) -> None:
-    route = {channels.RECOMMENDATIONS_TO_TRACK: _on_recommendation,
-             channels.SESSION_ORDERS: _on_order, channels.SHADOW: _on_shadow}  # fmt: skip
+    route = channels.by_topic({channels.RECOMMENDATIONS_TO_TRACK: _on_recommendation,
+                               channels.SESSION_ORDERS: _on_order,
+                               channels.SHADOW: _on_shadow})  # fmt: skip
 
     async def handle(event: EventT) -> None:
         await read_back.wait()
-        topic = event.message.topic
-        metrics.EVENTS.labels(topic=channels.catalogue_name(topic)).inc()
-        route[topic](event)
+        await route(event)
 
     async for event in stream.events():
         await handle_or_dead_letter("track_conversions", event, handle)
@@ -78,22 +73,7 @@ def _window_ms() -> int:
     return current().settings.scorer_conversion_window_s * 1000
 
 
-def _rec(record: Mapping[str, Any]) -> dict[str, Any]:
-    """What a waiting recommendation keeps (in memory for the window: the few distinct
-    stations, picks and versions are shared strings)."""
-    return {"session_id": record["session_id"], "station_id": sys.intern(record["station_id"]),
-            "user_id": record["user_id"], "top_pick": sys.intern(record["top_pick"]),
-            "model_version": sys.intern(record["model_version"]),
-            "recommended_at_ms": to_ms(record["scored_at"]),
-            "p": loss.probabilities(record)}  # fmt: skip
-
-
-def _order(record: dict[str, Any]) -> dict[str, Any]:
-    return {"order_id": record["order_id"], "lottery_type": record["lottery_type"],
-            "amount": record["amount"]}  # fmt: skip
-
-
-def _on_recommendation(event: EventT) -> None:
+async def _on_recommendation(event: EventT) -> None:
     record = current().codec.decode(event.message.value, expect="Recommendation")
     _recommended(record, event.message.partition, written_ms(event))
 
@@ -104,36 +84,34 @@ def tracked_here(session_id: str) -> int | None:
     return partition if partition in owned else None
 
 
-async def track_recommended(records: list[tuple[Recommendation, int]]) -> None:
-    """Recommendations this worker published for sessions whose conversions it tracks
-    (`tracked_here`), each with its partition: no Kafka message between. One whose
-    partition was handed on meanwhile is left to its new owner, which reads it back."""
+async def track_recommended(records: Sequence[tuple[Mapping[str, Any], int]]) -> None:
+    """Recommendations published here for sessions tracked here, with their partitions;
+    one handed on meanwhile is left to its new owner, which reads it back."""
     await read_back.wait()
-    now = now_ms()
     for record, partition in records:
         if partition in owned:
-            _recommended(record, partition, now)
+            _recommended(record, partition, now_ms())
 
 
 def _recommended(record: Mapping[str, Any], partition: int, input_ms: int) -> None:
-    rec = _rec(record)
+    rec = rules.kept_recommendation(record)
     key = rec["session_id"]
     entry, outcome = rules.on_recommendation(state.get(key), rec, partition, now_ms(),
                                              _window_ms())  # fmt: skip
     _apply(key, entry, outcome, partition, input_ms)
 
 
-def _on_order(event: EventT) -> None:
+async def _on_order(event: EventT) -> None:
     record = current().codec.decode(event.message.value, expect="OrderPlaced")
     key = record["session_id"]
     entry, outcome = rules.on_order(
-        state.get(key), _order(record), event.message.partition, now_ms(), _window_ms()
+        state.get(key), rules.kept_order(record), event.message.partition, now_ms(), _window_ms()
     )
     if entry is not None:
         _apply(key, entry, outcome, event.message.partition, written_ms(event))
 
 
-def _on_shadow(event: EventT) -> None:
+async def _on_shadow(event: EventT) -> None:
     """A shadow's result: its loss once the session is decided, now if it is already."""
     record = current().codec.decode(event.message.value, expect="Recommendation")
     key, entry = record["session_id"], state.get(record["session_id"])
@@ -180,15 +158,7 @@ def _apply(key: str, entry: dict[str, Any] | None, outcome: str | None, partitio
 def _publish(rec: dict[str, Any], order: dict[str, Any] | None, outcome: str) -> None:
     rt = current()
     station = rt.registry.get(rec["station_id"]) or {"city": "unknown", "station_type": "other"}
-    record = {
-        "session_id": rec["session_id"], "station_id": rec["station_id"],
-        "user_id": rec["user_id"], "top_pick": rec["top_pick"], "outcome": outcome,
-        "purchased_type": order["lottery_type"] if order else None,
-        "amount": order["amount"] if order else None,
-        "station_type": station["station_type"], "city": station["city"],
-        "model_version": rec["model_version"], "recommended_at": rec["recommended_at_ms"],
-        "decided_at": now_ms(),
-    }  # fmt: skip
+    record = rules.conversion(rec, order, outcome, station, now_ms())
     rt.publisher.publish(channels.CONVERSIONS, rec["session_id"].encode(),
                          rt.codec.encode_built("Conversion", record))  # fmt: skip
     metrics.CONVERSIONS.labels(outcome=outcome.lower(), top_pick=rec["top_pick"],
@@ -211,33 +181,31 @@ def _losses(key: str, entry: dict[str, Any], outcome: str) -> dict[str, Any]:
 
 def _hold_shadows(written: list[Written]) -> None:
     """The shadow results read back, for the sessions whose outcome is not out yet."""
-    codec = current().codec
-    for w in written:
-        if w.key in published:
-            continue
-        try:
-            packed = loss.probabilities(codec.decode(w.value, expect="Recommendation"))
-        except (CodecError, *CONTENT_ERRORS):
-            continue
-        shadows.hold(w.key, packed, w.timestamp_ms)
+    for w, packed in _readable(written, "Recommendation", loss.probabilities):
+        if w.key not in published:
+            shadows.hold(w.key, packed, w.timestamp_ms)
 
 
 def _decoded(recs: list[Written],
              orders: list[Written]) -> list[tuple[int, int, str, str, dict[str, Any]]]:  # fmt: skip
-    """What the rules replay, from the records read back. What does not decode went to
-    the dead letters when the agent first read it, and is skipped."""
-    codec, out = current().codec, []
-    for kind, written in (("rec", recs), ("order", orders)):
-        for w in written:
-            try:
-                if kind == "rec":
-                    record = _rec(codec.decode(w.value, expect="Recommendation"))
-                else:
-                    record = _order(codec.decode(w.value, expect="OrderPlaced"))
-            except (CodecError, *CONTENT_ERRORS):
-                continue
-            out.append((w.timestamp_ms, w.partition, kind, w.key, record))
-    return out
+    """What the rules replay, from the records read back."""
+    return [(w.timestamp_ms, w.partition, kind, w.key, record)
+            for kind, schema, keep, written in (
+                ("rec", "Recommendation", rules.kept_recommendation, recs),
+                ("order", "OrderPlaced", rules.kept_order, orders))
+            for w, record in _readable(written, schema, keep)]  # fmt: skip
+
+
+def _readable(written: list[Written], schema: str,
+              keep: Callable[[dict[str, Any]], Any]) -> Iterator[tuple[Written, Any]]:  # fmt: skip
+    """What `keep` takes of each record read back that decodes; one that does not went
+    to the dead letters when the agent first read it, and is skipped."""
+    codec = current().codec
+    for w in written:
+        try:
+            yield w, keep(codec.decode(w.value, expect=schema))
+        except (CodecError, *CONTENT_ERRORS):
+            continue
 
 
 async def _rebuild(app: Any, *args: Any, **kwargs: Any) -> None:

@@ -6,9 +6,43 @@ the outcome is decided. The first order decides; an outcome is decided once.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Mapping
 from typing import Any
 
 from model.features import purchase_class
+from streams.clock import to_ms
+from streams.rules.outcome_loss import probabilities
+
+
+def kept_recommendation(record: Mapping[str, Any]) -> dict[str, Any]:
+    """What a waiting recommendation keeps (in memory for the window: the few distinct
+    stations, picks and versions are shared strings)."""
+    return {"session_id": record["session_id"], "station_id": sys.intern(record["station_id"]),
+            "user_id": record["user_id"], "top_pick": sys.intern(record["top_pick"]),
+            "model_version": sys.intern(record["model_version"]),
+            "recommended_at_ms": to_ms(record["scored_at"]),
+            "p": probabilities(record)}  # fmt: skip
+
+
+def kept_order(record: Mapping[str, Any]) -> dict[str, Any]:
+    """What an order waiting for its recommendation keeps."""
+    return {"order_id": record["order_id"], "lottery_type": record["lottery_type"],
+            "amount": record["amount"]}  # fmt: skip
+
+
+def conversion(rec: dict[str, Any], order: dict[str, Any] | None, outcome: str,
+               station: Mapping[str, str], decided_at_ms: int) -> dict[str, Any]:  # fmt: skip
+    """The Conversion record (schemas/conversion.v1.avsc) of a decided session."""
+    return {
+        "session_id": rec["session_id"], "station_id": rec["station_id"],
+        "user_id": rec["user_id"], "top_pick": rec["top_pick"], "outcome": outcome,
+        "purchased_type": order["lottery_type"] if order else None,
+        "amount": order["amount"] if order else None,
+        "station_type": station["station_type"], "city": station["city"],
+        "model_version": rec["model_version"], "recommended_at": rec["recommended_at_ms"],
+        "decided_at": decided_at_ms,
+    }  # fmt: skip
 
 
 def outcome_of(top_pick: str, order: dict[str, Any] | None) -> str:
