@@ -64,7 +64,7 @@ def test_a_key_lands_where_key_partition_says(
         publisher.close()
     consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": "keyed",
                          "auto.offset.reset": "earliest", "log_level": 3})  # fmt: skip
-    landed: dict[bytes, int] = {}
+    landed: dict[bytes, int | None] = {}
     try:
         consumer.subscribe([topic])
         deadline = time.monotonic() + 30
