@@ -156,7 +156,8 @@ def _apply(session_id: str, step: rules.Step, partition: int, ready: list[Joined
 async def _score_or_send(ready: list[Joined], read_at: int) -> None:
     """Score here the sessions whose customer's history this worker holds (one consumed
     message a session); send the others to scoring.requests, keyed by user, for the
-    worker that holds theirs. A new customer's key is the session's own, always here."""
+    worker that holds theirs. A new customer's key is the session's own: here, since
+    Faust assigns partition p of every co-partitioned topic to one worker."""
     if not ready:
         return
     partitions = current().settings.scorer_partitions

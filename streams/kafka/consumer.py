@@ -33,8 +33,9 @@ absorbs (streams/tables.py).
 Commits also wait until every table write and every output produced before them is
 delivered (streams/kafka/producer.py, streams/kafka/publisher.py).
 
-Its thread hands out the app's `first_topics` (scoring.requests, scoring.session-orders)
-before the rest (streams/kafka/fetching.py).
+Its thread hands out the app's `first_topics` (the internal hops: scoring.requests,
+scoring.session-orders, scoring.recommendations-to-track) before the rest
+(streams/kafka/fetching.py).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Which records a fetch hands out first: the scorer's internal hops before its inputs.
 
-The worker's own agents feed scoring.requests and scoring.session-orders; draining them
-first bounds the work in flight, so that a backlog on station.sessions cannot starve
-scoring (README, Performance).
+The worker's own agents feed scoring.requests, scoring.session-orders and
+scoring.recommendations-to-track; draining them first bounds the work in flight, so that
+a backlog on station.sessions cannot starve scoring (README, Performance).
 """
 
 from __future__ import annotations
