@@ -63,10 +63,13 @@ class _Place:
 
 @contextmanager
 def writing_to(topic: str, partition: int) -> Iterator[None]:
-    """Let table writes outside a stream's event (a timer's) go to `partition`.
+    """Place table reads and writes on `partition` where no stream's event does: a
+    timer's, a micro-batch's (`take_events` sets none in the agent), and a read of
+    another key's partition (the join reading a customer's history).
 
     Faust places a table write, in RocksDB and in the changelog, by the stream's current
-    event, and refuses one without it; this sets a stand-in for the writes inside.
+    event, and refuses one without it; a RocksDB read with a current event looks only in
+    that event's partition. This sets a stand-in for the reads and writes inside.
     """
     place = _Place(topic, partition)
     token = _current_event.set(weakref.ref(cast(EventT, place)))
