@@ -3,35 +3,31 @@ or whose table writes are not in their changelogs yet, and which hands out the s
 internal hops before its inputs.
 
 Faust 0.15's consumer can lose or skip events around a rebalance in four ways (read in its
-source and aiokafka's); orders missing from their users' histories and sessions never
-recommended were seen here after a SIGTERM:
+source and aiokafka's; orders missing from their users' histories and sessions never
+recommended were seen here after a SIGTERM):
 
-- aiokafka's `seek_to_committed` seeks only to committed offsets above 0. A partition with
-  no commit yet (or a commit at 0) keeps whatever fetch position it had, so events the
-  worker prefetched there before the rebalance, and dropped, are never fetched again.
-- Events a stream drops because they were fetched in an older generation, or while a
-  rebalance stopped the flow, are acked like processed ones; once the partition's committed
-  offset is forgotten (every revoke forgets it) those acks are committed.
-- `_new_offset` lets the acked run start one offset past the committed one, and checks
-  nothing at all when the committed offset is unknown or 0.
-- A partition is sought while records fetched before the seek are still being handed out
-  (each rebalance seeks twice, once while the flow is already running). The seek resets
-  the acks of events already processed, and those records move Faust's read offset past
-  the new position, so records the seek fetches again can be dropped as read already.
-  Traced: offset 99 processed and acked, the second seek reset the ack, 99 was never
-  handed out again, and the partition's commits stopped at 99 for good.
+- aiokafka's `seek_to_committed` leaves a partition without a commit (or committed at 0)
+  where it was, so what the worker prefetched there and dropped is never fetched again.
+- Events a stream drops as fetched in an older generation, or while a rebalance stopped
+  the flow, are acked like processed ones, and committed once the partition's committed
+  offset is forgotten (every revoke forgets it).
+- `_new_offset` lets the acked run start one past the committed offset, and checks
+  nothing when the committed offset is unknown or 0.
+- Each rebalance seeks twice, once while records fetched before are still handed out:
+  those move Faust's read offset past the new position, so records the seek fetches again
+  are dropped as read already (traced: offset 99 processed, its ack reset by the second
+  seek, never handed out again; the partition's commits stopped at 99 for good).
 
 `ExactConsumer` seeks every stream partition to an explicit offset (the committed one, else
-the beginning of the log) in one step with counting the seek; each fetched record carries
-its partition's seek count, so records fetched before a later seek are not handed out, and
-the first one fetched after it resets the read offset. Acks from events skipped or finished
-while the flow was stopped do not count; acks of processed events stay across a seek.
-Commits take only a run of acked offsets that starts exactly at the committed offset. The
-cost is redelivery of a few events after a rebalance, which the scorer's deduplication
-absorbs (streams/tables.py).
-
-Commits also wait until every table write and every output produced before them is
-delivered (streams/kafka/producer.py, streams/kafka/publisher.py).
+the start of the log) in one step with counting the seek (streams/kafka/seeking.py); each
+fetched record carries its partition's seek count, so records fetched before a later seek
+are not handed out, and the first one fetched after it resets the read offset. Acks from
+events skipped or finished while the flow was stopped do not count; acks of processed
+events stay across a seek. Commits take only a run of acked offsets that starts exactly at
+the committed offset, and a partition whose run a lost delivery holds up is sought back to
+it. The cost is redelivery of a few events, which the agents' deduplication absorbs
+(streams/tables.py). Commits also wait until every table write and output produced before
+them is delivered (streams/kafka/producer.py, streams/kafka/publisher.py).
 
 Its thread hands out the app's `first_topics` (the internal hops: scoring.requests,
 scoring.session-orders, scoring.recommendations-to-track) before the rest
@@ -41,7 +37,8 @@ scoring.session-orders, scoring.recommendations-to-track) before the rest
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+import time
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, cast
 from weakref import WeakKeyDictionary
 
@@ -51,36 +48,16 @@ from faust.transport.consumer import RecordMap
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
 from faust.types.tuples import ConsumerMessage
+from mode import Service
 
+from streams import metrics
 from streams.kafka import producer as delivery
 from streams.kafka.fetching import fetch_first
 from streams.kafka.producer import DeliveringProducer
 from streams.kafka.publisher import DeliveryFailed
+from streams.kafka.seeking import CHECK_EVERY_S, StuckHeads, seek_exactly
 
 log = logging.getLogger(__name__)
-
-
-async def seek_exactly(
-    consumer: aiokafka.AIOKafkaConsumer,
-    skip: Callable[[TP], bool] = lambda tp: False,
-    on_seek: Callable[[TP], None] = lambda tp: None,
-) -> dict[TP, int]:
-    """Seek every assigned partition to its committed offset, or to the start of its log
-    when it has none, unlike `seek_to_committed`, which leaves those where they are.
-
-    Partitions `skip` names (changelogs, which Faust positions itself) are left alone. The
-    seeks are made in one step, each followed by `on_seek`, so that no fetch can fall
-    between a seek and what `on_seek` records of it.
-    """
-    tps = [TP(tp.topic, tp.partition) for tp in consumer.assignment() if not skip(tp)]
-    committed = {tp: await consumer.committed(tp) for tp in tps}
-    starts = await consumer.beginning_offsets(tps) if tps else {}
-    offsets: dict[TP, int] = {}
-    for tp in tps:
-        offsets[tp] = max(committed[tp] or 0, starts[tp])
-        consumer.seek(tp, offsets[tp])
-        on_seek(tp)
-    return offsets
 
 
 #: Where a fetched record keeps how many seeks its partition had when it was fetched.
@@ -97,20 +74,15 @@ class ExactConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         #: Seeks made per stream partition, counted in this thread as they are made.
         self.seeks: dict[TP, int] = {}
 
-    async def _fetch_records(
-        self,
-        consumer: aiokafka.AIOKafkaConsumer,
-        active_partitions: set[TP],
-        timeout: float | None = None,
-        max_records: int | None = None,
-    ) -> RecordMap:
+    async def _fetch_records(self, consumer: aiokafka.AIOKafkaConsumer, active_partitions: set[TP],
+                             timeout: float | None = None, max_records: int | None = None,
+                             ) -> RecordMap:  # fmt: skip
         is_changelog = self.consumer._is_changelog_tp
 
         async def fetch(tps: set[TP], wait: float | None, most: int | None) -> RecordMap:
             records = await super(ExactConsumerThread, self)._fetch_records(consumer, tps, wait,
                                                                              most)  # fmt: skip
-            # aiokafka hands out only records that follow the current position, and no
-            # seek can run between that and this
+            # records that follow the current position: no seek can run before this
             for tp, batch in records.items():
                 if not is_changelog(tp):
                     seeks = self.seeks.get(tp, 0)
@@ -131,6 +103,16 @@ class ExactConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     def _sought(self, tp: TP) -> None:
         self.seeks[tp] = self.seeks.get(tp, 0) + 1
 
+    async def rewind(self, tp: TP, offset: int) -> None:
+        """Seek `tp` back to `offset` (unless revoked meanwhile), counted like every seek."""
+
+        async def seek() -> None:
+            if tp in (consumer := self._ensure_consumer()).assignment():
+                consumer.seek(tp, offset)
+                self._sought(tp)
+
+        await self.call_thread(seek)
+
 
 class ExactConsumer(faust_aiokafka.Consumer):
     """Faust's aiokafka consumer with commits that never skip an unprocessed event, and
@@ -146,6 +128,7 @@ class ExactConsumer(faust_aiokafka.Consumer):
         super().__init__(*args, **kwargs)
         self._seek_counts: WeakKeyDictionary[Message, int] = WeakKeyDictionary()
         self._delivering: dict[TP, int] = {}
+        self._stuck = StuckHeads()
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return ExactConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -203,15 +186,33 @@ class ExactConsumer(faust_aiokafka.Consumer):
 
     def _new_offset(self, tp: TP) -> int | None:
         committed = self._committed_offset[tp]
-        acked = self._acked[tp]
-        if committed is None or not acked:
+        if committed is None or not self._acked[tp]:
             return None  # position unknown until the next seek, or nothing new
-        self._drop_acked_below(tp, committed)
-        head = min([*acked, *(gap.begin for gap in self._gap[tp])], default=None)
-        if head != committed:
+        if self._head(tp) != committed:
             return None  # the event at the committed offset is not processed yet
-        offset: int | None = super()._new_offset(tp)
-        return offset
+        return cast(int | None, super()._new_offset(tp))
+
+    def _head(self, tp: TP) -> int | None:
+        """The lowest offset of `tp` processed (or skipped as a gap) from the committed one."""
+        committed = self._committed_offset.get(tp)
+        if committed is None:
+            return None
+        self._drop_acked_below(tp, committed)
+        return min([*self._acked[tp], *(gap.begin for gap in self._gap[tp])], default=None)
+
+    @Service.timer(CHECK_EVERY_S)
+    async def _rewind_stuck_partitions(self) -> None:
+        """Seek back each partition whose commits a lost delivery holds up
+        (streams/kafka/seeking.py)."""
+        if self.app.rebalancing or not self.flow_active:
+            self._stuck.clear()
+            return
+        heads = {tp: (self._committed_offset.get(tp), self._head(tp)) for tp in list(self._acked)}
+        for tp, offset in self._stuck.due(heads, time.monotonic()).items():
+            log.warning("%s: offset %d unprocessed for %.0f s while later ones were: seeking "
+                        "back to it", tp, offset, self._stuck.after_s)  # fmt: skip
+            metrics.CONSUMER_REWINDS.labels(topic=tp.topic).inc()
+            await cast(ExactConsumerThread, self._thread).rewind(tp, offset)
 
     async def _commit_offsets(
         self, offsets: Mapping[TP, int], start_new_transaction: bool = True
@@ -226,8 +227,7 @@ class ExactConsumer(faust_aiokafka.Consumer):
             log.warning("outputs or table writes not delivered in %.0f s: commit put off for %s",
                         delivery.DELIVERY_WAIT_S, sorted(offsets))  # fmt: skip
             return False
-        done: bool = await super()._commit_offsets(offsets, start_new_transaction)
-        return done
+        return cast(bool, await super()._commit_offsets(offsets, start_new_transaction))
 
     async def on_stop(self) -> None:
         await super().on_stop()

@@ -1,12 +1,16 @@
 """On the real broker: a partition without a commit is fetched again from its start after
-a seek, where aiokafka's seek_to_committed would leave it past what was fetched; and a
-flush returns only once every buffered table write is on the broker."""
+a seek, where aiokafka's seek_to_committed would leave it past what was fetched; a flush
+returns only once every buffered table write is on the broker; and a record handed out but
+never delivered is fetched again once it has held up its partition's commits."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import cast
 
 import faust
@@ -16,10 +20,13 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka import TopicPartition as KafkaTP
 from faust.types import TP, TransportT
 
-from streams.kafka.consumer import ExactTransport, seek_exactly
+from streams.kafka.consumer import ExactTransport
 from streams.kafka.producer import DeliveringProducer
+from streams.kafka.seeking import seek_exactly
 
 pytestmark = pytest.mark.kafka
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def _positions_after_reading_three(bootstrap: str, topic: str, group: str) -> list[int]:
@@ -100,3 +107,60 @@ def test_a_flush_leaves_every_buffered_table_write_on_the_broker(
 ) -> None:
     topic = topic_factory("changelog")
     assert asyncio.run(_buffer_and_flush(kafka_bootstrap, topic, 50)) == (True, 50)
+
+
+def _offsets_written(bootstrap: str, output: str, want: set[int], timeout: float) -> list[int]:
+    reader = Consumer({"bootstrap.servers": bootstrap, "group.id": f"check-{output}",
+                       "enable.auto.commit": False})  # fmt: skip
+    reader.assign([KafkaTP(output, 0, 0)])
+    seen: list[int] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while not want <= set(seen) and time.monotonic() < deadline:
+            message = reader.poll(0.5)
+            if message is not None and message.error() is None:
+                seen.append(int(cast(bytes, message.value())))
+        return seen
+    finally:
+        reader.close()
+
+
+def _committed(bootstrap: str, group: str, topic: str, want: int, timeout: float) -> int | None:
+    check = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    deadline, offset = time.monotonic() + timeout, None
+    try:
+        while offset != want and time.monotonic() < deadline:
+            offset = check.committed([KafkaTP(topic, 0)], timeout=10)[0].offset
+            time.sleep(0.5)
+        return offset
+    finally:
+        check.close()
+
+
+def test_a_delivery_lost_after_its_fetch_is_fetched_again(
+    kafka_bootstrap: str, topic_factory: Callable[..., str], unique_name: Callable[[str], str],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """A record handed out but never delivered holds up its partition's commits while later
+    records go on; the consumer seeks the partition back to it, once."""
+    topic, output, group = topic_factory("lose"), topic_factory("offsets"), unique_name("g")
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    for i in range(20):
+        producer.produce(topic, key=b"k", value=b"%d" % i, partition=0)
+    assert producer.flush(10) == 0
+    log = tmp_path / "worker.log"
+    with log.open("w") as out:
+        worker = subprocess.Popen([sys.executable, "-m", "tests.integration.losing_worker",
+                                   kafka_bootstrap, topic, output, group, "7"],
+                                  cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+        try:
+            seen = _offsets_written(kafka_bootstrap, output, set(range(20)), timeout=90)
+            committed = _committed(kafka_bootstrap, group, topic, 20, timeout=30)
+        finally:
+            worker.terminate()
+            worker.wait(60)
+    rewinds = [line for line in log.read_text().splitlines() if "seeking back" in line]
+    assert set(seen) == set(range(20)), (sorted(seen), log.read_text()[-3000:])
+    assert seen.count(7) == 1  # the lost record, processed once it was fetched again
+    assert committed == 20
+    assert len(rewinds) == 1 and "offset 7 " in rewinds[0], rewinds
