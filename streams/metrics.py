@@ -49,9 +49,9 @@ CONVERSIONS = Counter("scorer_conversions_total",
                       registry=REGISTRY)  # fmt: skip
 CONSUMER_LAG = Gauge("scorer_consumer_lag", "Messages not yet processed, per partition this "
                      "worker owns", ["topic", "partition"], registry=REGISTRY)  # fmt: skip
-CONSUMER_REWINDS = Counter("scorer_consumer_rewinds_total", "Partitions sought back to an "
-                           "event fetched but never processed, whose commits it held up "
-                           "(streams/kafka/seeking.py)", ["topic"], registry=REGISTRY)  # fmt: skip
+CONSUMER_REWINDS = Counter("scorer_consumer_rewinds_total", "Partitions sought back to their "
+                           "committed offset, never acked while later ones were "
+                           "(streams/kafka/offsets.py)", ["topic"], registry=REGISTRY)  # fmt: skip
 MODEL_INFO = Gauge("scorer_model_info", "The model versions this worker serves (value 1), "
                    "per role: live, shadow, canary", ["version", "role"],
                    registry=REGISTRY)  # fmt: skip

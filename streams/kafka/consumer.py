@@ -2,9 +2,10 @@
 or whose table writes are not in their changelogs yet, and which hands out the scorer's
 internal hops before its inputs.
 
-Faust 0.15's consumer can lose or skip events around a rebalance in four ways (read in its
-source and aiokafka's; orders missing from their users' histories and sessions never
-recommended were seen here after a SIGTERM):
+Faust 0.15's consumer can lose or skip events around a rebalance in four ways, and stop a
+partition's commits for good in a fifth (read in its source and aiokafka's; orders missing
+from their users' histories and sessions never recommended were seen here after a SIGTERM,
+stuck commits after a broker outage):
 
 - aiokafka's `seek_to_committed` leaves a partition without a commit (or committed at 0)
   where it was, so what the worker prefetched there and dropped is never fetched again.
@@ -17,17 +18,20 @@ recommended were seen here after a SIGTERM):
   those move Faust's read offset past the new position, so records the seek fetches again
   are dropped as read already (traced: offset 99 processed, its ack reset by the second
   seek, never handed out again; the partition's commits stopped at 99 for good).
+- `_new_offset` takes the run of acks it commits before the commit is made, so a commit
+  put off (outputs undelivered in 15 s, as in a broker outage) loses them.
 
 `ExactConsumer` seeks every stream partition to an explicit offset (the committed one, else
-the start of the log) in one step with counting the seek (streams/kafka/seeking.py); each
+the start of the log) in one step with counting the seek (streams/kafka/offsets.py); each
 fetched record carries its partition's seek count, so records fetched before a later seek
 are not handed out, and the first one fetched after it resets the read offset. Acks from
 events skipped or finished while the flow was stopped do not count; acks of processed
 events stay across a seek. Commits take only a run of acked offsets that starts exactly at
-the committed offset, and a partition whose run a lost delivery holds up is sought back to
-it. The cost is redelivery of a few events, which the agents' deduplication absorbs
-(streams/tables.py). Commits also wait until every table write and output produced before
-them is delivered (streams/kafka/producer.py, streams/kafka/publisher.py).
+the committed offset, and a commit put off gives its run back; a partition whose run an
+offset never acked holds up is sought back to it. The cost is redelivery of a few events,
+which the agents' deduplication absorbs (streams/tables.py). Commits also wait until every
+table write and output produced before them is delivered (streams/kafka/producer.py,
+streams/kafka/publisher.py).
 
 Its thread hands out the app's `first_topics` (the internal hops: scoring.requests,
 scoring.session-orders, scoring.recommendations-to-track) before the rest
@@ -53,9 +57,9 @@ from mode import Service
 from streams import metrics
 from streams.kafka import producer as delivery
 from streams.kafka.fetching import fetch_first
+from streams.kafka.offsets import CHECK_EVERY_S, StuckHeads, drop_below, put_back, seek_exactly
 from streams.kafka.producer import DeliveringProducer
 from streams.kafka.publisher import DeliveryFailed
-from streams.kafka.seeking import CHECK_EVERY_S, StuckHeads, seek_exactly
 
 log = logging.getLogger(__name__)
 
@@ -197,19 +201,19 @@ class ExactConsumer(faust_aiokafka.Consumer):
         committed = self._committed_offset.get(tp)
         if committed is None:
             return None
-        self._drop_acked_below(tp, committed)
+        drop_below(self._acked[tp], self._acked_index[tp], committed)
         return min([*self._acked[tp], *(gap.begin for gap in self._gap[tp])], default=None)
 
     @Service.timer(CHECK_EVERY_S)
     async def _rewind_stuck_partitions(self) -> None:
-        """Seek back each partition whose commits a lost delivery holds up
-        (streams/kafka/seeking.py)."""
+        """Seek back each partition whose commits an offset never acked holds up
+        (streams/kafka/offsets.py)."""
         if self.app.rebalancing or not self.flow_active:
             self._stuck.clear()
             return
         heads = {tp: (self._committed_offset.get(tp), self._head(tp)) for tp in list(self._acked)}
         for tp, offset in self._stuck.due(heads, time.monotonic()).items():
-            log.warning("%s: offset %d unprocessed for %.0f s while later ones were: seeking "
+            log.warning("%s: offset %d not acked for %.0f s while later ones were: seeking "
                         "back to it", tp, offset, self._stuck.after_s)  # fmt: skip
             metrics.CONSUMER_REWINDS.labels(topic=tp.topic).inc()
             await cast(ExactConsumerThread, self._thread).rewind(tp, offset)
@@ -226,6 +230,9 @@ class ExactConsumer(faust_aiokafka.Consumer):
         if not delivered:
             log.warning("outputs or table writes not delivered in %.0f s: commit put off for %s",
                         delivery.DELIVERY_WAIT_S, sorted(offsets))  # fmt: skip
+            for tp, offset in offsets.items():
+                if (committed := self._committed_offset.get(tp)) is not None:
+                    put_back(self._acked[tp], self._acked_index[tp], range(committed, offset))
             return False
         return cast(bool, await super()._commit_offsets(offsets, start_new_transaction))
 
@@ -234,13 +241,6 @@ class ExactConsumer(faust_aiokafka.Consumer):
         # The last commit is made; what was processed after it must still reach the
         # changelogs and output topics before the group hands its partitions on.
         await delivery.all_delivered(cast(DeliveringProducer, self.app.producer))
-
-    def _drop_acked_below(self, tp: TP, committed: int) -> None:
-        acked = self._acked[tp]
-        stale = [offset for offset in acked if offset < committed]
-        if stale:
-            acked[:] = [offset for offset in acked if offset >= committed]
-            self._acked_index[tp].difference_update(stale)
 
 
 class ExactTransport(faust_aiokafka.Transport):

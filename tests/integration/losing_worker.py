@@ -16,7 +16,7 @@ from faust.types import Message, TransportT
 
 from infra.kafka.client import faust_credentials
 from streams.kafka.consumer import ExactConsumer, ExactTransport
-from streams.kafka.seeking import StuckHeads
+from streams.kafka.offsets import StuckHeads
 
 HELD_UP_S = 2.0
 

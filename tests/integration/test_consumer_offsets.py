@@ -21,8 +21,8 @@ from confluent_kafka import TopicPartition as KafkaTP
 from faust.types import TP, TransportT
 
 from streams.kafka.consumer import ExactTransport
+from streams.kafka.offsets import seek_exactly
 from streams.kafka.producer import DeliveringProducer
-from streams.kafka.seeking import seek_exactly
 
 pytestmark = pytest.mark.kafka
 

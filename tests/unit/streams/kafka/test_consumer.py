@@ -269,6 +269,40 @@ def test_no_commit_while_a_table_write_is_undelivered(
     assert [type(exc) for exc in crashed] == [ProducerSendError]  # the worker stops
 
 
+def test_a_commit_put_off_leaves_its_acks_for_the_next_one(
+    consumer: ExactConsumer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Faust takes the run of acks it commits before the commit is made; one put off (its
+    outputs undelivered, as in a broker outage) must leave them, or the partition's commits
+    stop there for good."""
+    monkeypatch.setattr(streams.kafka.producer, "DELIVERY_WAIT_S", 0.05)
+    committed: list[Mapping[TP, int]] = []
+
+    async def commit(offsets: Mapping[TP, int]) -> bool:
+        committed.append(offsets)
+        return True
+
+    monkeypatch.setattr(consumer, "_commit", commit)
+    monkeypatch.setattr(consumer, "assignment", lambda: {TOPIC})
+    _state(consumer, 5, [5, 6, 7, 9])
+
+    async def run() -> list[object]:
+        producer = cast(DeliveringProducer, app.producer)
+        write = _write(b"order o-3 counted")
+        producer.send_soon(write)
+        _handed_on(producer)
+        seen: list[object] = [await consumer._commit_tps([TOPIC], start_new_transaction=False)]
+        seen.append(list(consumer._acked[TOPIC]))
+        write.set_result(cast(RecordMetadata, None))
+        seen.append(await consumer._commit_tps([TOPIC], start_new_transaction=False))
+        return seen
+
+    assert asyncio.run(run()) == [False, [5, 6, 7, 9], True]
+    assert committed == [{TOPIC: 8}]
+    assert consumer._committed_offset[TOPIC] == 8
+    assert consumer._acked[TOPIC] == [9] and consumer._acked_index[TOPIC] == {9}
+
+
 def test_fetched_stream_records_carry_their_partitions_seek_count(
     consumer: ExactConsumer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

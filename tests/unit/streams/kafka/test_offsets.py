@@ -1,12 +1,12 @@
-"""StuckHeads: a partition is sought back only once its committed offset has gone
-unprocessed for the whole wait while later offsets were processed, and again only after
-another whole wait."""
+"""The acked offsets' bookkeeping, and StuckHeads: a partition is sought back only once its
+committed offset has gone unacked for the whole wait while later offsets were acked, and
+again only after another whole wait."""
 
 from __future__ import annotations
 
 from faust.types import TP
 
-from streams.kafka.seeking import StuckHeads
+from streams.kafka.offsets import StuckHeads, drop_below, put_back
 
 A, B = TP("station.sessions", 0), TP("station.sessions", 1)
 
@@ -38,3 +38,11 @@ def test_unknown_positions_and_cleared_or_revoked_partitions_are_not_due() -> No
     assert stuck.due({A: (93, 95), B: (40, 41)}, now=30) == {}
     stuck.due({B: (40, 41)}, now=35)  # A revoked
     assert stuck.due({A: (93, 95), B: (40, 41)}, now=40) == {B: 40}
+
+
+def test_acks_dropped_below_the_committed_offset_and_put_back() -> None:
+    acked, index = [3, 4, 9, 7], {3, 4, 9, 7}
+    drop_below(acked, index, 5)
+    assert (acked, index) == ([9, 7], {9, 7})
+    put_back(acked, index, range(5, 8))
+    assert (acked, index) == ([5, 6, 7, 9], {5, 6, 7, 9})
