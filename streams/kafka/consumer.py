@@ -19,7 +19,8 @@ stuck commits after a broker outage):
   are dropped as read already (traced: offset 99 processed, its ack reset by the second
   seek, never handed out again; the partition's commits stopped at 99 for good).
 - `_new_offset` takes the run of acks it commits before the commit is made, so a commit
-  put off (outputs undelivered in 15 s, as in a broker outage) loses them.
+  put off (outputs undelivered in 15 s, as in a broker outage) or discarded (its partition
+  not assigned at that moment, as in a rebalance) loses them.
 
 `ExactConsumer` seeks every stream partition to an explicit offset (the committed one, else
 the start of the log) in one step with counting the seek (streams/kafka/offsets.py); each
@@ -27,15 +28,14 @@ fetched record carries its partition's seek count, so records fetched before a l
 are not handed out, and the first one fetched after it resets the read offset. Acks from
 events skipped or finished while the flow was stopped do not count; acks of processed
 events stay across a seek. Commits take only a run of acked offsets that starts exactly at
-the committed offset, and a commit put off gives its run back; a partition whose run an
+the committed offset, and a commit not made gives its run back; a partition whose run an
 offset never acked holds up is sought back to it. The cost is redelivery of a few events,
 which the agents' deduplication absorbs (streams/tables.py). Commits also wait until every
 table write and output produced before them is delivered (streams/kafka/producer.py,
 streams/kafka/publisher.py).
 
 Its thread hands out the app's `first_topics` (the internal hops: scoring.requests,
-scoring.session-orders, scoring.recommendations-to-track) before the rest
-(streams/kafka/fetching.py).
+scoring.session-orders, scoring.recommendations-to-track) first (streams/kafka/fetching.py).
 """
 
 from __future__ import annotations
@@ -230,11 +230,11 @@ class ExactConsumer(faust_aiokafka.Consumer):
         if not delivered:
             log.warning("outputs or table writes not delivered in %.0f s: commit put off for %s",
                         delivery.DELIVERY_WAIT_S, sorted(offsets))  # fmt: skip
-            for tp, offset in offsets.items():
-                if (committed := self._committed_offset.get(tp)) is not None:
-                    put_back(self._acked[tp], self._acked_index[tp], range(committed, offset))
-            return False
-        return cast(bool, await super()._commit_offsets(offsets, start_new_transaction))
+        done = delivered and await super()._commit_offsets(offsets, start_new_transaction)
+        for tp, offset in offsets.items():  # Faust took their acks; not committed, they stay
+            if (committed := self._committed_offset.get(tp)) is not None and committed < offset:
+                put_back(self._acked[tp], self._acked_index[tp], range(committed, offset))
+        return cast(bool, done)
 
     async def on_stop(self) -> None:
         await super().on_stop()

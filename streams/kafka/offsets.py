@@ -6,11 +6,11 @@ seeks back to their committed offset.
 offset never be acked (its ack lost, or the event fetched but never handed to its stream)
 the partition's commits stop there for good while the events after it are processed, and
 nothing says so; the event itself may never be processed (a session without a
-recommendation, an order missing from its customer's history). Two causes were seen:
-Faust's commit takes the run of acks it commits before the commit is made, so a commit put
-off (its outputs not delivered in 15 s, as in every broker outage that long) lost them,
-which `put_back` now mends; and one SIGTERM failover run in 47 with a faster delivery loop,
-after a rebalance, whose cause was not found.
+recommendation, an order missing from its customer's history). Seen so far: Faust's commit
+takes the run of acks it commits before the commit is made, so a commit put off (outputs
+not delivered in 15 s, as in every broker outage that long) or discarded mid-rebalance lost
+them, which `put_back` now mends; and, cause not found, one SIGTERM failover run in 47 with
+a faster delivery loop, after a rebalance.
 
 A partition's events are processed in order, so its committed offset going unacked while
 later offsets are acked lasts only until a rebalance's refused acks are fetched again.
@@ -42,7 +42,7 @@ def drop_below(acked: list[int], index: set[int], committed: int) -> None:
 
 def put_back(acked: list[int], index: set[int], offsets: Iterable[int]) -> None:
     """Ack `offsets` again: Faust's `_new_offset` takes a run of acks before its commit is
-    made, and a commit put off must leave them for the next one."""
+    made, and a commit not made must leave them for the next one."""
     missing = set(offsets) - index
     acked.extend(missing)
     acked.sort()

@@ -303,6 +303,18 @@ def test_a_commit_put_off_leaves_its_acks_for_the_next_one(
     assert consumer._acked[TOPIC] == [9] and consumer._acked_index[TOPIC] == {9}
 
 
+def test_a_commit_discarded_for_a_partition_not_assigned_leaves_its_acks(
+    consumer: ExactConsumer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Faust discards a commit for partitions not assigned at that moment (mid-rebalance),
+    after taking its acks: they stay for when the partition is assigned again."""
+    monkeypatch.setattr(consumer, "assignment", lambda: set())
+    _state(consumer, 5, [5, 6, 7, 9])
+    assert asyncio.run(consumer._commit_tps([TOPIC], start_new_transaction=False)) is False
+    assert consumer._acked[TOPIC] == [5, 6, 7, 9] and consumer._committed_offset[TOPIC] == 5
+    assert consumer._new_offset(TOPIC) == 8
+
+
 def test_fetched_stream_records_carry_their_partitions_seek_count(
     consumer: ExactConsumer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
