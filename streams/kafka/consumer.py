@@ -34,8 +34,7 @@ which the agents' deduplication absorbs (streams/tables.py). Commits also wait u
 table write and output produced before them is delivered (streams/kafka/producer.py,
 streams/kafka/publisher.py).
 
-Its thread hands out the app's `first_topics` (the internal hops: scoring.requests,
-scoring.session-orders, scoring.recommendations-to-track) first (streams/kafka/fetching.py).
+Its thread hands out the app's `first_topics` (the internal hops) first (fetching.py).
 """
 
 from __future__ import annotations
@@ -56,6 +55,7 @@ from mode import Service
 
 from streams import metrics
 from streams.kafka import producer as delivery
+from streams.kafka.draining import drain_messages
 from streams.kafka.fetching import fetch_first
 from streams.kafka.offsets import CHECK_EVERY_S, StuckHeads, drop_below, put_back, seek_exactly
 from streams.kafka.producer import DeliveringProducer
@@ -69,9 +69,8 @@ SEEK_COUNT = "_exact_seek_count"
 
 
 class ExactConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    """Runs the aiokafka consumer; seeks every stream partition explicitly, marks what it
-    fetches with its partition's seek count, and hands out records of the consumer's
-    `first_topics` before any other."""
+    """Runs the aiokafka consumer: seeks stream partitions explicitly, marks each fetched
+    record with its partition's seek count, hands out the consumer's `first_topics` first."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -119,8 +118,11 @@ class ExactConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
 
 class ExactConsumer(faust_aiokafka.Consumer):
-    """Faust's aiokafka consumer with commits that never skip an unprocessed event, and
-    records of `first_topics` (the scorer's internal hops) handed out first."""
+    """Faust's aiokafka consumer with commits that never skip an unprocessed event,
+    records of `first_topics` (the scorer's internal hops) handed out first, and one
+    rebalance guard per fetch (streams/kafka/draining.py)."""
+
+    _drain_messages = drain_messages
 
     @property
     def first_topics(self) -> frozenset[str]:
@@ -138,8 +140,7 @@ class ExactConsumer(faust_aiokafka.Consumer):
         return ExactConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     def lag(self, tp: TP) -> int | None:
-        """Records of `tp` not yet committed, from the highwater of the last fetch (no
-        request to the broker); None while either is unknown."""
+        """Records of `tp` not committed, from the last fetch's highwater; None while unknown."""
         high, committed = self.highwater(tp), self._committed_offset.get(tp)
         return None if high is None or committed is None else max(0, high - committed)
 
@@ -206,8 +207,7 @@ class ExactConsumer(faust_aiokafka.Consumer):
 
     @Service.timer(CHECK_EVERY_S)
     async def _rewind_stuck_partitions(self) -> None:
-        """Seek back each partition whose commits an offset never acked holds up
-        (streams/kafka/offsets.py)."""
+        """Seek back each partition held up by an offset never acked (offsets.py)."""
         if self.app.rebalancing or not self.flow_active:
             self._stuck.clear()
             return
