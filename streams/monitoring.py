@@ -37,6 +37,8 @@ HELD: dict[str, Sized] = {
     "scorer_dedup_keys": score_sessions.recommended,
     "conversion_dedup_keys": track_conversions.published,
 }
+for _topic in WATCHED:  # exported at 0 from the start: a rise is what the alert looks for
+    metrics.CONSUMER_REWINDS.labels(topic=_topic)
 for _state, _held in HELD.items():
     metrics.STATE.labels(state=_state).set_function(_held.__len__)
 KEPT = (join_faces.scored, score_sessions.recommended, track_conversions.published)

@@ -53,11 +53,10 @@ from faust.types import TP, Message
 from faust.types.tuples import ConsumerMessage
 from mode import Service
 
-from streams import metrics
+from streams.kafka import offsets as positions
 from streams.kafka import producer as delivery
 from streams.kafka.draining import drain_messages
 from streams.kafka.fetching import fetch_first
-from streams.kafka.offsets import CHECK_EVERY_S, StuckHeads, drop_below, put_back, seek_exactly
 from streams.kafka.producer import DeliveringProducer
 from streams.kafka.publisher import DeliveryFailed
 
@@ -100,8 +99,8 @@ class ExactConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         return await self.call_thread(self._seek_exactly)
 
     async def _seek_exactly(self) -> Mapping[TP, int]:
-        return await seek_exactly(self._ensure_consumer(), self.consumer._is_changelog_tp,
-                                  self._sought)  # fmt: skip
+        consumer, skip = self._ensure_consumer(), self.consumer._is_changelog_tp
+        return await positions.seek_exactly(consumer, skip, self._sought)
 
     def _sought(self, tp: TP) -> None:
         self.seeks[tp] = self.seeks.get(tp, 0) + 1
@@ -134,7 +133,7 @@ class ExactConsumer(faust_aiokafka.Consumer):
         super().__init__(*args, **kwargs)
         self._seek_counts: WeakKeyDictionary[Message, int] = WeakKeyDictionary()
         self._delivering: dict[TP, int] = {}
-        self._stuck = StuckHeads()
+        self._stuck = positions.StuckHeads()
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return ExactConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -202,10 +201,10 @@ class ExactConsumer(faust_aiokafka.Consumer):
         committed = self._committed_offset.get(tp)
         if committed is None:
             return None
-        drop_below(self._acked[tp], self._acked_index[tp], committed)
+        positions.drop_below(self._acked[tp], self._acked_index[tp], committed)
         return min([*self._acked[tp], *(gap.begin for gap in self._gap[tp])], default=None)
 
-    @Service.timer(CHECK_EVERY_S)
+    @Service.timer(positions.CHECK_EVERY_S)
     async def _rewind_stuck_partitions(self) -> None:
         """Seek back each partition held up by an offset never acked (offsets.py)."""
         if self.app.rebalancing or not self.flow_active:
@@ -213,9 +212,7 @@ class ExactConsumer(faust_aiokafka.Consumer):
             return
         heads = {tp: (self._committed_offset.get(tp), self._head(tp)) for tp in list(self._acked)}
         for tp, offset in self._stuck.due(heads, time.monotonic()).items():
-            log.warning("%s: offset %d not acked for %.0f s while later ones were: seeking "
-                        "back to it", tp, offset, self._stuck.after_s)  # fmt: skip
-            metrics.CONSUMER_REWINDS.labels(topic=tp.topic).inc()
+            positions.report_rewind(tp, offset, self._stuck.after_s)
             await cast(ExactConsumerThread, self._thread).rewind(tp, offset)
 
     async def _commit_offsets(
@@ -233,7 +230,7 @@ class ExactConsumer(faust_aiokafka.Consumer):
         done = delivered and await super()._commit_offsets(offsets, start_new_transaction)
         for tp, offset in offsets.items():  # Faust took their acks; not committed, they stay
             if (committed := self._committed_offset.get(tp)) is not None and committed < offset:
-                put_back(self._acked[tp], self._acked_index[tp], range(committed, offset))
+                positions.put_back(self._acked[tp], self._acked_index[tp], range(committed, offset))
         return cast(bool, done)
 
     async def on_stop(self) -> None:

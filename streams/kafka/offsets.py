@@ -21,10 +21,16 @@ absorbs those), counts the seek in scorer_consumer_rewinds_total and logs it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping
 
 import aiokafka
 from faust.types import TP
+
+from streams import metrics
+from streams.settings import settings
+
+log = logging.getLogger(__name__)
 
 #: How long a partition's committed offset may go unacked while later ones are acked.
 REWIND_AFTER_S = 15.0
@@ -70,6 +76,15 @@ async def seek_exactly(
         consumer.seek(tp, offsets[tp])
         on_seek(tp)
     return offsets
+
+
+def report_rewind(tp: TP, offset: int, after_s: float) -> None:
+    """Log and count the seek of `tp` back to `offset` (labelled with the topic's name
+    without SCORER_TOPIC_PREFIX, as every metric is)."""
+    log.warning("%s: offset %d not acked for %.0f s while later ones were: seeking back to it",
+                tp, offset, after_s)  # fmt: skip
+    topic = tp.topic.removeprefix(settings().scorer_topic_prefix)
+    metrics.CONSUMER_REWINDS.labels(topic=topic).inc()
 
 
 class StuckHeads:
