@@ -7,11 +7,13 @@ loaded from the model store (refused, the artifact of SCORER_MODEL_DIR serves un
 next announcement), the
 follower of that topic starts and the station registry starts loading. Then the agents
 and web views are registered, the web front starts in a process of its own
-(streams/web/front.py) and Faust runs until SIGTERM or SIGINT.
+(streams/web/front.py), what is alive by then is left out of the garbage collector's
+full collections (`leave_out_of_collections`) and Faust runs until SIGTERM or SIGINT.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import shutil
@@ -132,6 +134,18 @@ def load_outlook(folder: Path) -> OutlookModel | None:
 STOP_GRACE_S = 30.0
 
 
+def leave_out_of_collections() -> None:
+    """Move every object alive now (the modules, torch's most, the models, the runtime)
+    out of the cyclic garbage collector's reach, for good.
+
+    They live as long as the worker, yet each full collection walked them all: about
+    356,000 objects, 100 to 200 ms a collection with the event loop stopped, 1.2 s of a
+    quick bench worker's 18.7 s of CPU. Reference counting still frees what they drop;
+    only a cycle among them would never be collected, and they are not garbage."""
+    gc.collect()  # what start-up left as garbage goes now, not frozen with the rest
+    gc.freeze()
+
+
 def _stop_watchdog(app: Any) -> None:
     """Leave if a stop takes longer than STOP_GRACE_S.
 
@@ -176,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     front = FrontProcess(runtime.settings.web_socket())
     front.start()
     sys.argv = [sys.argv[0], "worker", "--loglevel", "info", *(argv or [])]
+    leave_out_of_collections()
     try:
         app.main()
     except SystemExit as done:
