@@ -79,6 +79,9 @@ class Settings(KafkaSettings):
     scorer_batch_max: int = Field(
         default=256, ge=1, le=65536, description="most sessions scored in one forward pass"
     )
+    scorer_batch_wait_ms: int = Field(
+        default=5, ge=0, le=10_000, description="longest wait to fill a scoring batch"
+    )
     scorer_tick_ms: int = Field(
         default=25,
         ge=5,
