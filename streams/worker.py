@@ -139,9 +139,10 @@ def leave_out_of_collections() -> None:
     out of the cyclic garbage collector's reach, for good.
 
     They live as long as the worker, yet each full collection walked them all: about
-    356,000 objects, 100 to 200 ms a collection with the event loop stopped, 1.2 s of a
-    quick bench worker's 18.7 s of CPU. Reference counting still frees what they drop;
-    only a cycle among them would never be collected, and they are not garbage."""
+    356,000 objects, 100 to 240 ms a collection with the event loop stopped (gc callbacks
+    in quick bench workers); 2 to 35 ms after the freeze. Reference counting still frees
+    what they drop; only a cycle among them would never be collected, and they are not
+    garbage."""
     gc.collect()  # what start-up left as garbage goes now, not frozen with the rest
     gc.freeze()
 
