@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -13,7 +14,14 @@ from pydantic import Field, SecretStr, field_validator
 
 from infra.kafka.settings import KafkaSettings, SettingsError, load_settings, read_secret
 
-__all__ = ["Settings", "SettingsError", "settings"]
+__all__ = ["Settings", "SettingsError", "retired", "settings"]
+
+# Variables an earlier version read, with what took their place: one that is still set
+# is said at start (unknown variables are otherwise ignored without a word).
+RETIRED = {
+    "SCORER_BATCH_WAIT_MS": "a micro-batch is what is queued when the agent takes it, up to "
+    "SCORER_BATCH_MAX, with no wait to fill it (streams/batching.py)",
+}
 
 
 class Settings(KafkaSettings):
@@ -78,9 +86,6 @@ class Settings(KafkaSettings):
     )
     scorer_batch_max: int = Field(
         default=256, ge=1, le=65536, description="most sessions scored in one forward pass"
-    )
-    scorer_batch_wait_ms: int = Field(
-        default=5, ge=0, le=10_000, description="longest wait to fill a scoring batch"
     )
     scorer_tick_ms: int = Field(
         default=25,
@@ -158,3 +163,9 @@ class Settings(KafkaSettings):
 def settings() -> Settings:
     """The process-wide settings."""
     return load_settings(Settings)
+
+
+def retired(environ: Mapping[str, str]) -> list[str]:
+    """What to say of each variable set in `environ` that is no longer read."""
+    return [f"{name} is no longer read: {instead}"
+            for name, instead in RETIRED.items() if name in environ]  # fmt: skip

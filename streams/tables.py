@@ -64,7 +64,7 @@ class _Place:
 @contextmanager
 def writing_to(topic: str, partition: int) -> Iterator[None]:
     """Place table reads and writes on `partition` where no stream's event does: a
-    timer's, a micro-batch's (`take_events` sets none in the agent), and a read of
+    timer's, a micro-batch's (the current event is its last, or none), and a read of
     another key's partition (the join reading a customer's history).
 
     Faust places a table write, in RocksDB and in the changelog, by the stream's current

@@ -44,7 +44,7 @@ from streams.kafka.registry import StationRegistry
 from streams.rules.drift import DriftMonitor
 from streams.runtime import Runtime, install
 from streams.serving import ModelSet
-from streams.settings import settings
+from streams.settings import retired, settings
 from streams.web.front import FrontProcess
 
 CLEAN_STOP = "clean-stop"
@@ -77,6 +77,8 @@ def prepare() -> Runtime:
     # consumer thread need (measured: 200 sessions/s went from a growing backlog, p50 3.3 s,
     # to p50 115 ms; make bench).
     torch.set_num_threads(1)
+    for retired_variable in retired(os.environ):
+        logging.getLogger(__name__).warning("%s", retired_variable)
     if conf.web_token() is None:  # and a token file that cannot be read stops the start
         logging.getLogger(__name__).warning(
             "SCORER_WEB_TOKEN is not set: /score, /users and /profiles are open to anyone "

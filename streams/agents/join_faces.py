@@ -1,17 +1,17 @@
 """join_faces: sessions meet their faces (keyed by session_id), then are scored.
 
-One stream carries station.sessions and station.faces, co-partitioned, so that
-partition p of both is handled together, in micro-batches (SCORER_BATCH_MAX,
-SCORER_BATCH_WAIT_MS). The rules are in streams/rules/join_faces.py; this agent applies
-them and keeps the `pending` table (DESIGN steps 1-2). A ready session whose customer's
-history this worker holds (the user's partition of user-history is active here: every
-new customer's, whose key is the session's own, and all of them on a single worker) is
-scored at once by score_sessions.score_ready, with no Kafka message between; the others
-go to scoring.requests keyed by the resolved user, for the worker that holds theirs
-(DESIGN step 3). A consumed Faust message costs more CPU than the join itself.
-What it scored lately is kept in memory and read back from scoring.recommendations on
-every assignment (streams/kafka/outputs.py), so a replayed session or a late face never
-yields a second recommendation.
+One stream carries station.sessions and station.faces, co-partitioned, so that partition
+p of both is handled together, in micro-batches of what is queued (up to
+SCORER_BATCH_MAX, streams/batching.py). The rules are in streams/rules/join_faces.py;
+this agent applies them and keeps the `pending` table (DESIGN steps 1-2). A ready
+session whose customer's history this worker holds (the user's partition of user-history
+is active here: every new customer's, whose key is the session's own, and all of them on
+a single worker) is scored at once by score_sessions.score_ready, with no Kafka message
+between; the others go to scoring.requests keyed by the resolved user, for the worker
+that holds theirs (DESIGN step 3). A consumed Faust message costs more CPU than the join
+itself. What it scored lately is kept in memory and read back from
+scoring.recommendations on every assignment (streams/kafka/outputs.py), so a replayed
+session or a late face never yields a second recommendation.
 
 A timer scores the sessions whose face wait is over (streams/rules/deadlines.py keeps the
 deadlines of each partition in memory, rebuilt from the table after rebalances).
@@ -30,6 +30,7 @@ from infra.kafka.client import key_partition
 from streams import channels, metrics
 from streams.agents import score_sessions
 from streams.app import app
+from streams.batching import batches
 from streams.clock import now_ms, to_ms, written_ms
 from streams.deadletters import CONTENT_ERRORS, decode_or_dead_letter, handle_or_dead_letter
 from streams.kafka.outputs import ReadBack, RecentKeys, replay_start
@@ -50,9 +51,7 @@ read_back = ReadBack()  # open once `scored` holds the owned partitions' tail
 
 @app.agent(supervisor_strategy=CrashingSupervisor, channel=channels.join_input)
 async def join_faces(stream: Any) -> None:
-    conf = settings()
-    within = conf.scorer_batch_wait_ms / 1000
-    async for events in stream.take_events(conf.scorer_batch_max, within=within):
+    async for events in batches(stream, settings().scorer_batch_max):
         ready: list[Joined] = []
         route = channels.by_topic({channels.SESSIONS: partial(_on_session, ready=ready),
                                    channels.FACES: partial(_on_face, ready=ready)})  # fmt: skip

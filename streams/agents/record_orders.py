@@ -1,7 +1,7 @@
 """record_orders: each order into its user's history, once per order_id (keyed by user_id),
 and the customer's new profile to customer.profiles (streams/rules/profile_customers.py).
 
-Orders are taken in micro-batches (SCORER_BATCH_MAX, SCORER_BATCH_WAIT_MS) so that the
+Orders are taken in micro-batches (streams/batching.py, up to SCORER_BATCH_MAX) so that the
 profiles of a batch's customers are computed in one vectorised pass: one customer at a
 time, numpy's per-call overhead made a profile cost about 260 µs.
 
@@ -23,6 +23,7 @@ from model.customers import history
 from schemas.codec import CodecError
 from streams import channels, metrics
 from streams.app import app
+from streams.batching import batches
 from streams.clock import to_ms
 from streams.deadletters import decode_or_dead_letter, handle_or_dead_letter, send_dead_letter
 from streams.rules.profile_customers import profile_records
@@ -35,9 +36,7 @@ log = logging.getLogger(__name__)
 
 @app.agent(supervisor_strategy=CrashingSupervisor, channel=channels.orders)
 async def record_orders(stream: Any) -> None:
-    conf = settings()
-    within = conf.scorer_batch_wait_ms / 1000
-    async for events in stream.take_events(conf.scorer_batch_max, within=within):
+    async for events in batches(stream, settings().scorer_batch_max):
         recorded: dict[str, tuple[dict[str, Any], int]] = {}  # user -> (history, as of)
         for event in events:  # each event's table writes go to its own partition
             with writing_to(event.message.topic, event.message.partition):

@@ -3,8 +3,8 @@
 Each batch is one forward pass (DESIGN step 3); the user history table is read here,
 never written (record_orders owns it). The join hands its batches here directly when this
 worker holds the customers' histories (streams/agents/join_faces.py); this agent reads
-the rest from scoring.requests. The batch is bounded in size and in wait
-(SCORER_BATCH_MAX, SCORER_BATCH_WAIT_MS). A request repeated after a restart is dropped:
+the rest from scoring.requests, in batches of what is queued (up to SCORER_BATCH_MAX,
+streams/batching.py). A request repeated after a restart is dropped:
 the sessions recommended lately are kept in memory and, on every assignment, read back
 from the whole of scoring.recommendations (keyed by session, not like this stream).
 """
@@ -25,6 +25,7 @@ from schemas.codec import CodecError
 from streams import channels, metrics
 from streams.agents import track_conversions
 from streams.app import app
+from streams.batching import batches
 from streams.clock import now_ms, written_ms
 from streams.deadletters import CONTENT_ERRORS, send_dead_letter
 from streams.kafka.outputs import ReadBack, RecentKeys, replay_start
@@ -50,9 +51,7 @@ read_back = ReadBack()  # open once `recommended` holds the topic's tail
 
 @app.agent(supervisor_strategy=CrashingSupervisor, channel=channels.scoring_requests)
 async def score_sessions(stream: Any) -> None:
-    conf = settings()
-    within = conf.scorer_batch_wait_ms / 1000
-    async for events in stream.take_events(conf.scorer_batch_max, within=within):
+    async for events in batches(stream, settings().scorer_batch_max):
         try:
             await score_batch(events)
         except CONTENT_ERRORS as exc:  # a batch that cannot be scored is kept, with why

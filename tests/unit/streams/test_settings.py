@@ -9,7 +9,7 @@ import pytest
 from infra.kafka.settings import KafkaSettings, SettingsError, load_settings
 from infra.worker_env import worker_env
 from schemas.errors import ScorerError
-from streams.settings import Settings
+from streams.settings import RETIRED, Settings, retired
 
 
 def test_a_bad_value_names_the_variable_and_the_value(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -65,3 +65,12 @@ def test_the_web_token_comes_from_the_file_first_and_is_never_shown(
     monkeypatch.setenv("SCORER_WEB_TOKEN_FILE", str(tmp_path / "nowhere"))
     with pytest.raises(SettingsError, match=r"SCORER_WEB_TOKEN_FILE=.*cannot be read"):
         load_settings(Settings).web_token()
+
+
+def test_a_variable_no_longer_read_is_said_with_what_took_its_place() -> None:
+    said = retired({"SCORER_BATCH_WAIT_MS": "5", "SCORER_BATCH_MAX": "64"})
+    assert said == ["SCORER_BATCH_WAIT_MS is no longer read: a micro-batch is what is queued "
+                    "when the agent takes it, up to SCORER_BATCH_MAX, with no wait to fill it "
+                    "(streams/batching.py)"]  # fmt: skip
+    assert retired({"SCORER_BATCH_MAX": "64"}) == []
+    assert not {name.lower() for name in RETIRED} & set(Settings.model_fields)
