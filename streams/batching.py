@@ -28,7 +28,8 @@ from faust.channels import Channel
 from faust.streams import Stream
 from faust.types import EventT, StreamT
 
-# Longer than building any batch takes (256 queued events: about 3 ms), short beside the
+# Longer than building a batch takes (an event costs about 30 µs to send and read through
+# an in-memory Faust channel here, so 256 queued ones take under 10 ms), short beside the
 # rebalance it unblocks.
 NUDGE_S = 0.05
 
