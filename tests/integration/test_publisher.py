@@ -11,7 +11,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from infra.kafka.client import key_partition
-from streams.kafka.publisher import Publisher
+from streams.kafka.publisher import SERVE_EVERY, Publisher
 
 pytestmark = pytest.mark.kafka
 
@@ -37,6 +37,39 @@ def test_delivered_means_on_the_topic(kafka_bootstrap: str,
         assert _count(kafka_bootstrap, topic) == 2000
     finally:
         assert publisher.close() == 0
+
+
+def test_a_full_queue_waits_for_room_and_loses_nothing(
+    kafka_bootstrap: str, topic_factory: Callable[..., str]
+) -> None:
+    """A burst larger than librdkafka's queue waits in `publish` while deliveries complete."""
+    topic = topic_factory("bursty", partitions=3)
+    publisher = Publisher(kafka_bootstrap, **{"queue.buffering.max.messages": 50})
+    try:
+        for i in range(1000):
+            publisher.publish(topic, f"k-{i}".encode(), b"v", partition=i % 3)
+        assert asyncio.run(publisher.delivered(30)) is True
+        assert _count(kafka_bootstrap, topic) == 1000
+    finally:
+        assert publisher.close() == 0
+
+
+def test_reports_are_served_while_the_loop_publishes_little(
+    kafka_bootstrap: str, topic_factory: Callable[..., str]
+) -> None:
+    """Fewer outputs than SERVE_EVERY, and no `delivered`: the poll thread serves their
+    delivery reports once the loop has served none for a while."""
+    topic = topic_factory("quiet", partitions=1)
+    publisher = Publisher(kafka_bootstrap)
+    try:
+        for i in range(SERVE_EVERY - 1):
+            publisher.publish(topic, f"k-{i}".encode(), b"v")
+        deadline = time.monotonic() + 30
+        while publisher.undelivered() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert publisher.undelivered() == 0
+    finally:
+        publisher.close()
 
 
 def test_nothing_is_confirmed_while_the_broker_is_away() -> None:
