@@ -305,7 +305,7 @@ def check_ranges(
 ) -> None:
     """Refuse any field value outside the field's declared `x-range` (NaN included) and,
     with `max_string`, any string longer than its field's `x-max-length` or `max_string`."""
-    for name, bounds, longest, nested in _checks_of(schema):
+    for name, bounds, longest, nested in _checks_of(schema, max_string is not None):
         value = record.get(name)
         if value is None:
             continue
@@ -316,48 +316,44 @@ def check_ranges(
             if len(value) > most:
                 raise TooLong(f"{path}{name} is {len(value)} characters, at most {most}")
         if nested is not None:
-            _check_nested(nested, value, f"{path}{name}", max_string)
+            records, each = nested
+            for i, item in enumerate(value) if each else ((-1, value),):
+                if isinstance(item, Mapping):
+                    where = f"{path}{name}." if i < 0 else f"{path}{name}[{i}]."
+                    for inner in records:
+                        check_ranges(inner, item, where, max_string)
 
 
-#: A record's checks, field by field: name, `x-range`, `x-max-length`, and the records
-#: nested in its type (None: none), worked out once per schema (the schema is kept with
-#: them, so that its id is not reused): a walk of the schema per message cost about
-#: 10 µs of a Recommendation's 26.
-_CHECKS: dict[int, tuple[Mapping[str, Any], list[tuple[str, Any, int | None, Any]]]] = {}
+#: What is checked of a record's fields: name, `x-range`, `x-max-length`, and the record
+#: schemas its value (`each`: each item of its array) is checked against, or None. Worked
+#: out once per schema (kept with them, so that its id is not reused): a walk of the schema
+#: per message cost about 10 µs of a Recommendation's 26. Without string bounds (encoding),
+#: only fields with a range or a nested record are left.
+_Check = tuple[str, Any, int | None, tuple[tuple[Mapping[str, Any], ...], bool] | None]
+_CHECKS: dict[tuple[int, bool], tuple[Mapping[str, Any], list[_Check]]] = {}
 
 
-def _checks_of(schema: Mapping[str, Any]) -> list[tuple[str, Any, int | None, Any]]:
-    known = _CHECKS.get(id(schema))
+def _checks_of(schema: Mapping[str, Any], strings: bool) -> list[_Check]:
+    known = _CHECKS.get((id(schema), strings))
     if known is not None and known[0] is schema:
         return known[1]
     checks = [(field["name"], field.get("x-range"), field.get("x-max-length"),
-               field["type"] if _holds_record(field["type"]) else None)
-              for field in schema.get("fields", ())]  # fmt: skip
-    _CHECKS[id(schema)] = (schema, checks)
+               _nested(field["type"])) for field in schema.get("fields", ())]  # fmt: skip
+    if not strings:
+        checks = [check for check in checks if check[1] is not None or check[3] is not None]
+    _CHECKS[(id(schema), strings)] = (schema, checks)
     return checks
 
 
-def _holds_record(ftype: Any) -> bool:
-    if isinstance(ftype, list):
-        return any(isinstance(b, dict) and b.get("type") == "record" for b in ftype)
-    if not isinstance(ftype, dict):
-        return False
-    kind = ftype.get("type")
-    return kind == "record" or (kind == "array" and isinstance(ftype["items"], dict | list))
+def _records_in(ftype: Any) -> tuple[Mapping[str, Any], ...]:
+    """The record schemas a value of `ftype` may be: itself, or its union's records."""
+    branches = ftype if isinstance(ftype, list) else [ftype]
+    return tuple(b for b in branches if isinstance(b, dict) and b.get("type") == "record")
 
 
-def _check_nested(ftype: Any, value: Any, where: str, max_string: int | None) -> None:
-    if value is None:
-        return
-    if isinstance(ftype, list):  # a union: check against its record branch, if any
-        for branch in ftype:
-            if isinstance(branch, dict) and branch.get("type") == "record":
-                _check_nested(branch, value, where, max_string)
-        return
-    if not isinstance(ftype, dict):
-        return
-    if ftype.get("type") == "record" and isinstance(value, Mapping):
-        check_ranges(ftype, value, f"{where}.", max_string)
-    elif ftype.get("type") == "array" and isinstance(ftype["items"], dict | list):
-        for i, item in enumerate(value):
-            _check_nested(ftype["items"], item, f"{where}[{i}]", max_string)
+def _nested(ftype: Any) -> tuple[tuple[Mapping[str, Any], ...], bool] | None:
+    if isinstance(ftype, dict) and ftype.get("type") == "array":
+        items = _records_in(ftype["items"])
+        return (items, True) if items else None
+    records = _records_in(ftype)
+    return (records, False) if records else None

@@ -182,6 +182,18 @@ def test_a_built_record_encodes_to_the_same_bytes_and_a_wrong_one_is_still_refus
         codec.encode_built(name, {k: v for k, v in EXAMPLES[name].items() if k != "session_id"})
 
 
+def test_a_value_out_of_range_in_an_array_of_records_is_refused_by_its_place(
+    codec: Codec,
+) -> None:
+    record = json.loads(json.dumps(EXAMPLES["Recommendation"]))
+    record["ranking"][2]["probability"] = 1.5
+    with pytest.raises(InvalidDatum, match=r"ranking\[2\]\.probability=1\.5 is outside 0\.\.1"):
+        codec.encode_built("Recommendation", record)
+    record["ranking"][2]["probability"] = float("nan")
+    with pytest.raises(InvalidDatum, match=r"ranking\[2\]\.probability=nan"):
+        codec.encode("Recommendation", record)
+
+
 def test_expecting_another_record_type_is_refused(codec: Codec) -> None:
     data = codec.encode("Station", EXAMPLES["Station"])
     with pytest.raises(WrongSchema, match="expected SessionStarted, got Station"):
