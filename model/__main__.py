@@ -255,7 +255,7 @@ def run_score(args: argparse.Namespace) -> int:
         out = chunk.copy()
         for k, name in enumerate(CLASSES):
             out[f"p_{name.lower()}"] = scores.probabilities[:, k].round(6)
-        out["top_pick"] = [scores.ranked(i)["top_pick"] for i in range(len(frame))]
+        out["top_pick"] = [r["top_pick"] for r in scores.ranked()]
         out["predicted_class"] = [CLASSES[i] for i in scores.probabilities.argmax(axis=1)]
         out["model_version"] = predictor.version
         out.to_csv(args.output, mode="a" if written else "w", header=not written, index=False)

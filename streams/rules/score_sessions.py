@@ -58,7 +58,7 @@ def score_rows(predictor: Predictor, rows: Sequence[dict[str, Any]]) -> list[dic
 def _scored(predictor: Predictor, rows: Sequence[dict[str, Any]]
             ) -> tuple[list[dict[str, Any]], np.ndarray]:  # fmt: skip
     scores = predictor.score_columns(columns_from_records(rows))
-    return [scores.ranked(i) for i in range(len(rows))], scores.inputs
+    return scores.ranked(), scores.inputs
 
 
 @dataclass
