@@ -19,8 +19,8 @@ SESSIONS ?= 1400000
 SEED ?= 20240701
 
 .PHONY: help setup system-deps jars broker broker-stop broker-status topics demo test \
-        test-unit test-kafka4 lint clean model train evaluate worker simulate bench soak cdnow \
-        customers outlook
+        test-unit test-kafka4 lint clean model train evaluate worker simulate bench bench-ab \
+        bench-ab-base soak cdnow customers outlook
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -92,14 +92,23 @@ demo: setup ## The product end to end on the local broker, with a summary
 	if [ $$started = 1 ]; then $(PY) -m infra.kafka.broker stop; fi; \
 	exit $$rc
 
-bench: setup jars model customers $(QUIX_VENV)/.installed ## The benchmark into out/bench/ (BENCH_QUICK=1: a short run)
-	@if [ -n "$$KAFKA_BOOTSTRAP_SERVERS" ]; then \
-	  $(PY) -m tests.bench.run --model $(MODEL_DIR) --customers $(CUSTOMER_DIR) $(ARGS); exit $$?; fi; \
+# Runs the command $(1) on KAFKA_BOOTSTRAP_SERVERS when set, else on a fresh local broker
+# of its own, stopped and removed afterwards.
+with_bench_broker = if [ -n "$$KAFKA_BOOTSTRAP_SERVERS" ]; then $(1); exit $$?; fi; \
 	export SCORER_BROKER_DIR=$(CURDIR)/.cache/broker-bench; \
 	$(PY) -m infra.kafka.broker stop >/dev/null; rm -rf $$SCORER_BROKER_DIR; \
 	$(PY) -m infra.kafka.broker start || exit 1; \
-	$(PY) -m tests.bench.run --model $(MODEL_DIR) --customers $(CUSTOMER_DIR) $(ARGS); rc=$$?; \
+	$(1); rc=$$?; \
 	$(PY) -m infra.kafka.broker stop; rm -rf $$SCORER_BROKER_DIR; exit $$rc
+
+bench: setup jars model customers $(QUIX_VENV)/.installed ## The benchmark into out/bench/ (BENCH_QUICK=1: a short run)
+	@$(call with_bench_broker,$(PY) -m tests.bench.run --model $(MODEL_DIR) --customers $(CUSTOMER_DIR) $(ARGS))
+
+bench-ab: bench-ab-base setup jars model customers ## The scorer of BASE=<commit> and of this tree draining side by side (out/bench/paired.json)
+	@$(call with_bench_broker,$(PY) -m tests.bench.paired --base "$(BASE)" --model $(MODEL_DIR) --customers $(CUSTOMER_DIR))
+
+bench-ab-base:
+	@if [ -z "$(BASE)" ]; then echo "make bench-ab needs BASE=<commit>, the commit to compare with" >&2; exit 2; fi
 
 train: setup ## Train the MLP on SESSIONS generated sessions into MODEL_DIR (overwrites)
 	$(PY) -m model train --sessions $(SESSIONS) --seed $(SEED) --out $(MODEL_DIR)

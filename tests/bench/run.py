@@ -127,14 +127,14 @@ class Running:
 
     def __init__(self, c: Contender, bootstrap: str, prefix: str, tmp: Path, log: Path,
                  extra: dict[str, object] | None = None,
-                 group: str | None = None) -> None:  # fmt: skip
+                 group: str | None = None, cwd: Path = ROOT) -> None:  # fmt: skip
         self.group = group or f"bench-{c.name}-{uuid.uuid4().hex[:6]}"
         self.output = c.output(prefix)
         self.settings = {**c.settings(prefix, self.group, tmp), **(extra or {})}
         env = worker_env(bootstrap, **self.settings)
         with log.open("ab") as out:
             self.proc = subprocess.Popen(c.argv(bootstrap, prefix, self.output, self.group),
-                                         cwd=ROOT, env=env, stdout=out,
+                                         cwd=cwd, env=env, stdout=out,
                                          stderr=subprocess.STDOUT)  # fmt: skip
         self.probe = Probe(self.proc.pid)
         self.log = log
@@ -171,7 +171,7 @@ def drain(c: Contender, ctx: Context, profile_it: bool) -> dict[str, Any]:
         while True:
             run.check()
             if count is None:  # the scorer creates its output topic itself
-                count = _topic_count_when_made(ctx.bootstrap, run.output)
+                count = topic_count_when_made(ctx.bootstrap, run.output)
             now, done = time.monotonic(), count() if count is not None else 0
             if first is None and done > 0:
                 first = now
@@ -227,7 +227,7 @@ def drain_two(c: Contender, ctx: Context) -> dict[str, Any]:
             for run in runs:
                 run.check()
             if count is None:
-                count = _topic_count_when_made(ctx.bootstrap, output)
+                count = topic_count_when_made(ctx.bootstrap, output)
             now, done = time.monotonic(), count() if count is not None else 0
             if first is None and done > 0:
                 first = now
@@ -261,7 +261,8 @@ def _rate(samples: list[tuple[float, int, float]], first: float,
             "drain_window_s": seconds, "drained_events": events, "cpu_s_per_1k": cpu}  # fmt: skip
 
 
-def _topic_count_when_made(bootstrap: str, topic: str) -> TopicCount | None:
+def topic_count_when_made(bootstrap: str, topic: str) -> TopicCount | None:
+    """A count of `topic`'s records once the topic exists (a scorer makes its own), else None."""
     try:
         return TopicCount(bootstrap, topic)
     except (KeyError, RuntimeError):
@@ -354,7 +355,7 @@ def _warm_up(run: Running, ctx: Context, producer: Producer, topic: str, pool: P
     while True:
         run.check()
         if arrivals is None:
-            made = _topic_count_when_made(ctx.bootstrap, run.output)
+            made = topic_count_when_made(ctx.bootstrap, run.output)
             if made is not None:
                 made.close()
                 arrivals = Arrivals(ctx.bootstrap, run.output, keep=keep).start()
