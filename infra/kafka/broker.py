@@ -31,6 +31,7 @@ from schemas.errors import ScorerError
 HERE = Path(__file__).resolve().parent
 DEFAULT_PORT = 9092
 START_TIMEOUT_S = 120.0
+START_ATTEMPTS = 3
 STOP_TIMEOUT_S = 30.0
 
 
@@ -139,8 +140,9 @@ def _free_port(preferred: int | None, avoid: set[int] | None = None) -> int:
             return port
 
 
-def metadata_ok(bootstrap: str, timeout: float = 3.0) -> bool:
-    """True when the broker at bootstrap answers a topic-metadata request."""
+def cluster_at(bootstrap: str, timeout: float = 3.0) -> str | None:
+    """The id of the cluster whose broker at bootstrap answers a topic-metadata request,
+    or None when none answers."""
     from confluent_kafka.admin import AdminClient
 
     from infra.kafka.client import client_config
@@ -149,10 +151,24 @@ def metadata_ok(bootstrap: str, timeout: float = 3.0) -> bool:
         client_config(bootstrap, **{"socket.timeout.ms": int(timeout * 1000), "log_level": 0})
     )
     try:
-        admin.list_topics(timeout=timeout)
+        return str(admin.list_topics(timeout=timeout).cluster_id)
     except Exception:  # any KafkaException or timeout means "not ready yet"
-        return False
-    return True
+        return None
+
+
+def metadata_ok(bootstrap: str, timeout: float = 3.0) -> bool:
+    """True when the broker at bootstrap answers a topic-metadata request."""
+    return cluster_at(bootstrap, timeout) is not None
+
+
+def own_cluster() -> str | None:
+    """The cluster id the storage tool wrote into the local broker's data, if formatted."""
+    try:
+        lines = (_state_dir() / "data" / "meta.properties").read_text().splitlines()
+    except FileNotFoundError:
+        return None
+    return next((line.split("=", 1)[1].strip() for line in lines
+                 if line.startswith("cluster.id=")), None)  # fmt: skip
 
 
 def running() -> BrokerState | None:
@@ -292,6 +308,10 @@ def _tail(path: Path, lines: int = 30) -> str:
         return "(no log)"
 
 
+class PortTaken(BrokerError):
+    """Another Kafka cluster answers on the port this broker was started on."""
+
+
 def start(version: str | None = None, timeout: float = START_TIMEOUT_S) -> BrokerState:
     """Start the local broker unless it already runs, and wait until metadata works."""
     version = version or kafka_version()
@@ -312,29 +332,55 @@ def start(version: str | None = None, timeout: float = START_TIMEOUT_S) -> Broke
         if (_state_dir() / "ports.json").exists()
         else {}
     )
-    port = _free_port(last.get("port", DEFAULT_PORT))
-    controller_port = _free_port(last.get("controller_port"), avoid={port})
-    props = _write_config(version, port, controller_port, data)
-    _format_storage(version, libs, props, data)
+    # A port found free can be bound by another broker starting at the same moment (the
+    # suite starts its two Kafka versions side by side); this one then fails to bind, and
+    # its wait would take the other's answer for its own. A foreign cluster id says so,
+    # and the broker starts again on ports no one used.
+    tried: set[int] = set()
+    for _ in range(START_ATTEMPTS):
+        port = _free_port(last.get("port", DEFAULT_PORT), avoid=tried)
+        controller_port = _free_port(last.get("controller_port"), avoid=tried | {port})
+        tried |= {port, controller_port}
+        props = _write_config(version, port, controller_port, data)
+        _format_storage(version, libs, props, data)
+        proc = _launch(version, libs, props)
+        state = BrokerState(version=version, port=port, controller_port=controller_port,
+                            pid=proc.pid)  # fmt: skip
+        (_state_dir() / "broker.json").write_text(json.dumps(asdict(state)))
+        try:
+            _wait_ready(state, timeout, proc)
+        except PortTaken as taken:
+            print(f"{taken}: starting again on other ports")
+            proc.kill()
+            proc.wait()
+            (_state_dir() / "broker.json").unlink(missing_ok=True)
+            continue
+        (_state_dir() / "ports.json").write_text(
+            json.dumps({"port": port, "controller_port": controller_port})
+        )
+        return state
+    raise BrokerError(f"every port tried ({sorted(tried)}) was taken by another Kafka")
+
+
+def _launch(version: str, libs: Path, props: Path) -> subprocess.Popen[bytes]:
+    """The broker's JVM, logging to broker.log; the previous start's log is kept as
+    broker.log.1, so that the log does not grow with every start."""
     log = _state_dir() / "broker.log"
+    if log.exists():
+        log.replace(log.with_name("broker.log.1"))
     with log.open("ab") as out:
-        proc = subprocess.Popen(
+        return subprocess.Popen(
             _java_cmd(version, libs, ["kafka.Kafka", str(props)]),
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-    state = BrokerState(version=version, port=port, controller_port=controller_port, pid=proc.pid)
-    (_state_dir() / "broker.json").write_text(json.dumps(asdict(state)))
-    (_state_dir() / "ports.json").write_text(
-        json.dumps({"port": port, "controller_port": controller_port})
-    )
-    _wait_ready(state, timeout, proc)
-    return state
 
 
 def _wait_ready(state: BrokerState, timeout: float, proc: subprocess.Popen | None = None) -> None:
+    """Wait until this broker answers: its own cluster id at its port, not another's."""
+    ours = own_cluster()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -343,7 +389,11 @@ def _wait_ready(state: BrokerState, timeout: float, proc: subprocess.Popen | Non
                 f"Kafka exited with code {proc.returncode} while starting; "
                 f"end of {_state_dir() / 'broker.log'}:\n{_tail(_state_dir() / 'broker.log')}"
             )
-        if metadata_ok(state.bootstrap, timeout=2.0):
+        answered = cluster_at(state.bootstrap, timeout=2.0)
+        if answered is not None and ours is not None and answered != ours:
+            raise PortTaken(f"port {state.port} is answered by another Kafka cluster "
+                            f"({answered}, this broker's is {ours})")  # fmt: skip
+        if answered is not None:
             return
         time.sleep(0.3)
     raise BrokerError(

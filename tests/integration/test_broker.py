@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from infra.kafka import broker
+from infra.kafka.settings import kafka_settings
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,6 +75,37 @@ def test_start_is_idempotent_and_survives_sigkill(broker_dir: Path, kafka_bootst
     assert "Kafka stopped" in stopped.stdout
     assert _cli(broker_dir, "stop").stdout.strip() == "Kafka was not running"
     assert _cli(broker_dir, "status").returncode == 3
+
+
+@pytest.mark.skipif(bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS")), reason="external cluster")
+def test_a_port_taken_after_it_was_found_free_is_not_taken_for_this_broker(
+    tmp_path: Path,
+    kafka_bootstrap: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Two brokers starting at once (the suite's two Kafka versions) can both find the
+    default port free. Here the launcher is told the session broker's port is free: its
+    JVM fails to bind it, and the session broker answers there. The launcher must see
+    another cluster's id, not call that started, and start again on another port."""
+    folder = tmp_path / "broker"
+    folder.mkdir()
+    taken = int(kafka_bootstrap.rsplit(":", 1)[1])
+    (folder / "ports.json").write_text(json.dumps({"port": taken}))
+    monkeypatch.setenv("SCORER_BROKER_DIR", str(folder))
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    kafka_settings.cache_clear()
+    free = broker._port_free
+    monkeypatch.setattr(broker, "_port_free", lambda port: port == taken or free(port))
+    try:
+        state = broker.start()
+        assert state.port != taken, state
+        assert broker.cluster_at(state.bootstrap) == broker.own_cluster()
+        assert broker.own_cluster() not in (None, broker.cluster_at(kafka_bootstrap))
+        assert f"port {taken} is answered by another Kafka cluster" in capsys.readouterr().out
+    finally:
+        broker.stop()
+        kafka_settings.cache_clear()
 
 
 def test_bad_version_is_refused_with_the_variable_named() -> None:
