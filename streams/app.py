@@ -73,6 +73,12 @@ app = ScorerApp(
     topic_replication_factor=_conf.scorer_replication_factor,
     topic_allow_declare=True,
     consumer_auto_offset_reset="earliest",
+    # A worker that dies without leaving the group (SIGKILL, a lost host) holds its
+    # partitions until its session times out, and the sessions on them wait that long:
+    # Faust's 60 s default outlasts the customer at the counter. The broker's least is 6 s;
+    # a heartbeat every third of the timeout, at most Faust's 3 s.
+    broker_session_timeout=_conf.scorer_session_timeout_s,
+    broker_heartbeat_interval=min(3.0, _conf.scorer_session_timeout_s / 3),
     # Short fetch batches: Faust hands a batch out before it fetches again, so a long one
     # keeps the internal hops waiting (see first_topics).
     broker_max_poll_records=500,

@@ -132,6 +132,12 @@ class Settings(KafkaSettings):
         description="share of scored sessions whose served inputs go to scoring.features "
         "(a stable hash of session_id picks them)",
     )  # fmt: skip
+    scorer_session_timeout_s: float = Field(
+        default=10.0, ge=6, le=300,
+        description="how long the consumer group waits for a worker that stopped "
+        "heartbeating before its partitions move to the others: the sessions a crashed "
+        "worker held wait this long for their recommendation",
+    )  # fmt: skip
     scorer_data_dir: Path = Field(
         default=Path(".cache/worker"), description="where the worker keeps its table state"
     )
