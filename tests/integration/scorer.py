@@ -19,6 +19,7 @@ from typing import Any
 from confluent_kafka import Consumer, Producer
 from prometheus_client.parser import text_string_to_metric_families
 
+from infra.kafka.broker import kafka_version
 from infra.kafka.client import producer_config
 from infra.worker_env import WORKER_COMMAND, worker_env
 from schemas import topics
@@ -27,6 +28,16 @@ from schemas.topics import TopicSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 PARTITIONS = 4
+
+
+def report(name: str, seen: dict[str, Any]) -> None:
+    """What a test saw: printed, and written to out/reports/<broker>/<name>.json, a folder
+    per broker (`make test` runs its two Kafka versions side by side)."""
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
+    folder = ROOT / "out" / "reports" / ("external" if external else f"kafka-{kafka_version()}")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.json").write_text(json.dumps(seen, indent=2, default=str))
+    print(json.dumps(seen, default=str))
 
 
 def free_port() -> int:

@@ -3,7 +3,7 @@ with SIGTERM, or killed with SIGKILL and started again. Counted afterwards: exac
 recommendation and one conversion outcome per session (read_committed) and every order
 counted once in the history. After SIGKILL a recommendation may be repeated (at most 1%,
 and the count is reported); nothing may be lost in either mode.
-What was seen is written to out/reports/failover-<mode>.json.
+What was seen is written to out/reports/<broker>/failover-<mode>.json.
 
 And a rebalance in the middle of a backlog, where each worker holds queued events and
 open micro-batches of partitions it is about to lose.
@@ -26,17 +26,16 @@ from streams.worker import CLEAN_STOP
 from tests.bench import workload
 from tests.integration.scorer import (
     PARTITIONS,
-    ROOT,
     ScorerSetup,
     Worker,
     collect,
     orders_of,
+    report,
     simulate,
     wait_stable,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-REPORTS = ROOT / "out" / "reports"
 
 
 def _histories(w1: Worker, w2: Worker, expected: dict[str, int]) -> dict[str, object]:
@@ -122,9 +121,7 @@ def test_two_workers_lose_nothing_and_count_once(
         # rare one (seen once in CI) comes from.
         undecided = recommended - set(per_outcome)
         seen["without_outcome_examples"] = [r for r in recs if r["session_id"] in undecided][:20]
-        REPORTS.mkdir(parents=True, exist_ok=True)
-        (REPORTS / f"failover-{mode}.json").write_text(json.dumps(seen, indent=2, default=str))
-        print(json.dumps(seen, default=str))
+        report(f"failover-{mode}", seen)
         # Nothing may be lost, in either mode, and every order counts once. Seen here and
         # fixed in streams/kafka/consumer.py: orders a rebalance skipped, history writes still
         # undelivered when their orders were committed, sessions whose second fetch after

@@ -3,7 +3,7 @@ simulator's load: a version promoted mid-stream swaps in between batches with no
 lost or repeated; a corrupt one is refused at the command and, announced anyway, by every
 worker, which serve on; a canary serves its stable share of sessions and a shadow scores
 beside it onto scoring.shadow only; a rollback goes back. What was seen is written to
-out/reports/lifecycle.json.
+out/reports/<broker>/lifecycle.json.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from tests.integration.scorer import (
     ROOT,
     ScorerSetup,
     Worker,
+    report,
     simulate,
     wait_stable,
 )
@@ -227,9 +228,7 @@ def test_promote_refuse_canary_shadow_and_rollback_under_load(
         assert rollback.returncode == 0 and f"live: {v2}" in rollback.stdout, rollback
         _wait_served(workers, {(v2, "live"), (v1, "canary"), (v1, "shadow")})
         seen["rolled_back_to"] = v2
-        (ROOT / "out" / "reports").mkdir(parents=True, exist_ok=True)
-        (ROOT / "out" / "reports" / "lifecycle.json").write_text(json.dumps(seen, indent=2))
-        print(json.dumps(seen))
+        report("lifecycle", seen)
         for command in (("promote", v2, "--role", "canary", "--share", "0.05"),
                         ("retire", "shadow")):  # fmt: skip
             done = _model_command(setup, store.root, *command)
@@ -311,9 +310,7 @@ def test_a_shifted_input_crosses_the_psi_threshold_and_the_logged_sessions_retra
                     break
                 time.sleep(1)
             psi[name] = {dict(k)["feature"]: round(v, 4) for k, v in values.items()}
-        (ROOT / "out" / "reports").mkdir(parents=True, exist_ok=True)
-        (ROOT / "out" / "reports" / "drift.json").write_text(json.dumps(psi, indent=2))
-        print(json.dumps(psi))
+        report("drift", psi)
         same, shifted = psi["as_trained"], psi["clubhouses"]
         assert "hour" not in same  # not before a day of sessions has been served
         assert set(same) == set(shifted) and len(same) == 9, psi
@@ -372,6 +369,5 @@ def _retrain_from_the_log(setup: ScorerSetup, worker: Worker, store: ModelStore,
               "largest_weight_difference": gap, "from_log": from_log.version,
               "offline": offline_model.version,
               "imputation_equal": from_log.imputation == offline_model.imputation}  # fmt: skip
-    (ROOT / "out" / "reports" / "feature_log.json").write_text(json.dumps(parity, indent=2))
-    print(json.dumps(parity))
+    report("feature_log", parity)
     assert parity["imputation_equal"] and gap <= 1e-6, parity

@@ -1,6 +1,6 @@
 """A real Prometheus scrapes two real workers while the simulator runs: every dashboard
 panel's query returns data, and the conversion rate Prometheus computes is the one counted
-from scoring.conversions. What was seen goes to out/reports/observability.json."""
+from scoring.conversions. What was seen goes to out/reports/<broker>/observability.json."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from tests.integration.scorer import (
     Worker,
     collect,
     free_port,
+    report,
     wait_stable,
 )
 
@@ -39,7 +40,6 @@ NEEDS_MORE = {
     "Input drift, PSI per input",
     "Log loss, served and shadow on the same sessions (with a shadow only)",
 }
-REPORTS = ROOT / "out" / "reports"
 
 
 class Prometheus:
@@ -153,7 +153,7 @@ def test_every_panel_has_data_and_the_conversion_rate_matches_the_topic(
                 "series": len(result),
                 "first": result[0]["value"][1],
             }
-    report = {
+    seen = {
         "sessions": len(sessions),
         "malformed_sent": sent["malformed"],
         "conversion_rate_topic": topic_rate,
@@ -161,6 +161,4 @@ def test_every_panel_has_data_and_the_conversion_rate_matches_the_topic(
         "top_pick_rate_topic": top,
         "panels": panels,
     }
-    REPORTS.mkdir(parents=True, exist_ok=True)
-    (REPORTS / "observability.json").write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
+    report("observability", seen)

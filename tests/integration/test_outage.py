@@ -5,7 +5,7 @@ stopped, or killed with SIGKILL, for 20 s while the stations publish, then start
 on the same data and port. Counted afterwards: the worker never died, `/readyz` said
 "not ready" during the outage and "ready" again after it, every session has exactly one
 recommendation (at most one repeat), every user's history is exact, and the log stayed
-readable. What was seen is written to out/reports/outage-<mode>.json.
+readable. What was seen is written to out/reports/<broker>/outage-<mode>.json.
 
 Before the lag sampler stopped sending admin requests, the worker died with SIGSEGV
 0-10 s after the broker came back, 5 runs of 5 (streams/monitoring.py).
@@ -27,18 +27,17 @@ from infra.kafka.admin import ensure_topics
 from schemas import topics
 from tests.integration.scorer import (
     PARTITIONS,
-    ROOT,
     OwnBroker,
     ScorerSetup,
     Worker,
     collect,
     orders_of,
+    report,
     simulate,
     wait_stable,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-REPORTS = ROOT / "out" / "reports"
 OUTAGE_S = 20
 
 
@@ -109,9 +108,7 @@ def test_the_worker_rides_out_a_broker_outage(
             "readyz_after": ready_after[0], "worker_exit_code": worker.proc.poll(),  # type: ignore[union-attr]
             "log_lines_during_outage": _log_lines(worker) - lines_before,
         }  # fmt: skip
-        REPORTS.mkdir(parents=True, exist_ok=True)
-        (REPORTS / f"outage-{mode}.json").write_text(json.dumps(seen, indent=2))
-        print(json.dumps(seen))
+        report(f"outage-{mode}", seen)
         assert seen["worker_exit_code"] is None, worker.tail()
         assert seen["missing"] == 0 and seen["repeated"] <= 1, seen
         assert seen["users_with_wrong_counts"] == 0, seen
