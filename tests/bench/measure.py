@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import psutil
-from confluent_kafka import Consumer, Message, TopicPartition
+from confluent_kafka import Consumer, ConsumerGroupState, KafkaException, Message, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from infra.kafka.client import client_config
 
@@ -133,6 +134,24 @@ class Arrivals:
                             self.kept[key] = (msg.timestamp()[1] / 1000, msg.value() or b"")
         finally:
             consumer.close()
+
+
+class GroupWatch:
+    """Whether a consumer group has settled: stable, with every member holding partitions."""
+
+    def __init__(self, bootstrap: str, group: str) -> None:
+        self.admin = AdminClient(client_config(bootstrap, log_level=0))
+        self.group = group
+
+    def members_working(self) -> int:
+        """Members holding partitions in the stable group; 0 while it rebalances."""
+        try:
+            found = self.admin.describe_consumer_groups([self.group])[self.group].result(5)
+        except KafkaException:
+            return 0
+        if found.state != ConsumerGroupState.STABLE:
+            return 0
+        return sum(1 for m in found.members if m.assignment and m.assignment.topic_partitions)
 
 
 def percentiles_ms(latencies_s: list[float]) -> dict[str, float]:
