@@ -80,3 +80,19 @@ def test_overload_recovery_and_two_workers_are_judged() -> None:
     scorer["latency_ms"]["recovery"]["recovery_s"] = None  # never back in the run
     late = report.goals({"contenders": {"scorer": scorer}})
     assert late["back_under_100ms_within_30s_of_overload"]["met"] is False
+
+
+@pytest.mark.parametrize(("limit", "held"), [(2_700, 2_610), (3_000, 2_900), (2_000, 1_740)])
+def test_the_held_rate_is_searched_to_a_twentieth_of_the_drain_rate(
+    monkeypatch: pytest.MonkeyPatch, limit: int, held: int
+) -> None:
+    """A contender that holds every rate up to `limit` and none above, drain rate 5,800:
+    80% and 60% fail, then the first share held and two halvings of the gap above it."""
+    from tests.bench import run
+
+    monkeypatch.setattr(run, "_offer", lambda *args: {"offered": args[6], "held": args[6] <= limit})
+    ctx: Any = type("Ctx", (), {"plan": run.Plan.for_mode(quick=False)})()
+    best = run._highest_held(None, ctx, None, "t", None, None, 5_800, None)  # type: ignore[arg-type]
+    assert best["held"] and best["offered"] == held, best
+    assert [t["offered"] for t in best["search"]][:2] == [4_640, 3_480]
+    assert len(best["search"]) <= 4 + run.REFINE_STEPS
