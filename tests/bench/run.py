@@ -356,8 +356,9 @@ def _highest_held(run: Running, ctx: Context, producer: Producer, topic: str, po
             best = tried
             break
         above = tried["offered"]
-    for _ in range(REFINE_STEPS if best is not None and above is not None else 0):
-        assert best is not None and above is not None
+    for _ in range(REFINE_STEPS):
+        if best is None or above is None:
+            break
         rate = (best["offered"] + above) // 20 * 10
         if rate <= best["offered"]:
             break
