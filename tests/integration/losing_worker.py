@@ -47,12 +47,12 @@ class LosingApp(faust.App):
         return LosingTransport(self.conf.broker_consumer, self)
 
 
-def build(bootstrap: str, topic: str, output: str, group: str) -> faust.App:
+def build(bootstrap: str, topic: str, output: str, group: str, datadir: str) -> faust.App:
     app = LosingApp(group, broker=f"kafka://{bootstrap}", store="memory://",
                     broker_credentials=faust_credentials(), web_enabled=False,
                     processing_guarantee="at_least_once", consumer_auto_offset_reset="earliest",
                     topic_allow_declare=False, autodiscover=False,
-                    datadir=f"/tmp/losing-{group}")  # fmt: skip
+                    datadir=datadir)  # fmt: skip
     source = app.topic(topic, key_serializer="raw", value_serializer="raw")
     out = app.topic(output, key_serializer="raw", value_serializer="raw")
 
@@ -65,9 +65,9 @@ def build(bootstrap: str, topic: str, output: str, group: str) -> faust.App:
 
 
 def main(argv: list[str]) -> int:
-    bootstrap, topic, output, group, lose = argv
+    bootstrap, topic, output, group, lose, datadir = argv
     LosingConsumer.lose_offset = int(lose)
-    app = build(bootstrap, topic, output, group)
+    app = build(bootstrap, topic, output, group, datadir)
     faust.Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()
     return 0
 

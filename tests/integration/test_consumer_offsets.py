@@ -151,7 +151,8 @@ def test_a_delivery_lost_after_its_fetch_is_fetched_again(
     log = tmp_path / "worker.log"
     with log.open("w") as out:
         worker = subprocess.Popen([sys.executable, "-m", "tests.integration.losing_worker",
-                                   kafka_bootstrap, topic, output, group, "7"],
+                                   kafka_bootstrap, topic, output, group, "7",
+                                   str(tmp_path / "faust")],
                                   cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
         try:
             seen = _offsets_written(kafka_bootstrap, output, set(range(20)), timeout=90)
