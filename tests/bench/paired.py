@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -95,6 +96,7 @@ def one_round(bootstrap: str, trees: list[tuple[str, Path]], load: workload.Work
         for count in made:
             if count is not None:
                 count.close()
+        shutil.rmtree(tmp, ignore_errors=True)
     (t0, start), (t1, end) = samples
     return {label: {"eps": (e[0] - s[0]) / (t1 - t0),
                     "cpu_s_per_1k": (e[1] - s[1]) / max(1, e[0] - s[0]) * 1000,

@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -682,28 +683,9 @@ def prepare(bootstrap: str, plan: Plan) -> Context:
     return Context(bootstrap, plan, tag, tmp, load, latency_load, drain_prefix, sent)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=ROOT / "out" / "model")
-    parser.add_argument("--customers", type=Path, default=ROOT / "out" / "customers")
-    parser.add_argument(
-        "--only",
-        nargs="+",
-        choices=["ceiling", "faust_passthrough", "scorer", "naive_faust", "quix"],
-    )
-    parser.add_argument("--readme", action="store_true", help="put the table in README.md")
-    args = parser.parse_args(argv)
-    if not (args.model / "artifact.json").is_file():
-        parser.error(f"no model in {args.model}: run `make model` first")
-    if not (args.customers / "customers.json").is_file():
-        parser.error(f"no customer model in {args.customers}: run `make customers` first")
-    if not QUIX_PYTHON.is_file():
-        parser.error(f"{QUIX_PYTHON} is missing: `make bench` creates it")
-    plan = Plan.for_mode(os.environ.get("BENCH_QUICK", "") not in ("", "0"))
-    (OUT / "logs").mkdir(parents=True, exist_ok=True)
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or bootstrap_servers()
-    began = time.monotonic()
-    ctx = prepare(bootstrap, plan)
+def measure(args: argparse.Namespace, ctx: Context) -> dict[str, Any]:
+    """Every figure of the run, for the contenders chosen."""
+    plan = ctx.plan
     every = contenders(args.model, args.customers)
     chosen = [c for c in every if not args.only or c.name in args.only]
     results: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -742,6 +724,35 @@ def main(argv: list[str] | None = None) -> int:
     results["state_bytes"] = state.run()
     results["ratios"] = report.ratios(results["contenders"])
     results["goals"] = report.goals(results)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=ROOT / "out" / "model")
+    parser.add_argument("--customers", type=Path, default=ROOT / "out" / "customers")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=["ceiling", "faust_passthrough", "scorer", "naive_faust", "quix"],
+    )
+    parser.add_argument("--readme", action="store_true", help="put the table in README.md")
+    args = parser.parse_args(argv)
+    if not (args.model / "artifact.json").is_file():
+        parser.error(f"no model in {args.model}: run `make model` first")
+    if not (args.customers / "customers.json").is_file():
+        parser.error(f"no customer model in {args.customers}: run `make customers` first")
+    if not QUIX_PYTHON.is_file():
+        parser.error(f"{QUIX_PYTHON} is missing: `make bench` creates it")
+    plan = Plan.for_mode(os.environ.get("BENCH_QUICK", "") not in ("", "0"))
+    (OUT / "logs").mkdir(parents=True, exist_ok=True)
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or bootstrap_servers()
+    began = time.monotonic()
+    ctx = prepare(bootstrap, plan)
+    try:
+        results = measure(args, ctx)
+    finally:
+        shutil.rmtree(ctx.tmp, ignore_errors=True)  # the contenders' state folders
     results["elapsed_s"] = time.monotonic() - began
     (OUT / "results.json").write_text(json.dumps(results, indent=2, default=str))
     markdown = report.markdown(results)
