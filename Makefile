@@ -131,22 +131,20 @@ outlook: setup ## Train the outlook (next month's class, loyalty) into OUTLOOK_D
 evaluate: model ## Write the evaluation report of MODEL_DIR to EVAL_DIR
 	$(PY) -m model evaluate --model $(MODEL_DIR) --out $(EVAL_DIR)
 
-# The two broker versions' passes run side by side, each on a broker of its own: most of
-# a Kafka test's time is waiting on its load, not the CPU, and in turn the suite took 46 min.
-# tests/model (no broker; 280 of the 377 s the tests without one take alone) follows the
-# 4.x pass, so that the two sides end about together.
-test: setup jars cdnow lint ## The whole suite: Kafka $(KAFKA_VERSION), and beside it Kafka $(KAFKA4_VERSION) then tests/model
+# Three runs side by side: the two broker versions' passes, each on a broker of its own,
+# and tests/model (no broker). Most of a Kafka test's time is waiting on its load, not the
+# CPU: one after the other they took 46 min.
+test: setup jars cdnow lint ## The whole suite: Kafka $(KAFKA_VERSION), and beside it Kafka $(KAFKA4_VERSION) and tests/model
 	@mkdir -p out; \
-	{ $(MAKE) --no-print-directory test-kafka4 && $(PY) -m pytest tests/model --durations=10; } \
-	  > out/test-kafka4.log 2>&1 & k4=$$!; \
-	trap 'kill $$k4 2>/dev/null' INT TERM; \
-	echo "Kafka $(KAFKA4_VERSION) pass, then tests/model, running beside this one: out/test-kafka4.log"; \
+	$(MAKE) --no-print-directory test-kafka4 > out/test-kafka4.log 2>&1 & k4=$$!; \
+	$(PY) -m pytest tests/model --durations=10 > out/test-model.log 2>&1 & model=$$!; \
+	trap 'kill $$k4 $$model 2>/dev/null' INT TERM; \
+	echo "Beside this pass: Kafka $(KAFKA4_VERSION) (out/test-kafka4.log), tests/model (out/test-model.log)"; \
 	$(PY) -m pytest --ignore=tests/model --durations=25; rc=$$?; \
-	wait $$k4; rc4=$$?; \
-	echo; echo "==== Kafka $(KAFKA4_VERSION) pass, then tests/model (out/test-kafka4.log) ===="; \
-	cat out/test-kafka4.log; \
-	echo "Kafka $(KAFKA_VERSION) pass: exit $$rc; Kafka $(KAFKA4_VERSION) pass and tests/model: exit $$rc4"; \
-	[ $$rc -eq 0 ] && [ $$rc4 -eq 0 ]
+	wait $$k4; rc4=$$?; wait $$model; rcm=$$?; \
+	for log in out/test-kafka4.log out/test-model.log; do echo; echo "==== $$log ===="; cat $$log; done; \
+	echo "Kafka $(KAFKA_VERSION) pass: exit $$rc; Kafka $(KAFKA4_VERSION) pass: exit $$rc4; tests/model: exit $$rcm"; \
+	[ $$rc -eq 0 ] && [ $$rc4 -eq 0 ] && [ $$rcm -eq 0 ]
 
 test-unit: setup ## Only the tests that need no broker
 	$(PY) -m pytest -m "not kafka"

@@ -150,12 +150,14 @@ def test_promote_refuse_canary_shadow_and_rollback_under_load(
         lifecycle.publish(kafka_bootstrap, models_topic, codec, made)
 
     workers = [Worker(setup, "w1").start(), Worker(setup, "w2").start()]
-    sim = None
+    sims: list[subprocess.Popen[bytes]] = []
     try:
         wait_stable(workers)
         _wait_served(workers, {(v1, "live")})
-        summary_path = tmp_path / "sent.json"
-        sim = simulate(setup, summary_path, duration=60, seed=11)
+        # Two loads: one through the promotions and the refused version, one started once
+        # the canary and the shadow serve (however long the steps before took).
+        summaries = [tmp_path / "sent.json", tmp_path / "sent-canary.json"]
+        sims.append(simulate(setup, summaries[0], duration=40, seed=11))
         time.sleep(8)
         promoted = _model_command(setup, store.root, "promote", v2, "--by", "test")
         assert promoted.returncode == 0 and f"was {v1}" in promoted.stdout, promoted
@@ -176,11 +178,12 @@ def test_promote_refuse_canary_shadow_and_rollback_under_load(
         announce("canary", v1, CANARY_SHARE)
         announce("shadow", v1)
         _wait_served(workers, {(v2, "live"), (v1, "canary"), (v1, "shadow")})
-        assert sim.poll() is None, "the load ended before the canary started"
         split_at = int(time.time() * 1000)
-        assert sim.wait(180) == 0, (tmp_path / "simulator.log").read_text()[-2000:]
-        sent = json.loads(summary_path.read_text())
-        expected = set(sent["session_ids"])
+        sims.append(simulate(setup, summaries[1], duration=20, seed=12))
+        for sim in sims:
+            assert sim.wait(180) == 0, (tmp_path / "simulator.log").read_text()[-2000:]
+        expected = {session for summary in summaries
+                    for session in json.loads(summary.read_text())["session_ids"]}  # fmt: skip
         recs = _read_all(setup, topics.RECOMMENDATIONS,
                          lambda rs: expected <= {r["session_id"] for r in rs})  # fmt: skip
         shadow = _read_all(setup, topics.SHADOW, lambda rs: False, timeout=5, settle=0)
@@ -251,8 +254,9 @@ def test_promote_refuse_canary_shadow_and_rollback_under_load(
         assert pairs["served"]["sessions"] <= pairs["decided"], seen
         assert all(0 < pairs[k]["mean"] < 3 for k in ("served", "shadow")), seen
     finally:
-        if sim is not None and sim.poll() is None:
-            sim.kill()
+        for sim in sims:
+            if sim.poll() is None:
+                sim.kill()
         for w in workers:
             if w.proc is not None and w.proc.poll() is None:
                 w.stop()
