@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
+import faust
 import pytest
 
-from infra.kafka.settings import KafkaSettings, SettingsError, kafka_settings, load_settings
+from infra.kafka.settings import KafkaSettings, SettingsError, load_settings
 from infra.worker_env import worker_env
 from schemas.errors import ScorerError
 from streams.settings import RETIRED, Settings, retired, settings
@@ -33,21 +33,13 @@ def test_the_worker_extends_the_kafka_settings(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_a_silent_worker_leaves_the_group_after_the_session_timeout(
-    monkeypatch: pytest.MonkeyPatch,
+    scorer_app: faust.App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The app's consumer takes SCORER_SESSION_TIMEOUT_S, not Faust's 60 s, and heartbeats
     at least three times in it; under the broker's least (6 s) is refused by name."""
-    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")  # never asked
-    kafka_settings.cache_clear()
-    settings.cache_clear()
-    try:
-        app = importlib.import_module("streams.app").app
-        timeout = settings().scorer_session_timeout_s
-        assert app.conf.broker_session_timeout == timeout < 60
-        assert app.conf.broker_heartbeat_interval <= timeout / 3
-    finally:
-        kafka_settings.cache_clear()
-        settings.cache_clear()
+    timeout = settings().scorer_session_timeout_s
+    assert scorer_app.conf.broker_session_timeout == timeout < 60
+    assert scorer_app.conf.broker_heartbeat_interval <= timeout / 3
     monkeypatch.setenv("SCORER_SESSION_TIMEOUT_S", "5")
     with pytest.raises(SettingsError, match="SCORER_SESSION_TIMEOUT_S='5'"):
         load_settings(Settings)

@@ -3,28 +3,12 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
 
-import pytest
-
-from infra.kafka.settings import kafka_settings
-from streams.settings import settings
+import faust
 
 
-@pytest.fixture
-def nowhere(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Settings naming a broker that is never asked: building the app does not connect."""
-    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
-    kafka_settings.cache_clear()
-    settings.cache_clear()
-    yield
-    kafka_settings.cache_clear()
-    settings.cache_clear()
-
-
-@pytest.mark.usefixtures("nowhere")
-def test_every_table_changelog_is_declared_as_faust_would() -> None:
-    app = importlib.import_module("streams.app").app
+def test_every_table_changelog_is_declared_as_faust_would(scorer_app: faust.App) -> None:
+    app = scorer_app
     changelog_topics = importlib.import_module("streams.tables").changelog_topics
     specs = {spec.name: spec for spec in changelog_topics()}
     assert set(specs) == {

@@ -4,14 +4,11 @@ order published, and nothing older."""
 from __future__ import annotations
 
 import asyncio
-import importlib
 from typing import Any
 
 import faust
 
-from infra.kafka.settings import kafka_settings
 from streams.kafka.outputs import ReadBack, RecentKeys
-from streams.settings import settings
 
 
 def test_keys_are_kept_for_the_window_and_then_forgotten() -> None:
@@ -93,13 +90,11 @@ def test_the_read_back_gate_holds_an_agent_until_it_opens() -> None:
     assert asyncio.run(run()) == ["still closed", "handled", "closed again"]
 
 
-def test_an_assignment_closes_every_gate_before_faust_handles_it(monkeypatch: Any) -> None:
+def test_an_assignment_closes_every_gate_before_faust_handles_it(
+    scorer_app: faust.App, monkeypatch: Any
+) -> None:
     """Faust calls the agents' handlers in no set order and may resume the streams before
     the last has started: so every gate closes before any of it."""
-    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")  # never asked
-    kafka_settings.cache_clear()
-    settings.cache_clear()
-    app = importlib.import_module("streams.app").app
 
     gates = [ReadBack(), ReadBack()]
     for gate in gates:
@@ -110,9 +105,5 @@ def test_an_assignment_closes_every_gate_before_faust_handles_it(monkeypatch: An
         seen.append([gate.is_open() for gate in gates])
 
     monkeypatch.setattr(faust.App, "_on_partitions_assigned", faust_handles)
-    try:
-        asyncio.run(app._on_partitions_assigned(set()))
-    finally:
-        kafka_settings.cache_clear()
-        settings.cache_clear()
+    asyncio.run(scorer_app._on_partitions_assigned(set()))
     assert seen == [[False, False]]
