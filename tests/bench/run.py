@@ -8,7 +8,8 @@ For each contender, in a process of its own:
 - latency: sessions offered at fixed rates (200, 1000, 5000 per second) on topics of its
   own; from the producer's send to the recommendation being consumed, p50/p95/p99.
   A rate well above what the contender drains is not offered (it could only build a
-  backlog); the highest rate it holds is then measured at 80% of its drain rate.
+  backlog); the highest rate it holds (p99 within 100 ms, `is_held`) is then searched for
+  from 80% of its drain rate down.
 Then the scorer alone at a steady rate, its memory sampled (10 minutes; not in quick mode),
 py-spy on the scorer while it drains, and the inference microbenchmark.
 
@@ -438,6 +439,20 @@ def _pace(producer: Producer, topic: str, pool: Pool, rate: int, seconds: float,
     return time.time() - began
 
 
+#: Real time, as DESIGN asks it (p99 well under 100 ms under normal load): what a rate must
+#: keep to be held, and what the scorer must be back under after the overload.
+RECOVERED_P99_MS = 100.0
+WINDOW_S = 5
+
+
+def is_held(latencies_s: list[float], sent: int) -> bool:
+    """Whether a rate was held: every one of the `sent` sessions answered, at most 1% of
+    them later than RECOVERED_P99_MS (a p99 within it). Until 2026-12-07 the bound was 1 s,
+    which let a rate whose p99 was 286 ms count as held."""
+    late = sum(1 for x in latencies_s if x * 1000 > RECOVERED_P99_MS)
+    return len(latencies_s) == sent and late <= 0.01 * sent
+
+
 def _offer(run: Running, ctx: Context, producer: Producer, topic: str, pool: Pool,
            arrivals: Arrivals, rate: int, requests: Arrivals | None = None,
            seconds: float | None = None) -> dict[str, Any]:  # fmt: skip
@@ -448,8 +463,7 @@ def _offer(run: Running, ctx: Context, producer: Producer, topic: str, pool: Poo
         run.check()
         time.sleep(0.2)
     got = [arrivals.first_seen[k] - t for k, t in sent_at.items() if k in arrivals.first_seen]
-    late = [x for x in got if x > 1.0]
-    held = len(got) == len(sent_at) and len(late) <= 0.01 * len(sent_at)
+    held = is_held(got, len(sent_at))
     result: dict[str, Any] = {"offered": rate, "sent": len(sent_at), "received": len(got),
               "offered_actual_eps": len(sent_at) / span, "held": held,
               **percentiles_ms(got)}  # fmt: skip
@@ -507,10 +521,6 @@ def held_eps(latency_ms: dict[str, Any]) -> int | None:
     """The highest offered rate the contender held (None: none was)."""
     held = [r["offered"] for r in latency_ms.values() if isinstance(r, dict) and r.get("held")]
     return max(held, default=None)
-
-
-RECOVERED_P99_MS = 100.0
-WINDOW_S = 5
 
 
 def overload(run: Running, ctx: Context, producer: Producer, topic: str, pool: Pool,
