@@ -1,5 +1,6 @@
-"""What the benchmark measures: a contender process's CPU and memory, how many records an
-output topic holds, and when each session's recommendation was consumed."""
+"""What the benchmark measures: a contender process's CPU and memory, the host's and the
+broker's CPU, how many records an output topic holds, and when each session's
+recommendation was consumed."""
 
 from __future__ import annotations
 
@@ -63,6 +64,36 @@ def _high_water_mark(pid: int) -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+class Host:
+    """CPU seconds busy on the whole host and in the broker's process (the one listening on
+    the bootstrap's first port, if it runs here), so that a drain's window can say where
+    the cores went."""
+
+    def __init__(self, bootstrap: str) -> None:
+        port = int(bootstrap.split(",")[0].rsplit(":", 1)[1])
+        listening = [c.pid for c in psutil.net_connections("tcp") if c.pid and c.laddr
+                     and c.status == psutil.CONN_LISTEN and c.laddr[1] == port]  # fmt: skip
+        self.broker = Probe(listening[0]) if listening else None
+        self.cores = psutil.cpu_count() or 1
+
+    def busy_seconds(self) -> float:
+        t = psutil.cpu_times()
+        return sum(t) - t.idle - getattr(t, "iowait", 0.0)
+
+    def broker_seconds(self) -> float:
+        return self.broker.cpu_seconds() if self.broker is not None else float("nan")
+
+
+def cores_used(start: tuple[float, ...], end: tuple[float, ...], cores: int) -> dict[str, float]:
+    """Cores busy between two drain samples (time, outputs, contender CPU s, host busy s,
+    broker CPU s): the contender's, the broker's, the host's, of how many."""
+    span = end[0] - start[0]
+    if span <= 0:
+        return {}
+    return {"contender": (end[2] - start[2]) / span, "broker": (end[4] - start[4]) / span,
+            "host": (end[3] - start[3]) / span, "of": cores}  # fmt: skip
 
 
 class TopicCount:

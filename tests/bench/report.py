@@ -91,6 +91,12 @@ def _worst_p99_ratio(scorer: dict[str, Any] | None, peer: dict[str, Any] | None)
     return worst
 
 
+def _cores(cores: dict[str, float]) -> str:
+    broker = "" if math.isnan(cores["broker"]) else f", the broker {cores['broker']:.2f}"
+    return (f"the worker(s) {cores['contender']:.2f}{broker}, the host in all "
+            f"{cores['host']:.2f}")  # fmt: skip
+
+
 def _judge(value: float | None, test: Any) -> dict[str, Any] | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
@@ -170,6 +176,10 @@ def markdown(results: dict[str, Any]) -> str:
         out += ["", f"Two scorer workers drain {scorer['two_workers_eps']:,.0f} sessions/s "
                 f"({scorer['two_workers_eps'] / scorer['throughput_eps']:.2f}× one, "
                 f"{scorer['two_workers']['cpu_s_per_1k']:.3g} CPU s per 1k)."]  # fmt: skip
+        one, two = scorer.get("cores"), scorer["two_workers"].get("cores")
+        if one and two:
+            out += [f"Cores busy while draining (of {two['of']}): one worker "
+                    f"{_cores(one)}; two workers {_cores(two)}."]  # fmt: skip
     hops = scorer.get("hops_ms")
     if hops:
         out += ["", f"## Scorer latency by hop at {hops['at_eps']}/s (ms)", "",

@@ -46,8 +46,10 @@ from tests.bench import micro, profile, report, state, workload
 from tests.bench.measure import (
     Arrivals,
     GroupWatch,
+    Host,
     Probe,
     TopicCount,
+    cores_used,
     percentiles_ms,
     slope_per_minute,
 )
@@ -174,7 +176,8 @@ def drain(c: Contender, ctx: Context, profile_it: bool) -> dict[str, Any]:
     n, plan = ctx.drain_n, ctx.plan
     spy = None
     first: float | None = None
-    samples: list[tuple[float, int, float]] = []
+    host = Host(ctx.bootstrap)
+    samples: list[tuple[float, int, float, float, float]] = []
     try:
         began = time.monotonic()
         while True:
@@ -185,7 +188,8 @@ def drain(c: Contender, ctx: Context, profile_it: bool) -> dict[str, Any]:
             if first is None and done > 0:
                 first = now
             if first is not None and spy is None:
-                samples.append((now, done, run.probe.cpu_seconds()))
+                samples.append((now, done, run.probe.cpu_seconds(), host.busy_seconds(),
+                                host.broker_seconds()))  # fmt: skip
                 run.probe.rss_mb()
                 if done >= n:
                     break
@@ -205,7 +209,7 @@ def drain(c: Contender, ctx: Context, profile_it: bool) -> dict[str, Any]:
         if count is not None:
             count.close()
     assert first is not None
-    result = _rate(samples, first, plan.warmup_s)
+    result = _rate(samples, first, plan.warmup_s, host.cores)
     result.update(drained_all=samples[-1][1] >= n, peak_rss_mb_drain=run.probe.peak_rss_mb)
     if top is not None:
         result["profile"] = top
@@ -230,7 +234,8 @@ def drain_two(c: Contender, ctx: Context) -> dict[str, Any]:
     count: TopicCount | None = None
     watch = GroupWatch(ctx.bootstrap, group)
     both: float | None = None  # when both workers first held partitions
-    samples: list[tuple[float, int, float]] = []
+    host = Host(ctx.bootstrap)
+    samples: list[tuple[float, int, float, float, float]] = []
     plan = ctx.plan
     try:
         began = time.monotonic()
@@ -243,7 +248,8 @@ def drain_two(c: Contender, ctx: Context) -> dict[str, Any]:
             if both is None and watch.members_working() == len(runs):
                 both = now
             if both is not None:
-                samples.append((now, done, sum(r.probe.cpu_seconds() for r in runs)))
+                samples.append((now, done, sum(r.probe.cpu_seconds() for r in runs),
+                                host.busy_seconds(), host.broker_seconds()))  # fmt: skip
                 if done >= n or now - both > plan.drain_cap_s + plan.warmup_s:
                     break
             elif done >= n:
@@ -257,13 +263,13 @@ def drain_two(c: Contender, ctx: Context) -> dict[str, Any]:
         if count is not None:
             count.close()
     assert both is not None
-    return _rate(samples, both, plan.warmup_s)
+    return _rate(samples, both, plan.warmup_s, host.cores)
 
 
-def _rate(samples: list[tuple[float, int, float]], first: float,
-          warmup_s: float) -> dict[str, Any]:  # fmt: skip
-    """Rate and CPU per 1000 over (time, outputs, CPU s) samples, after the warm-up
-    unless the input ran out before it ended."""
+def _rate(samples: list[tuple[float, int, float, float, float]], first: float,
+          warmup_s: float, cores: int) -> dict[str, Any]:  # fmt: skip
+    """Rate, CPU per 1000 and the cores busy over (time, outputs, CPU s, host busy s,
+    broker CPU s) samples, after the warm-up unless the input ran out before it ended."""
     start = next((s for s in samples if s[0] >= first + warmup_s), samples[0])
     if start is samples[-1]:
         start = samples[0]
@@ -271,7 +277,8 @@ def _rate(samples: list[tuple[float, int, float]], first: float,
     events, seconds = end[1] - start[1], end[0] - start[0]
     cpu = (end[2] - start[2]) / events * 1000 if events else float("nan")
     return {"throughput_eps": events / seconds if seconds > 0 else float("nan"),
-            "drain_window_s": seconds, "drained_events": events, "cpu_s_per_1k": cpu}  # fmt: skip
+            "drain_window_s": seconds, "drained_events": events, "cpu_s_per_1k": cpu,
+            "cores": cores_used(start, end, cores)}  # fmt: skip
 
 
 def topic_count_when_made(bootstrap: str, topic: str) -> TopicCount | None:

@@ -107,3 +107,15 @@ def test_a_rate_is_held_with_every_session_answered_and_its_p99_within_100_ms() 
     assert not is_held([0.005] * 98 + [0.15] * 2, 100)  # a p99 of 150 ms (held under 1 s)
     assert is_held([0.095] * 100, 100)
     assert not is_held([0.005] * 99, 100)
+
+
+def test_the_cores_a_drain_used_are_the_busy_seconds_over_its_window() -> None:
+    """Samples are (time, outputs, contender CPU s, host busy s, broker CPU s)."""
+    from tests.bench.measure import cores_used
+
+    cores = cores_used((10.0, 0, 5.0, 100.0, 40.0), (20.0, 50_000, 14.0, 119.0, 45.0), 2)
+    assert cores == {"contender": pytest.approx(0.9), "broker": pytest.approx(0.5),
+                     "host": pytest.approx(1.9), "of": 2}  # fmt: skip
+    assert report._cores(cores) == "the worker(s) 0.90, the broker 0.50, the host in all 1.90"
+    away = {**cores, "broker": math.nan}  # a broker on another host
+    assert report._cores(away) == "the worker(s) 0.90, the host in all 1.90"
