@@ -180,6 +180,10 @@ def markdown(results: dict[str, Any]) -> str:
         if one and two:
             out += [f"Cores busy while draining (of {two['of']}): one worker "
                     f"{_cores(one)}; two workers {_cores(two)}."]  # fmt: skip
+        share = scorer["two_workers"].get("via_requests_share")
+        if share is not None:
+            out += [f"With two, {share:.0%} of the sessions were sent on through "
+                    "scoring.requests to the worker holding their customer's history."]  # fmt: skip
     hops = scorer.get("hops_ms")
     if hops:
         out += ["", f"## Scorer latency by hop at {hops['at_eps']}/s (ms)", "",

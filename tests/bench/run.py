@@ -263,7 +263,15 @@ def drain_two(c: Contender, ctx: Context) -> dict[str, Any]:
         if count is not None:
             count.close()
     assert both is not None
-    return _rate(samples, both, plan.warmup_s, host.cores)
+    result = _rate(samples, both, plan.warmup_s, host.cores)
+    # A session whose customer's history the other worker holds costs a second consumed
+    # message there (DESIGN step 3); with one worker there is none.
+    sent_on = TopicCount(ctx.bootstrap, topics.named(topics.SCORING_REQUESTS, prefix))
+    try:
+        result["via_requests_share"] = sent_on() / samples[-1][1] if samples[-1][1] else None
+    finally:
+        sent_on.close()
+    return result
 
 
 def _rate(samples: list[tuple[float, int, float, float, float]], first: float,
