@@ -151,7 +151,7 @@ test-unit: setup ## Only the tests that need no broker
 
 test-kafka4: setup ## The Kafka tests against a Kafka $(KAFKA4_VERSION) broker of their own
 	@if [ -n "$$KAFKA_BOOTSTRAP_SERVERS" ]; then echo "KAFKA_BOOTSTRAP_SERVERS is set: skipping the 4.x pass"; exit 0; fi; \
-	KAFKA_VERSION=$(KAFKA4_VERSION) SCORER_BROKER_DIR=$(CURDIR)/.cache/broker-kafka4 \
+	KAFKA_VERSION=$(KAFKA4_VERSION) SCORER_BROKER_DIR=$(CURDIR)/.cache/broker-kafka4 SCORER_BROKER_PORT=9192 \
 	  $(PY) -m pytest -m kafka --durations=25
 
 lint: setup ## ruff and mypy

@@ -24,12 +24,12 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import cast
 
 from infra.kafka.settings import kafka_settings
 from schemas.errors import ScorerError
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_PORT = 9092
 START_TIMEOUT_S = 120.0
 START_ATTEMPTS = 3
 STOP_TIMEOUT_S = 30.0
@@ -327,18 +327,14 @@ def start(version: str | None = None, timeout: float = START_TIMEOUT_S) -> Broke
     libs = ensure_jars(version)
     _state_dir().mkdir(parents=True, exist_ok=True)
     data = _prepare_data(version)
-    last = (
-        json.loads((_state_dir() / "ports.json").read_text())
-        if (_state_dir() / "ports.json").exists()
-        else {}
-    )
+    last = last_ports()
     # A port found free can be bound by another broker starting at the same moment (the
     # suite starts its two Kafka versions side by side); this one then fails to bind, and
     # its wait would take the other's answer for its own. A foreign cluster id says so,
     # and the broker starts again on ports no one used.
     tried: set[int] = set()
     for _ in range(START_ATTEMPTS):
-        port = _free_port(last.get("port", DEFAULT_PORT), avoid=tried)
+        port = _free_port(last["port"], avoid=tried)
         controller_port = _free_port(last.get("controller_port"), avoid=tried | {port})
         tried |= {port, controller_port}
         props = _write_config(version, port, controller_port, data)
@@ -360,6 +356,15 @@ def start(version: str | None = None, timeout: float = START_TIMEOUT_S) -> Broke
         )
         return state
     raise BrokerError(f"every port tried ({sorted(tried)}) was taken by another Kafka")
+
+
+def last_ports() -> dict[str, int | None]:
+    """The ports the broker of this folder had last (ports.json), else SCORER_BROKER_PORT
+    and any controller port."""
+    saved = _state_dir() / "ports.json"
+    if saved.exists():
+        return cast(dict[str, int | None], json.loads(saved.read_text()))
+    return {"port": kafka_settings().scorer_broker_port, "controller_port": None}
 
 
 def _launch(version: str, libs: Path, props: Path) -> subprocess.Popen[bytes]:

@@ -47,6 +47,11 @@ class KafkaSettings(BaseSettings):
     scorer_broker_dir: Path | None = Field(
         default=None, description="local broker state; unset means SCORER_CACHE_DIR/broker"
     )
+    scorer_broker_port: int = Field(
+        default=9092, ge=1024, le=65535,
+        description="port the local broker tries first, on its first start in its folder "
+        "(taken: any free one; later starts keep the last)",
+    )  # fmt: skip
     scorer_topic_prefix: str = Field(
         default="", pattern=r"^[A-Za-z0-9._-]*$",
         description="prefix of every topic name (for test isolation)",
