@@ -111,6 +111,9 @@ def contenders(model_dir: Path, customer_dir: Path) -> list[Contender]:
                 "scorer_data_dir": tmp / group,
                 "scorer_partitions": workload.PARTITIONS}  # fmt: skip
 
+    def faust_settings(prefix: str, group: str, tmp: Path) -> dict[str, object]:
+        return {"scorer_data_dir": tmp / group}
+
     return [
         Contender("ceiling", "Kafka ceiling (confluent-kafka forward, no work)",
                   lambda b, p, o, g: [py, "-m", "tests.bench.contenders.ceiling", b, p, o, g],
@@ -118,14 +121,14 @@ def contenders(model_dir: Path, customer_dir: Path) -> list[Contender]:
         Contender("faust_passthrough", "Faust passthrough (one agent forwarding bytes, no work)",
                   lambda b, p, o, g: [py, "-m", "tests.bench.contenders.faust_passthrough", b,
                                       p, o, g],
-                  own_output("faust_passthrough")),
+                  own_output("faust_passthrough"), faust_settings),
         Contender("scorer", "station-scorer worker (as shipped)",
                   lambda b, p, o, g: list(WORKER_COMMAND),
                   lambda prefix: topics.named(topics.RECOMMENDATIONS, prefix), scorer_settings),
         Contender("naive_faust", "naive Faust (one event at a time)",
                   lambda b, p, o, g: [py, "-m", "tests.bench.contenders.naive_faust", b, p, o,
                                       g, str(model_dir)],
-                  own_output("naive_faust")),
+                  own_output("naive_faust"), faust_settings),
         Contender("quix", "Quix Streams peer",
                   lambda b, p, o, g: [str(QUIX_PYTHON), "-m", "tests.bench.contenders.quix", b,
                                       p, o, g, str(model_dir)],
