@@ -66,6 +66,10 @@ def _high_water_mark(pid: int) -> int:
     return 0
 
 
+#: One drain sample: (time, outputs, contender CPU s, host busy s, broker CPU s).
+Sample = tuple[float, int, float, float, float]
+
+
 class Host:
     """CPU seconds busy on the whole host and in the broker's process (the one listening on
     the bootstrap's first port, if it runs here), so that a drain's window can say where
@@ -85,10 +89,13 @@ class Host:
     def broker_seconds(self) -> float:
         return self.broker.cpu_seconds() if self.broker is not None else float("nan")
 
+    def sample(self, now: float, outputs: int, contender_cpu_s: float) -> Sample:
+        return (now, outputs, contender_cpu_s, self.busy_seconds(), self.broker_seconds())
 
-def cores_used(start: tuple[float, ...], end: tuple[float, ...], cores: int) -> dict[str, float]:
-    """Cores busy between two drain samples (time, outputs, contender CPU s, host busy s,
-    broker CPU s): the contender's, the broker's, the host's, of how many."""
+
+def cores_used(start: Sample, end: Sample, cores: int) -> dict[str, float]:
+    """Cores busy between two drain samples: the contender's, the broker's, the host's, of
+    how many."""
     span = end[0] - start[0]
     if span <= 0:
         return {}

@@ -48,6 +48,7 @@ from tests.bench.measure import (
     GroupWatch,
     Host,
     Probe,
+    Sample,
     TopicCount,
     cores_used,
     percentiles_ms,
@@ -180,7 +181,7 @@ def drain(c: Contender, ctx: Context, profile_it: bool) -> dict[str, Any]:
     spy = None
     first: float | None = None
     host = Host(ctx.bootstrap)
-    samples: list[tuple[float, int, float, float, float]] = []
+    samples: list[Sample] = []
     try:
         began = time.monotonic()
         while True:
@@ -191,8 +192,7 @@ def drain(c: Contender, ctx: Context, profile_it: bool) -> dict[str, Any]:
             if first is None and done > 0:
                 first = now
             if first is not None and spy is None:
-                samples.append((now, done, run.probe.cpu_seconds(), host.busy_seconds(),
-                                host.broker_seconds()))  # fmt: skip
+                samples.append(host.sample(now, done, run.probe.cpu_seconds()))
                 run.probe.rss_mb()
                 if done >= n:
                     break
@@ -238,7 +238,7 @@ def drain_two(c: Contender, ctx: Context) -> dict[str, Any]:
     watch = GroupWatch(ctx.bootstrap, group)
     both: float | None = None  # when both workers first held partitions
     host = Host(ctx.bootstrap)
-    samples: list[tuple[float, int, float, float, float]] = []
+    samples: list[Sample] = []
     plan = ctx.plan
     try:
         began = time.monotonic()
@@ -251,8 +251,7 @@ def drain_two(c: Contender, ctx: Context) -> dict[str, Any]:
             if both is None and watch.members_working() == len(runs):
                 both = now
             if both is not None:
-                samples.append((now, done, sum(r.probe.cpu_seconds() for r in runs),
-                                host.busy_seconds(), host.broker_seconds()))  # fmt: skip
+                samples.append(host.sample(now, done, sum(r.probe.cpu_seconds() for r in runs)))
                 if done >= n or now - both > plan.drain_cap_s + plan.warmup_s:
                     break
             elif done >= n:
@@ -277,10 +276,9 @@ def drain_two(c: Contender, ctx: Context) -> dict[str, Any]:
     return result
 
 
-def _rate(samples: list[tuple[float, int, float, float, float]], first: float,
-          warmup_s: float, cores: int) -> dict[str, Any]:  # fmt: skip
-    """Rate, CPU per 1000 and the cores busy over (time, outputs, CPU s, host busy s,
-    broker CPU s) samples, after the warm-up unless the input ran out before it ended."""
+def _rate(samples: list[Sample], first: float, warmup_s: float, cores: int) -> dict[str, Any]:
+    """Rate, CPU per 1000 and the cores busy over drain samples, after the warm-up unless
+    the input ran out before it ended."""
     start = next((s for s in samples if s[0] >= first + warmup_s), samples[0])
     if start is samples[-1]:
         start = samples[0]
