@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -451,7 +451,11 @@ def test_the_web_front_turns_requests_away_without_the_worker(
 ) -> None:
     """With the worker's process stopped (SIGSTOP), its front still answers every request
     it refuses: they never reach the stream's event loop. What it admits waits for the
-    worker and is answered once it runs again."""
+    worker and is answered once it runs again.
+
+    The stop lasts a few seconds, well within the consumer group's session timeout (10 s):
+    stopped longer, the worker is evicted and rebalances once it runs again, and the tests
+    after this one would find it not ready."""
     assert worker.proc is not None
     good = json.dumps({"station_id": "st-wh-1", "user_id": "u-front"}).encode()
 
@@ -470,7 +474,10 @@ def test_the_web_front_turns_requests_away_without_the_worker(
         time.sleep(1.0)  # and again, after those three
         with ThreadPoolExecutor(40) as pool:
             sent = [pool.submit(post, good) for _ in range(40)]
-            answered, waiting = wait(sent, timeout=10)
+            wait(sent, timeout=5, return_when=FIRST_COMPLETED)
+            time.sleep(1.0)  # whatever the front turns away is answered by now
+            answered = [f for f in sent if f.done()]
+            waiting = [f for f in sent if not f.done()]
             turned_away = Counter(f.result() for f in answered)
             os.kill(worker.proc.pid, signal.SIGCONT)
             statuses = Counter(f.result() for f in sent)
@@ -498,7 +505,7 @@ def test_user_view_health_and_readiness(setup: ScorerSetup, worker: Worker) -> N
     assert worker.get("/users/nobody")[0] == 404
     assert worker.get("/healthz") == (200, {"status": "ok"})
     status, ready = worker.get("/readyz")
-    assert status == 200 and ready["ready"]
+    assert status == 200 and ready["ready"], ready
 
 
 def test_lost_local_state_is_rebuilt_from_the_changelog(setup: ScorerSetup, worker: Worker) -> None:
