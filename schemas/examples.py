@@ -115,6 +115,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "announced_by": "ops",
         "announced_at": STARTED_AT,
     },
+    "RecommendationBundle": {"recommendations": [b"\xc3\x01(one Recommendation)", b"\xc3\x01(2)"]},
     "DeadLetter": {
         "source_topic": "station.sessions",
         "partition": 3,

@@ -25,11 +25,15 @@ KEPT_VALUE_BYTES = 57_344
 KEPT_KEY_BYTES = 1024
 
 
-async def send_dead_letter(event: EventT, reason: str, message: str) -> None:
-    """Publish the event's raw key and value with why it failed; the agent carries on."""
+async def send_dead_letter(event: EventT, reason: str, message: str,
+                           part: tuple[bytes, bytes] | None = None) -> None:  # fmt: skip
+    """Publish the event's raw key and value with why it failed; the agent carries on.
+    `part`: the key and value of the one record of a bundle (streams/kafka/bundles.py)
+    that failed, kept instead of the whole message's."""
     msg = event.message
-    key = msg.key[:KEPT_KEY_BYTES] if isinstance(msg.key, bytes) else None
-    value = msg.value if isinstance(msg.value, bytes) else None
+    key, value = part or (msg.key, msg.value)
+    key = key[:KEPT_KEY_BYTES] if isinstance(key, bytes) else None
+    value = value if isinstance(value, bytes) else None
     if value is not None and len(value) > KEPT_VALUE_BYTES:
         message = f"{message} (value cut to its first {KEPT_VALUE_BYTES} of {len(value)} bytes)"
         value = value[:KEPT_VALUE_BYTES]

@@ -87,7 +87,8 @@ class Recommendation(TypedDict):
 
 @dataclass(frozen=True, slots=True)
 class ScoringRequest:
-    """A session ready to score, re-keyed by user (internal topic scoring.requests, JSON)."""
+    """A session ready to score, re-keyed by user (internal topic scoring.requests, JSON;
+    a message holds one, or a bundle of those for one partition: streams/kafka/bundles.py)."""
 
     session_id: str
     station_id: str
@@ -96,6 +97,10 @@ class ScoringRequest:
     face: dict[str, Any] | None
     join: str  # embedded | joined | timed_out
     event_time_ms: int
+
+    def key(self) -> bytes:
+        """Its key on scoring.requests: the resolved user, else (a new customer) the session."""
+        return (self.user_id or self.session_id).encode()
 
     def to_bytes(self) -> bytes:
         fields = {"session_id": self.session_id, "station_id": self.station_id,
@@ -107,10 +112,27 @@ class ScoringRequest:
     @classmethod
     def from_bytes(cls, value: bytes | None) -> ScoringRequest:
         """The request in `value`; InvalidDatum (a dead letter's reason) when it is not one."""
+        return cls._of(_loaded(value))
+
+    @classmethod
+    def all_from_bytes(cls, value: bytes | None) -> list[ScoringRequest]:
+        """The requests of one message of scoring.requests: one (a JSON object) or a bundle
+        of them (a JSON array, `bundle`); InvalidDatum when any of them is not one."""
+        data = _loaded(value)
+        if isinstance(data, list) and data:
+            return [cls._of(item) for item in data]
+        return [cls._of(data)]
+
+    @staticmethod
+    def bundle(values: list[bytes]) -> bytes:
+        """Requests (`to_bytes`) as one message: a JSON array, or the request alone."""
+        return values[0] if len(values) == 1 else b"[" + b",".join(values) + b"]"
+
+    @classmethod
+    def _of(cls, data: Any) -> ScoringRequest:
         try:
-            data = json.loads(value or b"")
             request = cls(**data)
-        except (ValueError, TypeError) as exc:  # JSONDecodeError and UnicodeError are both
+        except TypeError as exc:
             raise InvalidDatum(f"not a ScoringRequest: {exc}") from exc
         if not (isinstance(request.session_id, str) and isinstance(request.station_id, str)
                 and isinstance(request.started_at_ms, int)
@@ -119,3 +141,10 @@ class ScoringRequest:
                 and isinstance(request.face, dict | None)):  # fmt: skip
             raise InvalidDatum(f"not a ScoringRequest: a field has the wrong type in {data!r:.200}")
         return request
+
+
+def _loaded(value: bytes | None) -> Any:
+    try:
+        return json.loads(value or b"")
+    except ValueError as exc:  # JSONDecodeError and UnicodeError are both
+        raise InvalidDatum(f"not a ScoringRequest: {exc}") from exc

@@ -8,7 +8,8 @@ session whose customer's history this worker holds (the user's partition of user
 is active here: every new customer's, whose key is the session's own, and all of them on
 a single worker) is scored at once by score_sessions.score_ready, with no Kafka message
 between; the others go to scoring.requests keyed by the resolved user, for the worker
-that holds theirs (DESIGN step 3). A consumed Faust message costs more CPU than the join
+that holds theirs (DESIGN step 3), a batch's for one partition in one message
+(streams/kafka/bundles.py). A consumed Faust message costs more CPU than the join
 itself. What it scored lately is kept in memory and read back from
 scoring.recommendations on every assignment (streams/kafka/outputs.py), so a replayed
 session or a late face never yields a second recommendation.
@@ -33,6 +34,7 @@ from streams.app import app
 from streams.batching import batches
 from streams.clock import now_ms, to_ms, written_ms
 from streams.deadletters import CONTENT_ERRORS, decode_or_dead_letter, handle_or_dead_letter
+from streams.kafka import bundles
 from streams.kafka.outputs import ReadBack, RecentKeys, replay_start
 from streams.records import Joined, Match, PendingEntry, ScoringRequest, Session
 from streams.rules import join_faces as rules
@@ -166,7 +168,7 @@ async def _score_or_send(ready: list[Joined], read_at: int) -> None:
     away: list[score_sessions.Ready] = []
     for joined in ready:
         request = _request(joined)
-        partition = key_partition(_request_key(request), partitions)
+        partition = key_partition(request.key(), partitions)
         item = score_sessions.Ready(request, partition, joined["event_ms"])
         (here if partition in held else away).append(item)
     if here:
@@ -175,9 +177,9 @@ async def _score_or_send(ready: list[Joined], read_at: int) -> None:
         except CONTENT_ERRORS:  # the scorer's agent dead-letters what cannot be scored
             log.exception("scoring %d joined sessions failed; sent to scoring", len(here))
             away += here
-    for item in away:
-        current().publisher.publish(channels.SCORING_REQUESTS, _request_key(item.request),
-                                    item.request.to_bytes())  # fmt: skip
+    bundles.publish(current().publisher, channels.SCORING_REQUESTS,
+                    [(item.partition, item.request.key(), item.request.to_bytes())
+                     for item in away], ScoringRequest.bundle)  # fmt: skip
 
 
 def _request(ready: Joined) -> ScoringRequest:
@@ -190,10 +192,6 @@ def _request(ready: Joined) -> ScoringRequest:
         started_at_ms=session["started_at_ms"], user_id=user_id, face=ready["face"],
         join=ready["join"], event_time_ms=ready["event_ms"],
     )  # fmt: skip
-
-
-def _request_key(request: ScoringRequest) -> bytes:
-    return (request.user_id or request.session_id).encode()
 
 
 async def _forget_index(app: Any, *args: Any, **kwargs: Any) -> None:

@@ -3,10 +3,10 @@
 Each batch is one forward pass (DESIGN step 3); the user history table is read here,
 never written (record_orders owns it). The join hands its batches here directly when this
 worker holds the customers' histories (streams/agents/join_faces.py); this agent reads
-the rest from scoring.requests, in batches of what is queued (up to SCORER_BATCH_MAX,
-streams/batching.py). A request repeated after a restart is dropped:
-the sessions recommended lately are kept in memory and, on every assignment, read back
-from the whole of scoring.recommendations (keyed by session, not like this stream).
+the rest from scoring.requests (bundled: streams/kafka/bundles.py), in batches of what is
+queued (up to SCORER_BATCH_MAX, streams/batching.py). A request repeated after a restart
+is dropped: the sessions recommended lately are kept in memory and, on every assignment,
+read back from the whole of scoring.recommendations (keyed by session, not this stream).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from streams.app import app
 from streams.batching import batches
 from streams.clock import now_ms, written_ms
 from streams.deadletters import CONTENT_ERRORS, send_dead_letter
+from streams.kafka import bundles
 from streams.kafka.outputs import ReadBack, RecentKeys, replay_start
 from streams.records import Recommendation, ScoringRequest
 from streams.rules.profile_customers import segments_and_values
@@ -76,17 +77,20 @@ async def score_batch(events: list[EventT]) -> None:
     items, by_session = [], {}
     for event in events:
         written_at = written_ms(event)
-        metrics.HOP_REQUESTED.observe(max(0, read_at - written_at) / 1000)
-        try:
-            request = ScoringRequest.from_bytes(event.message.value)
+        try:  # one request, or a bundle of them (streams/kafka/bundles.py)
+            requests = ScoringRequest.all_from_bytes(event.message.value)
         except CodecError as exc:
             await send_dead_letter(event, exc.reason, str(exc))
             continue
-        items.append(Ready(request, event.message.partition, written_at))
-        by_session[request.session_id] = event
+        for request in requests:
+            metrics.HOP_REQUESTED.observe(max(0, read_at - written_at) / 1000)
+            items.append(Ready(request, event.message.partition, written_at))
+            by_session[request.session_id] = event
     for item in await score_ready(items, read_at):  # left the registry since the join
-        event, station = by_session[item.request.session_id], item.request.station_id
-        await send_dead_letter(event, "unknown_station", f"station {station!r} left the registry")
+        event, request = by_session[item.request.session_id], item.request
+        await send_dead_letter(event, "unknown_station",
+                               f"station {request.station_id!r} left the registry",
+                               (request.key(), request.to_bytes()))  # fmt: skip
 
 
 async def score_ready(items: Sequence[Ready], read_at: int) -> list[Ready]:
@@ -107,18 +111,22 @@ async def score_ready(items: Sequence[Ready], read_at: int) -> list[Ready]:
         else:
             stations.append((item, station))
     handed: list[tuple[Recommendation, int]] = []
+    to_track: list[tuple[int, bytes, bytes]] = []
     try:  # nothing in it awaits: no other batch can score one of these sessions meanwhile
-        _score_and_publish(stations, read_at, handed)
+        _score_and_publish(stations, read_at, handed, to_track)
     finally:  # what was published reaches its tracker, even if a later session failed
+        bundles.publish(rt.publisher, channels.RECOMMENDATIONS_TO_TRACK, to_track,
+                        bundles.pack_recommendations(rt.codec))  # fmt: skip
         if handed:
             await track_conversions.track_recommended(handed)
     return unknown
 
 
 def _score_and_publish(items: list[tuple[Ready, dict[str, str]]], read_at: int,
-                       handed: list[tuple[Recommendation, int]]) -> None:  # fmt: skip
-    """Score and publish; each recommendation whose conversion this worker tracks goes
-    into `handed` with its partition, the others to scoring.recommendations-to-track."""
+                       handed: list[tuple[Recommendation, int]],
+                       to_track: list[tuple[int, bytes, bytes]]) -> None:  # fmt: skip
+    """Score and publish; a recommendation whose conversion this worker tracks goes into
+    `handed` with its partition, the others into `to_track` (for their tracker's topic)."""
     rt = current()
     serving = rt.models.serving()  # a new model version swaps in here, between batches
     rows, kept, summaries, inputs_ms = [], [], [], []
@@ -153,11 +161,11 @@ def _score_and_publish(items: list[tuple[Ready, dict[str, str]]], read_at: int,
         recommended.add(request.session_id, scored_at, input_ms)
         key = request.session_id.encode()
         rt.publisher.publish(channels.RECOMMENDATIONS, key, value)
-        partition = track_conversions.tracked_here(request.session_id)
-        if partition is None:
-            rt.publisher.publish(channels.RECOMMENDATIONS_TO_TRACK, key, value)
-        else:
+        partition, here = track_conversions.tracked_where(request.session_id)
+        if here:
             handed.append((record, partition))
+        else:
+            to_track.append((partition, key, value))
         published = now_ms()
         metrics.HOP_PUBLISHED.observe(max(0, published - scored_at) / 1000)
         metrics.LATENCY.observe(max(0, published - request.event_time_ms) / 1000)

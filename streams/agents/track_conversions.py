@@ -1,12 +1,11 @@
 """track_conversions: did a recommended session end in an order? (keyed by session_id)
 
 Takes the recommendations, the orders that carry a session_id (re-keyed by session_id by
-record_orders into scoring.session-orders) and the shadow's results, co-partitioned; each
-decided session's log loss, and its shadow's, is counted. The recommendations this worker
-scored for sessions it tracks (all the join scores) are handed over in memory; only those
-scored on another worker come through scoring.recommendations-to-track. The first order
-within SCORER_CONVERSION_WINDOW_S decides the outcome; without one the outcome is
-NO_PURCHASE at the window's end. Each outcome is published to scoring.conversions once.
+record_orders into scoring.session-orders) and the shadow's results, co-partitioned, and
+counts each decided session's log loss and its shadow's. What this worker scored for the
+sessions it tracks comes in memory, the rest through scoring.recommendations-to-track. The
+first order within SCORER_CONVERSION_WINDOW_S decides the outcome, else NO_PURCHASE at the
+window's end; each outcome is published to scoring.conversions once.
 
 The state (a recommendation waiting for its order, an order waiting for its
 recommendation, a decided session kept one more window) lives in memory, not in a table:
@@ -31,6 +30,7 @@ from streams import channels, metrics
 from streams.app import app
 from streams.clock import now_ms, written_ms
 from streams.deadletters import CONTENT_ERRORS, handle_or_dead_letter
+from streams.kafka import bundles
 from streams.kafka.outputs import ReadBack, RecentKeys, replay_start
 from streams.rules import outcome_loss as loss
 from streams.rules import track_conversions as rules
@@ -73,15 +73,15 @@ def _window_ms() -> int:
     return current().settings.scorer_conversion_window_s * 1000
 
 
-async def _on_recommendation(event: EventT) -> None:
-    record = current().codec.decode(event.message.value, expect="Recommendation")
-    _recommended(record, event.message.partition, written_ms(event))
+async def _on_recommendation(event: EventT) -> None:  # one, or a bundle (kafka/bundles.py)
+    for record in bundles.recommendations(current().codec, event.message.value):
+        _recommended(record, event.message.partition, written_ms(event))
 
 
-def tracked_here(session_id: str) -> int | None:
-    """The partition of the session's conversion when this worker tracks it, else None."""
+def tracked_where(session_id: str) -> tuple[int, bool]:
+    """The partition of the session's conversion, and whether this worker tracks it."""
     partition = key_partition(session_id.encode(), _conf.scorer_partitions)
-    return partition if partition in owned else None
+    return partition, partition in owned
 
 
 async def track_recommended(records: Sequence[tuple[Mapping[str, Any], int]]) -> None:

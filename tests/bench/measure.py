@@ -128,8 +128,8 @@ class Arrivals:
     bootstrap: str
     topic: str
     keep: bool = False
-    #: The key a record is filed under (default: its Kafka key).
-    key_of: Callable[[Message], bytes] = lambda msg: msg.key() or b""
+    #: The keys a record is filed under (default: its Kafka key; a bundle holds several).
+    keys_of: Callable[[Message], list[bytes]] = lambda msg: [msg.key() or b""]
     first_seen: dict[bytes, float] = field(default_factory=dict)
     kept: dict[bytes, tuple[float, bytes]] = field(default_factory=dict)
     total: int = 0
@@ -165,11 +165,11 @@ class Arrivals:
                     if msg.error():
                         continue
                     self.total += 1
-                    key = self.key_of(msg)
-                    if key not in self.first_seen:
-                        self.first_seen[key] = now
-                        if self.keep:
-                            self.kept[key] = (msg.timestamp()[1] / 1000, msg.value() or b"")
+                    for key in self.keys_of(msg):
+                        if key not in self.first_seen:
+                            self.first_seen[key] = now
+                            if self.keep:
+                                self.kept[key] = (msg.timestamp()[1] / 1000, msg.value() or b"")
         finally:
             consumer.close()
 

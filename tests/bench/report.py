@@ -91,6 +91,10 @@ def _worst_p99_ratio(scorer: dict[str, Any] | None, peer: dict[str, Any] | None)
     return worst
 
 
+def _bundled(per_message: float | None) -> str:
+    return "." if per_message is None else f", {per_message:.1f} to a message on average."
+
+
 def _cores(cores: dict[str, float]) -> str:
     broker = "" if math.isnan(cores["broker"]) else f", the broker {cores['broker']:.2f}"
     return (f"the worker(s) {cores['contender']:.2f}{broker}, the host in all "
@@ -183,7 +187,8 @@ def markdown(results: dict[str, Any]) -> str:
         share = scorer["two_workers"].get("via_requests_share")
         if share is not None:
             out += [f"With two, {share:.0%} of the sessions were sent on through "
-                    "scoring.requests to the worker holding their customer's history."]  # fmt: skip
+                    "scoring.requests to the worker holding their customer's history"
+                    + _bundled(scorer["two_workers"].get("requests_per_message"))]  # fmt: skip
     hops = scorer.get("hops_ms")
     if hops:
         out += ["", f"## Scorer latency by hop at {hops['at_eps']}/s (ms)", "",

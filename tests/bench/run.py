@@ -39,9 +39,11 @@ import torch
 from confluent_kafka import Message, Producer
 
 from infra.kafka.broker import bootstrap_servers
+from infra.kafka.reading import read_tail
 from infra.worker_env import WORKER_COMMAND, worker_env
 from schemas import topics
-from schemas.codec import Codec
+from schemas.codec import Codec, CodecError
+from streams.records import ScoringRequest
 from tests.bench import micro, profile, report, state, workload
 from tests.bench.measure import (
     Arrivals,
@@ -266,13 +268,13 @@ def drain_two(c: Contender, ctx: Context) -> dict[str, Any]:
             count.close()
     assert both is not None
     result = _rate(samples, both, plan.warmup_s, host.cores)
-    # A session whose customer's history the other worker holds costs a second consumed
-    # message there (DESIGN step 3); with one worker there is none.
-    sent_on = TopicCount(ctx.bootstrap, topics.named(topics.SCORING_REQUESTS, prefix))
-    try:
-        result["via_requests_share"] = sent_on() / samples[-1][1] if samples[-1][1] else None
-    finally:
-        sent_on.close()
+    # A session whose customer's history the other worker holds goes through
+    # scoring.requests (DESIGN step 3), in bundles; with one worker none does.
+    sent = read_tail(ctx.bootstrap, topics.named(topics.SCORING_REQUESTS, prefix), None, 0,
+                     strict=True)  # fmt: skip
+    sent_on = sum(len(ScoringRequest.all_from_bytes(w.value)) for w in sent)
+    result["via_requests_share"] = sent_on / samples[-1][1] if samples[-1][1] else None
+    result["requests_per_message"] = sent_on / len(sent) if sent else None
     return result
 
 
@@ -314,7 +316,7 @@ def latency(c: Contender, ctx: Context, drain_eps: float) -> dict[str, Any]:
         arrivals = _warm_up(run, ctx, producer, producer_topic, pool, keep=c.name == "scorer")
         if c.name == "scorer":  # the hop in between: the join's scoring requests, by session
             requests = Arrivals(ctx.bootstrap, topics.named(topics.SCORING_REQUESTS, prefix),
-                                keep=True, key_of=_request_session).start()  # fmt: skip
+                                keep=True, keys_of=_request_sessions).start()  # fmt: skip
         for rate in RATES:
             if rate > 1.25 * drain_eps:
                 results[str(rate)] = {"offered": rate, "held": False, "skipped":
@@ -340,11 +342,12 @@ def latency(c: Contender, ctx: Context, drain_eps: float) -> dict[str, Any]:
     return results
 
 
-def _request_session(msg: Message) -> bytes:
+def _request_sessions(msg: Message) -> list[bytes]:
+    """The sessions of a message of scoring.requests (one, or a bundle of them)."""
     try:
-        return str(json.loads(msg.value() or b"{}").get("session_id", "")).encode()
-    except ValueError:
-        return b""
+        return [r.session_id.encode() for r in ScoringRequest.all_from_bytes(msg.value())]
+    except CodecError:
+        return []
 
 
 #: Halvings of the gap between the highest share held and the one above it that failed.

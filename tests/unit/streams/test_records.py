@@ -28,3 +28,19 @@ def test_a_request_round_trips() -> None:
 def test_anything_else_is_invalid(value: bytes) -> None:
     with pytest.raises(InvalidDatum, match="not a ScoringRequest"):
         ScoringRequest.from_bytes(value)
+
+
+def test_a_bundle_of_requests_round_trips_and_one_alone_is_the_request_itself() -> None:
+    other = ScoringRequest("s-2", "st-1", 1, None, None, "timed_out", 2)
+    assert ScoringRequest.all_from_bytes(
+        ScoringRequest.bundle([REQUEST.to_bytes(), other.to_bytes()])
+    ) == [REQUEST, other]
+    assert ScoringRequest.bundle([REQUEST.to_bytes()]) == REQUEST.to_bytes()
+    assert ScoringRequest.all_from_bytes(REQUEST.to_bytes()) == [REQUEST]
+
+
+@pytest.mark.parametrize("value", [b"[]", b"[null]", b'[{"session_id": "s"}]',
+                                   b"[" + REQUEST.to_bytes() + b", 7]"])  # fmt: skip
+def test_a_bundle_with_anything_but_requests_is_invalid(value: bytes) -> None:
+    with pytest.raises(InvalidDatum, match="not a ScoringRequest"):
+        ScoringRequest.all_from_bytes(value)
