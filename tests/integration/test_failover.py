@@ -21,7 +21,11 @@ from pathlib import Path
 import pytest
 
 from infra.kafka.admin import ensure_topics
+from infra.kafka.reading import read_tail
 from schemas import topics
+from schemas.codec import Codec
+from streams.kafka import bundles
+from streams.records import ScoringRequest
 from streams.worker import CLEAN_STOP
 from tests.bench import workload
 from tests.integration.scorer import (
@@ -192,9 +196,27 @@ def test_a_rebalance_in_the_middle_of_a_backlog_completes_and_loses_nothing(
         missing = BACKLOG - len(per_session)
         repeated = sum(1 for n in per_session.values() if n > 1)
         assert (missing, repeated) == (0, 0), (published, w1.tail())
+        # While both ran, the sessions each sent the other went in bundles, as did the
+        # recommendations the other scored for the sessions each tracks.
+        assert _bundled(setup) == {"requests": True, "recommendations": True}
         assert w1.stop(signal.SIGTERM) == 0, w1.tail()
         assert (setup.base / "w1" / CLEAN_STOP).exists(), w1.tail()
     finally:
         for w in (w1, w2):
             if w.proc is not None and w.proc.poll() is None:
                 w.stop()
+
+
+def _bundled(setup: ScorerSetup) -> dict[str, bool]:
+    """Whether the hops between the workers held more records than messages."""
+    codec = Codec()
+    counted = {}
+    for name, spec, count in (
+        ("requests", topics.SCORING_REQUESTS,
+         lambda v: len(ScoringRequest.all_from_bytes(v))),
+        ("recommendations", topics.RECOMMENDATIONS_TO_TRACK,
+         lambda v: len(bundles.recommendations(codec, v))),
+    ):  # fmt: skip
+        written = read_tail(setup.bootstrap, setup.topic(spec), None, 0, strict=True)
+        counted[name] = sum(count(w.value) for w in written) > len(written) > 0
+    return counted
