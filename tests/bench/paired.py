@@ -8,6 +8,11 @@ that differ by a few microseconds a session drained 4,852-6,283 sessions/s. Side
 both workers meet the same host speed and the same broker, so the ratio of their rates is
 the change's. Each round starts them in the other order.
 
+With BENCH_AB_WORKERS=2 (`--workers 2`), each side is two workers of one group, so that
+what only two workers cost (the sessions one sends the other) is compared; the window
+starts once every worker holds partitions. Four workers then share the host's cores:
+the ratio says which tree costs less, not how two workers scale against one (`make bench`).
+
 Results: out/bench/paired.json.
 """
 
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -28,7 +34,7 @@ from typing import Any
 from infra.kafka.broker import bootstrap_servers
 from schemas import topics
 from tests.bench import workload
-from tests.bench.measure import TopicCount
+from tests.bench.measure import GroupWatch, TopicCount
 from tests.bench.run import OUT, ROOT, Running, contenders, topic_count_when_made
 
 SESSIONS = 300_000
@@ -64,9 +70,10 @@ def checkout(commit: str) -> Iterator[Path]:
 
 
 def one_round(bootstrap: str, trees: list[tuple[str, Path]], load: workload.Workload,
-              tag: str, model: Path, customers: Path) -> dict[str, dict[str, float]]:  # fmt: skip
-    """Start one scorer per tree, each on its own copy of `load`, at once; their rates
-    and CPU per 1000 over the same window after the warm-up."""
+              tag: str, model: Path, customers: Path,
+              workers: int = 1) -> dict[str, dict[str, float]]:  # fmt: skip
+    """Start `workers` scorers of one group per tree, each tree on its own copy of `load`,
+    at once; their rates and CPU per 1000 over the same window after the warm-up."""
     scorer = next(c for c in contenders(model, customers) if c.name == "scorer")
     tmp = Path(tempfile.mkdtemp(prefix="bench-ab-"))
     prefixes = [f"{tag}-{i}." for i in range(len(trees))]
@@ -76,22 +83,29 @@ def one_round(bootstrap: str, trees: list[tuple[str, Path]], load: workload.Work
         workload.produce(workload.new_producer(bootstrap),
                          topics.named(topics.SESSIONS, prefix), iter(load.sessions))  # fmt: skip
     OUT.joinpath("logs").mkdir(parents=True, exist_ok=True)
-    runs = [Running(scorer, bootstrap, prefix, tmp, OUT / "logs" / f"ab-{label}.log", cwd=tree)
-            for (label, tree), prefix in zip(trees, prefixes, strict=True)]  # fmt: skip
+    groups = [f"bench-ab-{tag}-{i}" for i in range(len(trees))]
+    sides = [[Running(scorer, bootstrap, prefix, tmp, OUT / "logs" / f"ab-{label}-{w}.log",
+                      {"scorer_data_dir": tmp / f"{group}-{w}"}, group=group, cwd=tree)
+              for w in range(workers)]
+             for (label, tree), prefix, group in zip(trees, prefixes, groups,
+                                                     strict=True)]  # fmt: skip
+    watches = [GroupWatch(bootstrap, group) for group in groups] if workers > 1 else []
+    runs = [side[0] for side in sides]
+    everyone = [run for side in sides for run in side]
     made: list[TopicCount | None] = [None] * len(runs)
     try:
         began = time.monotonic()
-        while not all(made):
+        while not (all(made) and all(w.members_working() == workers for w in watches)):
             for i, run in enumerate(runs):
                 run.check()
                 made[i] = made[i] or topic_count_when_made(bootstrap, run.output)
             if time.monotonic() - began > 180:
-                raise RuntimeError("no output topic in 180 s")
+                raise RuntimeError("no output topic, or not every worker in its group, in 180 s")
             time.sleep(0.2)
         counts = [count for count in made if count is not None]
-        samples = _sample(runs, counts, len(load.sessions))
+        samples = _sample(sides, counts, len(load.sessions))
     finally:
-        for run in runs:
+        for run in everyone:
             run.stop()
         for count in made:
             if count is not None:
@@ -107,15 +121,18 @@ def one_round(bootstrap: str, trees: list[tuple[str, Path]], load: workload.Work
 Sample = tuple[float, list[tuple[int, float]]]
 
 
-def _sample(runs: list[Running], counts: list[TopicCount], total: int) -> tuple[Sample, Sample]:
-    """(time, [(outputs, CPU s) per run]) once every run has output and the warm-up is
-    over, and at the window's end (or when a run has drained everything)."""
+def _sample(sides: list[list[Running]], counts: list[TopicCount],
+            total: int) -> tuple[Sample, Sample]:  # fmt: skip
+    """(time, [(outputs, CPU s) per side]) once every side has output and the warm-up is
+    over, and at the window's end (or when a side has drained everything)."""
     first = start = None
     while True:
-        for run in runs:
-            run.check()
+        for side in sides:
+            for run in side:
+                run.check()
         now = time.monotonic()
-        row = [(count(), run.probe.cpu_seconds()) for count, run in zip(counts, runs, strict=True)]
+        row = [(count(), sum(run.probe.cpu_seconds() for run in side))
+               for count, side in zip(counts, sides, strict=True)]  # fmt: skip
         if first is None and all(done > 0 for done, _ in row):
             first = now
         if first is not None and start is None and now - first >= WARMUP_S:
@@ -132,6 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=ROOT / "out" / "model")
     parser.add_argument("--customers", type=Path, default=ROOT / "out" / "customers")
     parser.add_argument("--rounds", type=int, default=ROUNDS)
+    parser.add_argument(
+        "--workers",
+        default=os.environ.get("BENCH_AB_WORKERS", "1"),
+        help="workers a side, 1 or 2 (default: BENCH_AB_WORKERS, else 1)",
+    )
     args = parser.parse_args(argv)
     try:
         base = commit_of(args.base)
@@ -139,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     if args.rounds < 1:
         parser.error(f"--rounds {args.rounds}: at least 1")
+    if args.workers not in ("1", "2"):
+        parser.error(f"--workers (or BENCH_AB_WORKERS) {args.workers!r}: 1 or 2")
+    workers = int(args.workers)
     # absolute: BASE's worker runs in its worktree
     model, customers = args.model.resolve(), args.customers.resolve()
     if not (model / "artifact.json").is_file():
@@ -156,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(args.rounds):
             order = pair if i % 2 == 0 else pair[::-1]
             tag = f"ab{time.strftime('%H%M%S')}r{i}"
-            result = one_round(bootstrap, order, load, tag, model, customers)
+            result = one_round(bootstrap, order, load, tag, model, customers, workers)
             rounds.append(result)
             print(f"round {i + 1}: " + "; ".join(
                 f"{label} {r['eps']:,.0f}/s at {r['cpu_s_per_1k']:.3f} CPU s/1k"
@@ -166,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     cpu = [r[this_label]["cpu_s_per_1k"] / r[base_label]["cpu_s_per_1k"] for r in rounds]
     summary: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "base": base, "this": here,
-        "sessions": SESSIONS, "warmup_s": WARMUP_S, "window_s": WINDOW_S, "rounds": rounds,
+        "sessions": SESSIONS, "workers": workers, "warmup_s": WARMUP_S,
+        "window_s": WINDOW_S, "rounds": rounds,
         "rate_ratios": ratios, "cpu_ratios": cpu,
     }  # fmt: skip
     OUT.mkdir(parents=True, exist_ok=True)
