@@ -110,14 +110,10 @@ class ScoringRequest:
         return json.dumps(fields, separators=(",", ":")).encode()
 
     @classmethod
-    def from_bytes(cls, value: bytes | None) -> ScoringRequest:
-        """The request in `value`; InvalidDatum (a dead letter's reason) when it is not one."""
-        return cls._of(_loaded(value))
-
-    @classmethod
     def all_from_bytes(cls, value: bytes | None) -> list[ScoringRequest]:
         """The requests of one message of scoring.requests: one (a JSON object) or a bundle
-        of them (a JSON array, `bundle`); InvalidDatum when any of them is not one."""
+        of them (a JSON array, `bundle`); InvalidDatum (a dead letter's reason) when any of
+        them is not one."""
         data = _loaded(value)
         if isinstance(data, list) and data:
             return [cls._of(item) for item in data]

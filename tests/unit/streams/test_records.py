@@ -14,9 +14,9 @@ REQUEST = ScoringRequest("s-1", "st-1", 1_700_000_000_000, "u-1", dict(FACE), "j
 
 
 def test_a_request_round_trips() -> None:
-    assert ScoringRequest.from_bytes(REQUEST.to_bytes()) == REQUEST
+    assert ScoringRequest.all_from_bytes(REQUEST.to_bytes()) == [REQUEST]
     anonymous = ScoringRequest("s-2", "st-1", 1, None, None, "timed_out", 2)
-    assert ScoringRequest.from_bytes(anonymous.to_bytes()) == anonymous
+    assert ScoringRequest.all_from_bytes(anonymous.to_bytes()) == [anonymous]
 
 
 @pytest.mark.parametrize(
@@ -27,7 +27,7 @@ def test_a_request_round_trips() -> None:
 )  # fmt: skip
 def test_anything_else_is_invalid(value: bytes) -> None:
     with pytest.raises(InvalidDatum, match="not a ScoringRequest"):
-        ScoringRequest.from_bytes(value)
+        ScoringRequest.all_from_bytes(value)
 
 
 def test_a_bundle_of_requests_round_trips_and_one_alone_is_the_request_itself() -> None:
@@ -36,7 +36,6 @@ def test_a_bundle_of_requests_round_trips_and_one_alone_is_the_request_itself() 
         ScoringRequest.bundle([REQUEST.to_bytes(), other.to_bytes()])
     ) == [REQUEST, other]
     assert ScoringRequest.bundle([REQUEST.to_bytes()]) == REQUEST.to_bytes()
-    assert ScoringRequest.all_from_bytes(REQUEST.to_bytes()) == [REQUEST]
 
 
 @pytest.mark.parametrize("value", [b"[]", b"[null]", b'[{"session_id": "s"}]',
