@@ -189,6 +189,16 @@ def markdown(results: dict[str, Any]) -> str:
             out += [f"With two, {share:.0%} of the sessions were sent on through "
                     "scoring.requests to the worker holding their customer's history"
                     + _bundled(scorer["two_workers"].get("requests_per_message"))]  # fmt: skip
+        apart = scorer.get("two_apart")
+        if apart:
+            eps = apart["throughput_eps"]
+            busy = f"; cores busy: {_cores(apart['cores'])}" if apart.get("cores") else ""
+            out += [f"Two scorers apart (each the only worker of its group, on a copy of the "
+                    f"input of its own, side by side) drain {eps:,.0f} sessions/s together "
+                    f"({eps / scorer['throughput_eps']:.2f}× one, "
+                    f"{apart['cpu_s_per_1k']:.3g} CPU s per 1k{busy}): what this host gives "
+                    f"two scorers beside its broker. Two of one group drain "
+                    f"{scorer['two_workers_eps'] / eps:.2f}× that."]  # fmt: skip
     hops = scorer.get("hops_ms")
     if hops:
         out += ["", f"## Scorer latency by hop at {hops['at_eps']}/s (ms)", "",

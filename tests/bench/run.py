@@ -10,6 +10,9 @@ For each contender, in a process of its own:
   A rate well above what the contender drains is not offered (it could only build a
   backlog); the highest rate it holds (p99 within 100 ms, `is_held`) is then searched for
   from 80% of its drain rate down.
+For the scorer also two workers of one group draining the same input, and two scorers
+apart (each the only worker of its group, on a copy of the input of its own) side by side:
+what the host gives two scorers, the bound of two of one group.
 Then the scorer alone at a steady rate, its memory sampled (10 minutes; not in quick mode),
 py-spy on the scorer while it drains, and the inference microbenchmark.
 
@@ -221,24 +224,33 @@ def drain(c: Contender, ctx: Context, profile_it: bool) -> dict[str, Any]:
     return result
 
 
-def drain_two(c: Contender, ctx: Context) -> dict[str, Any]:
-    """The drain rate of two workers of one group on the same input as the one-worker
-    drain (produced again under a prefix of its own, so that neither run's outputs are
-    the other's duplicates), counted once both hold partitions: the one started first
-    drains alone until the other has joined, which took 4-5 s here."""
-    prefix = f"{ctx.tag}-two."
-    workload.create_topics(ctx.bootstrap, prefix)
-    workload.publish_registry(ctx.bootstrap, prefix, ctx.load)
-    sessions = topics.named(topics.SESSIONS, prefix)
-    n = workload.produce(workload.new_producer(ctx.bootstrap), sessions, iter(ctx.load.sessions))
-    group = f"bench-{c.name}-two-{uuid.uuid4().hex[:6]}"
-    runs = [Running(c, ctx.bootstrap, prefix, ctx.tmp, ctx.log(c.name, f"two-{i}"),
-                    {"scorer_data_dir": ctx.tmp / f"{group}-{i}"}, group=group)
-            for i in (1, 2)]  # fmt: skip
-    output = c.output(prefix)
-    count: TopicCount | None = None
-    watch = GroupWatch(ctx.bootstrap, group)
-    both: float | None = None  # when both workers first held partitions
+def drain_two(c: Contender, ctx: Context, apart: bool = False) -> dict[str, Any]:
+    """The drain rate of two workers on the input of the one-worker drain, produced again
+    under a prefix of their own (so that no run's outputs are another's duplicates).
+
+    Of one group (`apart` False): counted once both hold partitions; the one started first
+    drains alone until the other has joined, which took 4-5 s here. `apart`: each the only
+    worker of a group of its own, on a copy of the input of its own, counted once both
+    publish and until either has drained its copy. Apart, no session goes from one to the
+    other and neither waits for the other: what two scorers drain side by side on this
+    host and its broker, which bounds what two of one group can."""
+    names = ["apart-1", "apart-2"] if apart else ["two"]
+    prefixes = [f"{ctx.tag}-{name}." for name in names]
+    for prefix in prefixes:
+        workload.create_topics(ctx.bootstrap, prefix)
+        workload.publish_registry(ctx.bootstrap, prefix, ctx.load)
+        sessions = topics.named(topics.SESSIONS, prefix)
+        producer = workload.new_producer(ctx.bootstrap)
+        n = workload.produce(producer, sessions, iter(ctx.load.sessions))
+    group = f"bench-{c.name}-{names[0]}-{uuid.uuid4().hex[:6]}"
+    groups = [f"{group}-{i}" for i in (1, 2)] if apart else [group, group]
+    runs = [Running(c, ctx.bootstrap, prefixes[i % len(prefixes)], ctx.tmp,
+                    ctx.log(c.name, f"{'apart' if apart else 'two'}-{i + 1}"),
+                    {"scorer_data_dir": ctx.tmp / f"{groups[i]}-{i}"}, group=groups[i])
+            for i in (0, 1)]  # fmt: skip
+    counts: list[TopicCount | None] = [None] * len(prefixes)
+    watch = None if apart else GroupWatch(ctx.bootstrap, group)
+    both: float | None = None  # when both workers first held partitions (published, apart)
     host = Host(ctx.bootstrap)
     samples: list[Sample] = []
     plan = ctx.plan
@@ -247,30 +259,36 @@ def drain_two(c: Contender, ctx: Context) -> dict[str, Any]:
         while True:
             for run in runs:
                 run.check()
-            if count is None:
-                count = topic_count_when_made(ctx.bootstrap, output)
-            now, done = time.monotonic(), count() if count is not None else 0
-            if both is None and watch.members_working() == len(runs):
+            counts = [count or topic_count_when_made(ctx.bootstrap, c.output(prefix))
+                      for count, prefix in zip(counts, prefixes, strict=True)]  # fmt: skip
+            now = time.monotonic()
+            done = [count() if count is not None else 0 for count in counts]
+            working = all(done) if watch is None else watch.members_working() == len(runs)
+            if both is None and working:
                 both = now
             if both is not None:
-                samples.append(host.sample(now, done, sum(r.probe.cpu_seconds() for r in runs)))
-                if done >= n or now - both > plan.drain_cap_s + plan.warmup_s:
+                samples.append(host.sample(now, sum(done),
+                                           sum(r.probe.cpu_seconds() for r in runs)))  # fmt: skip
+                if max(done) >= n or now - both > plan.drain_cap_s + plan.warmup_s:
                     break
-            elif done >= n:
-                raise RuntimeError(f"{c.name}: the input ran out before both workers joined")
+            elif max(done) >= n:
+                raise RuntimeError(f"{c.name}: the input ran out before both workers worked")
             elif now - began > 180:
-                raise RuntimeError(f"{c.name}: two workers did not both get partitions in 180 s")
+                raise RuntimeError(f"{c.name}: two workers did not both work in 180 s")
             time.sleep(0.1)
     finally:
         for run in runs:
             run.stop()
-        if count is not None:
-            count.close()
+        for count in counts:
+            if count is not None:
+                count.close()
     assert both is not None
     result = _rate(samples, both, plan.warmup_s, host.cores)
+    if apart:
+        return result
     # A session whose customer's history the other worker holds goes through
     # scoring.requests (DESIGN step 3), in bundles; with one worker none does.
-    sent = read_tail(ctx.bootstrap, topics.named(topics.SCORING_REQUESTS, prefix), None, 0,
+    sent = read_tail(ctx.bootstrap, topics.named(topics.SCORING_REQUESTS, prefixes[0]), None, 0,
                      strict=True)  # fmt: skip
     sent_on = sum(len(ScoringRequest.all_from_bytes(w.value)) for w in sent)
     result["via_requests_share"] = sent_on / samples[-1][1] if samples[-1][1] else None
@@ -736,6 +754,10 @@ def measure(args: argparse.Namespace, ctx: Context) -> dict[str, Any]:
             entry["two_workers"] = drain_two(c, ctx)
             entry["two_workers_eps"] = entry["two_workers"]["throughput_eps"]
             print(f"  {entry['two_workers_eps']:,.0f} events/s with two", flush=True)
+            print("  two workers apart: draining ...", flush=True)
+            entry["two_apart"] = drain_two(c, ctx, apart=True)
+            entry["two_apart_eps"] = entry["two_apart"]["throughput_eps"]
+            print(f"  {entry['two_apart_eps']:,.0f} events/s with two apart", flush=True)
         with_hops = [r for r in entry["latency_ms"].values()
                      if isinstance(r, dict) and r.get("held") and "hops_ms" in r]  # fmt: skip
         if with_hops:  # the scorer's hops at the highest rate it held

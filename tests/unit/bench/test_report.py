@@ -119,3 +119,24 @@ def test_the_cores_a_drain_used_are_the_busy_seconds_over_its_window() -> None:
     assert report._cores(cores) == "the worker(s) 0.90, the broker 0.50, the host in all 1.90"
     away = {**cores, "broker": math.nan}  # a broker on another host
     assert report._cores(away) == "the worker(s) 0.90, the host in all 1.90"
+
+
+def test_two_scorers_apart_bound_two_of_one_group_in_the_report() -> None:
+    """Two workers of one group are set beside one worker and beside two scorers apart."""
+    scorer = {**_entry(2000), "title": "scorer", "cpu_s_per_1k": 0.1, "peak_rss_mb": 900,
+              "two_workers_eps": 2500, "two_workers": {"cpu_s_per_1k": 0.16},
+              "two_apart_eps": 3000, "two_apart": {"throughput_eps": 3000, "cpu_s_per_1k": 0.13,
+              "cores": {"contender": 1.7, "broker": 0.2, "host": 1.95, "of": 2}}}  # fmt: skip
+    scorer["latency_ms"]["1000"].update(p50=5.0, p95=8.0)
+    machine = {"cpu": "x", "cores": 2, "memory_gib": 1, "python": "3.11", "torch": "2",
+               "torch_threads": 1, "kafka": "3.9.1"}  # fmt: skip
+    results: dict[str, Any] = {"mode": "quick", "date": "today", "input_sessions": 100,
+                               "machine": machine, "contenders": {"scorer": scorer},
+                               "inference": {"batches": {}}}  # fmt: skip
+    results["ratios"] = report.ratios(results["contenders"])
+    results["goals"] = report.goals(results)
+    text = report.markdown(results)
+    assert "Two scorer workers drain 2,500 sessions/s (1.25× one" in text
+    assert "drain 3,000 sessions/s together (1.50× one, 0.13 CPU s per 1k" in text
+    assert "the worker(s) 1.70, the broker 0.20, the host in all 1.95" in text
+    assert "Two of one group drain 0.83× that." in text
