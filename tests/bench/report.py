@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from tests.bench import workload
+
 README_START = "<!-- bench:start -->"
 README_END = "<!-- bench:end -->"
 
@@ -146,7 +148,8 @@ def markdown(results: dict[str, Any]) -> str:
            f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; Python "
            f"{m['python']}, torch {m['torch']} ({m['torch_threads']} threads), Kafka "
            f"{m['kafka']} on the same machine. Input: {results['input_sessions']:,} sessions "
-           "with faces, pre-produced to 4 partitions.", "", table(results), ""]  # fmt: skip
+           f"with faces, pre-produced to {workload.PARTITIONS} partitions.", "", table(results),
+           ""]  # fmt: skip
     out += ["Ratios: " + ", ".join(f"{k} {v:.2f}" for k, v in results["ratios"].items()), ""]
     out += ["## Goals", ""]
     for name, g in results["goals"].items():
