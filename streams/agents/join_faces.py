@@ -8,9 +8,9 @@ session whose customer's history this worker holds (the user's partition of user
 is active here: every new customer's, whose key is the session's own, and all of them on
 a single worker) is scored at once by score_sessions.score_ready, with no Kafka message
 between; the others go to scoring.requests keyed by the resolved user, for the worker
-that holds theirs (DESIGN step 3), a batch's for one partition in one message
-(streams/kafka/bundles.py). A consumed Faust message costs more CPU than the join
-itself. What it scored lately is kept in memory and read back from
+that holds theirs (DESIGN step 3), in bundles for one partition, held across batches
+while a backlog drains (streams/kafka/bundles.py). A consumed Faust message costs more
+CPU than the join itself. What it scored lately is kept in memory and read back from
 scoring.recommendations on every assignment (streams/kafka/outputs.py), so a replayed
 session or a late face never yields a second recommendation.
 
@@ -49,11 +49,14 @@ deadlines = DeadlineIndex(pending)
 # p of that topic holds the outcome of partition p of this join.
 scored = RecentKeys(channels.RECOMMENDATIONS, settings().scorer_dedup_window_s * 1000)
 read_back = ReadBack()  # open once `scored` holds the owned partitions' tail
+# What is sent on to scoring.requests, held while a backlog drains (the batch was full).
+sent_on = bundles.Held(channels.SCORING_REQUESTS, ScoringRequest.bundle)
 
 
 @app.agent(supervisor_strategy=CrashingSupervisor, channel=channels.join_input)
 async def join_faces(stream: Any) -> None:
-    async for events in batches(stream, settings().scorer_batch_max):
+    most = settings().scorer_batch_max
+    async for events in batches(stream, most):
         ready: list[Joined] = []
         route = channels.by_topic({channels.SESSIONS: partial(_on_session, ready=ready),
                                    channels.FACES: partial(_on_face, ready=ready)})  # fmt: skip
@@ -64,7 +67,7 @@ async def join_faces(stream: Any) -> None:
                 continue  # fetched before the latest assignment: it is handed again
             with writing_to(event.message.topic, event.message.partition):  # its pending
                 await handle_or_dead_letter("join_faces", event, route)
-        await _score_or_send(ready, read_at)
+        await _score_or_send(ready, read_at, backlog=len(events) >= most)
 
 
 #: scorer_face_join_total's counter of each outcome (a labels() call costs microseconds).
@@ -131,7 +134,7 @@ async def end_face_waits() -> None:
                 for session_id, entry in due:
                     _apply(session_id, rules.on_tick(cast(PendingEntry, entry), now), partition,
                            ready, stored=True)  # fmt: skip
-    await _score_or_send(ready, now)
+    await _score_or_send(ready, now, backlog=None)  # and what was held too long goes
 
 
 def _apply(session_id: str, step: rules.Step, partition: int, ready: list[Joined],
@@ -154,12 +157,14 @@ def _apply(session_id: str, step: rules.Step, partition: int, ready: list[Joined
         scored.add(session_id, now_ms(), step.ready["event_ms"])
 
 
-async def _score_or_send(ready: list[Joined], read_at: int) -> None:
+async def _score_or_send(ready: list[Joined], read_at: int, backlog: bool | None) -> None:
     """Score here the sessions whose customer's history this worker holds (one consumed
     message a session); send the others to scoring.requests, keyed by user, for the
-    worker that holds theirs. A new customer's key is the session's own: here, since
-    Faust assigns partition p of every co-partitioned topic to one worker."""
+    worker that holds theirs (held with those sent before while the join has a
+    `backlog`; None: as its last batch said). A new customer's key is the session's own:
+    here, since Faust assigns partition p of every co-partitioned topic to one worker."""
     if not ready:
+        sent_on.add(current().publisher, (), backlog)
         return
     partitions = current().settings.scorer_partitions
     held = {tp.partition for tp in app.assignor.assigned_actives()
@@ -177,9 +182,9 @@ async def _score_or_send(ready: list[Joined], read_at: int) -> None:
         except CONTENT_ERRORS:  # the scorer's agent dead-letters what cannot be scored
             log.exception("scoring %d joined sessions failed; sent to scoring", len(here))
             away += here
-    bundles.publish(current().publisher, channels.SCORING_REQUESTS,
-                    [(item.partition, item.request.key(), item.request.to_bytes())
-                     for item in away], ScoringRequest.bundle)  # fmt: skip
+    sent_on.add(current().publisher,
+                [(item.partition, item.request.key(), item.request.to_bytes())
+                 for item in away], backlog)  # fmt: skip
 
 
 def _request(ready: Joined) -> ScoringRequest:

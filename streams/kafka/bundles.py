@@ -8,10 +8,16 @@ schemas/recommendation_bundle.v1.avsc). At 1,000 sessions/s a batch sends one or
 while a backlog drains a few dozen to a message. A bundle of one is its record alone,
 as it was before bundles, and readers take both forms: workers of the release before
 read what a lightly loaded worker of this one sends.
+
+While a backlog drains, a batch's records for one partition are few (with two workers
+draining, 29 requests a message), so the join holds what it sends across its batches
+(`Held`) until a partition's fill most of a bundle: fewer, fuller messages, and the worker
+that reads them scores larger batches.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -22,9 +28,12 @@ from streams.kafka.publisher import Publisher
 #: with room for the bundle's own header and lengths.
 BUNDLE_MAX_BYTES = 48 * 1024
 
+#: How a bundle is made of its records' values.
+Pack = Callable[[list[bytes]], bytes]
+
 
 def publish(publisher: Publisher, topic: str, records: Iterable[tuple[int, bytes, bytes]],
-            pack: Callable[[list[bytes]], bytes]) -> int:  # fmt: skip
+            pack: Pack) -> int:  # fmt: skip
     """Publish (partition, key, value) records, those of one partition in order and in
     bundles of at most BUNDLE_MAX_BYTES (a record larger goes alone), each packed by
     `pack` and keyed by its first record's key. Returns the number of messages."""
@@ -38,6 +47,62 @@ def publish(publisher: Publisher, topic: str, records: Iterable[tuple[int, bytes
                               partition)  # fmt: skip
             sent += 1
     return sent
+
+
+#: A partition's held records are published once they reach this share of a bundle.
+HELD_FULL_BYTES = BUNDLE_MAX_BYTES * 3 // 4
+#: The longest a record is held: what holding may add to the latency of a session sent on
+#: while a backlog drains (when none does, nothing is held).
+HOLD_MAX_S = 0.2
+
+
+class Held:
+    """Records for one internal topic, held across batches while their sender has a
+    backlog. Published (by `publish`) when the sender has none, when a partition's
+    records reach HELD_FULL_BYTES, when the oldest has been held HOLD_MAX_S, and before
+    the publisher waits for its deliveries, which each commit and the stop do first: an
+    input offset is committed only once what its processing sent is delivered."""
+
+    def __init__(self, topic: str, pack: Pack) -> None:
+        self.topic = topic
+        self.pack = pack
+        self._records: list[tuple[int, bytes, bytes]] = []
+        self._bytes: dict[int, int] = {}
+        self._since = 0.0
+        self._backlog = False
+        self._publisher: Publisher | None = None
+
+    def add(self, publisher: Publisher, records: Iterable[tuple[int, bytes, bytes]],
+            backlog: bool | None = None) -> int:  # fmt: skip
+        """Hold (partition, key, value) records, or publish what is held with them;
+        returns the number of messages published. `backlog` None: as last said."""
+        if backlog is None:
+            backlog = self._backlog
+        self._backlog = backlog
+        if publisher is not self._publisher:
+            publisher.flush_before_waits(self.flush)
+            self._publisher = publisher
+        for partition, key, value in records:
+            if not self._records:
+                self._since = time.monotonic()
+            self._records.append((partition, key, value))
+            self._bytes[partition] = self._bytes.get(partition, 0) + len(value)
+        if not self._records:
+            return 0
+        if (not backlog or max(self._bytes.values()) >= HELD_FULL_BYTES
+                or time.monotonic() - self._since >= HOLD_MAX_S):  # fmt: skip
+            return self.flush()
+        return 0
+
+    def flush(self) -> int:
+        """Publish every held record now; the number of messages."""
+        if not self._records or self._publisher is None:
+            return 0
+        records, self._records, self._bytes = self._records, [], {}
+        return publish(self._publisher, self.topic, records, self.pack)
+
+    def __len__(self) -> int:
+        return len(self._records)
 
 
 def _cut(items: list[tuple[bytes, bytes]]) -> Iterator[list[tuple[bytes, bytes]]]:
@@ -54,7 +119,7 @@ def _cut(items: list[tuple[bytes, bytes]]) -> Iterator[list[tuple[bytes, bytes]]
         yield run
 
 
-def pack_recommendations(codec: Codec) -> Callable[[list[bytes]], bytes]:
+def pack_recommendations(codec: Codec) -> Pack:
     """Recommendations (single-object encoded) as one RecommendationBundle, or alone."""
 
     def pack(values: list[bytes]) -> bytes:

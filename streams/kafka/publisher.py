@@ -7,8 +7,10 @@ conversions are therefore produced with one confluent-kafka producer per worker.
 
 At least once still holds: the worker's consumer commits an offset only after every
 output produced before the commit is delivered (`Publisher.delivered`, called by
-streams/kafka/consumer.py), so a crash can repeat an output, never lose one. A delivery
-that fails for good stops the worker, like a table write that fails.
+streams/kafka/consumer.py), so a crash can repeat an output, never lose one. Outputs
+held back for a while to share a message (streams/kafka/bundles.py, `Held`) are
+published first, by the flushers `delivered` and `close` call. A delivery that fails for
+good stops the worker, like a table write that fails.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class Publisher:
         self._undelivered: set[int] = set()
         self._failed: list[str] = []
         self._served_at = time.monotonic()
+        self._flushers: list[Callable[[], object]] = []
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll, name="publisher-poll", daemon=True)
         self._poller.start()
@@ -82,6 +85,16 @@ class Publisher:
         if seq % SERVE_EVERY == 0:
             self._serve()
 
+    def flush_before_waits(self, flush: Callable[[], object]) -> None:
+        """Call `flush` (once registered) before each wait for deliveries and before
+        closing: what it holds is published before any commit covers its input."""
+        if flush not in self._flushers:
+            self._flushers.append(flush)
+
+    def _flush_held(self) -> None:
+        for flush in self._flushers:
+            flush()
+
     def _serve(self, timeout: float = 0.0) -> None:
         """Run the callbacks of the delivery reports (and logs) that have come."""
         self._served_at = time.monotonic()
@@ -98,6 +111,7 @@ class Publisher:
     async def delivered(self, timeout: float) -> bool:
         """Wait up to `timeout` s until every output queued before the call is delivered;
         whether they all were. Raises DeliveryFailed once any output has failed."""
+        self._flush_held()
         upto = self._produced
         deadline = time.monotonic() + timeout
         while True:
@@ -124,6 +138,7 @@ class Publisher:
     def close(self, timeout: float = 10.0) -> int:
         """Deliver what is queued (up to `timeout` s), stop; how many were left (dropped:
         their callbacks would otherwise keep the producer, and its reconnecting, alive)."""
+        self._flush_held()
         left: int = self._producer.flush(timeout)
         self._stop.set()
         self._poller.join(timeout=1)

@@ -11,6 +11,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from infra.kafka.client import key_partition
+from streams.kafka.bundles import Held
 from streams.kafka.publisher import SERVE_EVERY, Publisher
 
 pytestmark = pytest.mark.kafka
@@ -59,6 +60,24 @@ def test_reports_are_served_while_the_loop_publishes_little(
         assert publisher.undelivered() == 0
     finally:
         publisher.close()
+
+
+def test_what_is_held_is_on_the_topic_once_delivered_confirms(
+    kafka_bootstrap: str, topic_factory: Callable[..., str]
+) -> None:
+    """A commit waits on `delivered`: it must first publish what a `Held` holds."""
+    topic = topic_factory("held", partitions=2)
+    publisher = Publisher(kafka_bootstrap)
+    held = Held(topic, b"|".join)
+    try:
+        held.add(publisher, [(i % 2, f"k-{i}".encode(), b"v%d" % i) for i in range(10)],
+                 backlog=True)  # fmt: skip
+        assert asyncio.run(publisher.delivered(30)) is True
+        assert len(held) == 0 and _count(kafka_bootstrap, topic) == 2  # one per partition
+        held.add(publisher, [(0, b"k-10", b"v10")], backlog=True)
+    finally:
+        assert publisher.close() == 0  # closing publishes it too
+    assert _count(kafka_bootstrap, topic) == 3
 
 
 def test_nothing_is_confirmed_while_the_broker_is_away() -> None:
