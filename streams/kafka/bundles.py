@@ -4,15 +4,14 @@ A consumed Faust message costs a worker more CPU than joining and scoring a sess
 alone, so the hops between workers carry each batch's records for one partition in as
 few messages as BUNDLE_MAX_BYTES allows: scoring.requests (a JSON array of requests,
 streams/records.py) and scoring.recommendations-to-track (a RecommendationBundle,
-schemas/recommendation_bundle.v1.avsc). At 1,000 sessions/s a batch sends one or two,
-while a backlog drains a few dozen to a message. A bundle of one is its record alone,
-as it was before bundles, and readers take both forms: workers of the release before
-read what a lightly loaded worker of this one sends.
+schemas/recommendation_bundle.v1.avsc). At 1,000 sessions/s a batch sends one or two.
+A bundle of one is its record alone, as it was before bundles, and readers take both
+forms: workers of the release before read what a lightly loaded worker of this one sends.
 
-While a backlog drains, a batch's records for one partition are few (with two workers
+While a backlog drains, one batch's records for a partition are few (with two workers
 draining, 29 requests a message), so the join holds what it sends across its batches
-(`Held`) until a partition's fill most of a bundle: fewer, fuller messages, and the worker
-that reads them scores larger batches.
+(`Held`) until a partition's fill most of a bundle: about 80 requests a message, and the
+worker that reads them scores batches that large.
 """
 
 from __future__ import annotations
