@@ -4,6 +4,7 @@ at most BUNDLE_MAX_BYTES, and read back as they were written."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -104,7 +105,7 @@ def test_held_records_go_once_the_oldest_has_waited_long_enough(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = [100.0]
-    monkeypatch.setattr(bundles.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(bundles, "time", SimpleNamespace(monotonic=lambda: clock[0]))
     out = Recorder()
     held, add = _held(out)
     add(range(0, 2), backlog=True)
