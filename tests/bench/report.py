@@ -69,6 +69,36 @@ def goals(results: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def engine_bound(contenders: dict[str, Any]) -> str | None:
+    """The p99 at each rate of Faust reading the scorer's topics and doing no work, beside
+    the scorer's and the Quix peer's: the tail the engine alone has."""
+    wide = contenders.get("faust_passthrough_wide")
+    if not wide:
+        return None
+    parts = []
+    for rate, mine in wide["latency_ms"].items():
+        if not (rate.isdigit() and isinstance(mine, dict) and mine.get("held")):
+            continue
+        others = [f"the {said}'s {_p99(contenders, name, rate)}"
+                  for name, said in (("scorer", "scorer"), ("quix", "Quix peer"))
+                  if name in contenders]  # fmt: skip
+        parts.append(f"{mine['p99']:.1f} ms at {rate}/s" + (f" ({', '.join(others)})"
+                                                             if others else ""))  # fmt: skip
+    if not parts:
+        return None
+    return (
+        "Faust reading the scorer's seven topics and doing no work (the wide passthrough) "
+        f"has a p99 of {'; '.join(parts)}."
+    )
+
+
+def _p99(contenders: dict[str, Any], name: str, rate: str) -> str:
+    entry = contenders[name]["latency_ms"].get(rate)
+    if not isinstance(entry, dict) or "p99" not in entry:
+        return "not offered"
+    return f"{entry['p99']:.1f}" + ("" if entry["held"] else ", not held")
+
+
 def _recovery(scorer: dict[str, Any] | None) -> dict[str, Any] | None:
     """Judged when the overload ran; never back under 100 ms counts as not met."""
     ran = scorer and scorer["latency_ms"].get("recovery")
@@ -151,6 +181,9 @@ def markdown(results: dict[str, Any]) -> str:
            f"with faces, pre-produced to {workload.PARTITIONS} partitions.", "", table(results),
            ""]  # fmt: skip
     out += ["Ratios: " + ", ".join(f"{k} {v:.2f}" for k, v in results["ratios"].items()), ""]
+    bound = engine_bound(results["contenders"])
+    if bound:
+        out += [bound, ""]
     out += ["## Goals", ""]
     for name, g in results["goals"].items():
         verdict = "not measured" if g is None else ("met" if g["met"] else "NOT met")

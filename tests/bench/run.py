@@ -1,6 +1,6 @@
-"""`make bench`: the scorer beside the Kafka ceiling, the Faust passthrough, a naive Faust
-scorer and a Quix Streams peer, all on the project's broker and the same generated input,
-in one run.
+"""`make bench`: the scorer beside the Kafka ceiling, the Faust passthrough (on the sessions
+alone, and wide: reading the seven topics the scorer reads), a naive Faust scorer and a
+Quix Streams peer, all on the project's broker and the same generated input, in one run.
 
 For each contender, in a process of its own:
 - drain: the same pre-produced sessions, read from the start by a new consumer group;
@@ -104,6 +104,11 @@ class Contender:
     settings: Callable[[str, str, Path], dict[str, object]] = lambda prefix, group, tmp: {}
 
 
+#: The contenders' names, in the order they run.
+CONTENDERS = ("ceiling", "faust_passthrough", "faust_passthrough_wide", "scorer", "naive_faust",
+              "quix")  # fmt: skip
+
+
 def contenders(model_dir: Path, customer_dir: Path) -> list[Contender]:
     py = sys.executable
 
@@ -128,6 +133,11 @@ def contenders(model_dir: Path, customer_dir: Path) -> list[Contender]:
                   lambda b, p, o, g: [py, "-m", "tests.bench.contenders.faust_passthrough", b,
                                       p, o, g],
                   own_output("faust_passthrough"), faust_settings),
+        Contender("faust_passthrough_wide",
+                  "Faust passthrough reading the scorer's seven topics (six empty, no work)",
+                  lambda b, p, o, g: [py, "-m", "tests.bench.contenders.faust_passthrough", b,
+                                      p, o, g, "wide"],
+                  own_output("faust_passthrough_wide"), faust_settings),
         Contender("scorer", "station-scorer worker (as shipped)",
                   lambda b, p, o, g: list(WORKER_COMMAND),
                   lambda prefix: topics.named(topics.RECOMMENDATIONS, prefix), scorer_settings),
@@ -715,7 +725,8 @@ def prepare(bootstrap: str, plan: Plan) -> Context:
     drain_prefix = f"{tag}-drain."
     outputs = [
         f"{drain_prefix}bench.{name}.out"
-        for name in ("ceiling", "faust_passthrough", "naive_faust", "quix")
+        for name in CONTENDERS
+        if name != "scorer"  # the scorer publishes to the product's recommendations topic
     ]
     workload.create_topics(bootstrap, drain_prefix, outputs)
     workload.publish_registry(bootstrap, drain_prefix, load)
@@ -785,7 +796,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=["ceiling", "faust_passthrough", "scorer", "naive_faust", "quix"],
+        choices=CONTENDERS,
     )
     parser.add_argument("--readme", action="store_true", help="put the table in README.md")
     args = parser.parse_args(argv)

@@ -140,3 +140,16 @@ def test_two_scorers_apart_bound_two_of_one_group_in_the_report() -> None:
     assert "drain 3,000 sessions/s together (1.50× one, 0.13 CPU s per 1k" in text
     assert "the worker(s) 1.70, the broker 0.20, the host in all 1.95" in text
     assert "Two of one group drain 0.83× that." in text
+
+
+def test_the_engines_own_tail_is_set_beside_the_scorers_and_the_peers() -> None:
+    """The wide passthrough's p99 at each rate it held, with the scorer's and Quix's."""
+    contenders = {"faust_passthrough_wide": _entry(3000, p99=17), "scorer": _entry(6000, p99=16),
+                  "quix": _entry(2000, p99=12, held=False)}  # fmt: skip
+    assert report.engine_bound(contenders) == (
+        "Faust reading the scorer's seven topics and doing no work (the wide passthrough) "
+        "has a p99 of 17.0 ms at 1000/s (the scorer's 16.0, the Quix peer's 12.0, not held)."
+    )
+    contenders["faust_passthrough_wide"] = _entry(3000, p99=17, held=False)
+    assert report.engine_bound(contenders) is None  # a backlog says nothing of its tail
+    assert report.engine_bound({"scorer": _entry(6000)}) is None
