@@ -76,9 +76,7 @@ def engine_bound(contenders: dict[str, Any]) -> str | None:
     if not wide:
         return None
     parts = []
-    for rate, mine in wide["latency_ms"].items():
-        if not (rate.isdigit() and isinstance(mine, dict) and mine.get("held")):
-            continue
+    for rate, mine in _held_rates(wide).items():
         others = [f"the {said}'s {_p99(contenders, name, rate)}"
                   for name, said in (("scorer", "scorer"), ("quix", "Quix peer"))
                   if name in contenders]  # fmt: skip
@@ -114,13 +112,18 @@ def _worst_p99_ratio(scorer: dict[str, Any] | None, peer: dict[str, Any] | None)
     if not scorer or not peer:
         return None
     worst = None
-    for rate, mine in scorer["latency_ms"].items():
-        theirs = peer["latency_ms"].get(rate)
-        if (rate.isdigit() and isinstance(mine, dict) and isinstance(theirs, dict)
-                and mine.get("held") and theirs.get("held")):  # fmt: skip
-            ratio = mine["p99"] / max(theirs["p99"], 1e-9)
+    theirs = _held_rates(peer)
+    for rate, mine in _held_rates(scorer).items():
+        if rate in theirs:
+            ratio = mine["p99"] / max(theirs[rate]["p99"], 1e-9)
             worst = ratio if worst is None else max(worst, ratio)
     return worst
+
+
+def _held_rates(contender: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The contender's latency at each fixed rate offered (200, 1000, 5000) that it held."""
+    return {rate: entry for rate, entry in contender["latency_ms"].items()
+            if rate.isdigit() and isinstance(entry, dict) and entry.get("held")}  # fmt: skip
 
 
 def _bundled(per_message: float | None) -> str:
