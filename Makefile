@@ -60,20 +60,20 @@ $(CDNOW_WHEEL): | $(STAMP)
 cdnow: setup $(CDNOW_WHEEL) ## Fetch the CDNOW data (the Lifetimes 0.11.3 wheel) through pip
 
 jars: setup ## Fetch the Kafka broker jars through Maven (both tested releases)
-	@KAFKA_VERSION=$(KAFKA_VERSION) $(PY) -c "from infra.kafka.broker import ensure_jars as e; e('$(KAFKA_VERSION)')"
-	@KAFKA_VERSION=$(KAFKA4_VERSION) $(PY) -c "from infra.kafka.broker import ensure_jars as e; e('$(KAFKA4_VERSION)')"
+	@KAFKA_VERSION=$(KAFKA_VERSION) $(PY) -c "from infra.dev.broker import ensure_jars as e; e('$(KAFKA_VERSION)')"
+	@KAFKA_VERSION=$(KAFKA4_VERSION) $(PY) -c "from infra.dev.broker import ensure_jars as e; e('$(KAFKA4_VERSION)')"
 
 broker: setup ## Start the local Kafka broker (no-op when it runs) and print its address
-	@$(PY) -m infra.kafka.broker start
+	@$(PY) -m infra.dev.broker start
 
 broker-stop: setup ## Stop the local Kafka broker
-	@$(PY) -m infra.kafka.broker stop
+	@$(PY) -m infra.dev.broker stop
 
 broker-status: setup ## Tell whether the local Kafka broker runs, and where
-	@$(PY) -m infra.kafka.broker status
+	@$(PY) -m infra.dev.broker status
 
 worker: setup model customers ## Run one scorer worker in the foreground (web on :8827)
-	@$(PY) -m infra.kafka.broker start >/dev/null 2>&1 || true
+	@$(PY) -m infra.dev.broker start >/dev/null 2>&1 || true
 	SCORER_MODEL_DIR=$(MODEL_DIR) SCORER_CUSTOMER_MODEL_DIR=$(CUSTOMER_DIR) \
 	  SCORER_OUTLOOK_DIR=$(OUTLOOK_DIR) $(PY) -m streams.worker
 
@@ -85,21 +85,21 @@ topics: setup ## Create the product's topics (idempotent)
 
 demo: setup ## The product end to end on the local broker, with a summary
 	@started=0; \
-	if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ] && ! $(PY) -m infra.kafka.broker status >/dev/null; then \
+	if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ] && ! $(PY) -m infra.dev.broker status >/dev/null; then \
 	  started=1; fi; \
-	[ -n "$$KAFKA_BOOTSTRAP_SERVERS" ] || $(PY) -m infra.kafka.broker start || exit 1; \
+	[ -n "$$KAFKA_BOOTSTRAP_SERVERS" ] || $(PY) -m infra.dev.broker start || exit 1; \
 	$(PY) -m stations.demo; rc=$$?; \
-	if [ $$started = 1 ]; then $(PY) -m infra.kafka.broker stop; fi; \
+	if [ $$started = 1 ]; then $(PY) -m infra.dev.broker stop; fi; \
 	exit $$rc
 
 # Runs the command $(1) on KAFKA_BOOTSTRAP_SERVERS when set, else on a fresh local broker
 # of its own, stopped and removed afterwards.
 with_bench_broker = if [ -n "$$KAFKA_BOOTSTRAP_SERVERS" ]; then $(1); exit $$?; fi; \
 	export SCORER_BROKER_DIR=$(CURDIR)/.cache/broker-bench; \
-	$(PY) -m infra.kafka.broker stop >/dev/null; rm -rf $$SCORER_BROKER_DIR; \
-	$(PY) -m infra.kafka.broker start || exit 1; \
+	$(PY) -m infra.dev.broker stop >/dev/null; rm -rf $$SCORER_BROKER_DIR; \
+	$(PY) -m infra.dev.broker start || exit 1; \
 	$(1); rc=$$?; \
-	$(PY) -m infra.kafka.broker stop; rm -rf $$SCORER_BROKER_DIR; exit $$rc
+	$(PY) -m infra.dev.broker stop; rm -rf $$SCORER_BROKER_DIR; exit $$rc
 
 bench: setup jars model customers $(QUIX_VENV)/.installed ## The benchmark into out/bench/ (BENCH_QUICK=1: a short run)
 	@$(call with_bench_broker,$(PY) -m tests.bench.run --model $(MODEL_DIR) --customers $(CUSTOMER_DIR) $(ARGS))
@@ -160,5 +160,5 @@ lint: setup ## ruff and mypy
 	$(VENV)/bin/mypy streams schemas model infra stations tests
 
 clean: ## Stop the broker and remove caches, state and outputs (keeps the venv)
-	-@$(PY) -m infra.kafka.broker stop 2>/dev/null
+	-@$(PY) -m infra.dev.broker stop 2>/dev/null
 	rm -rf .cache/broker .cache/broker-kafka4 .cache/broker-bench out .pytest_cache .mypy_cache .ruff_cache

@@ -136,7 +136,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def train_from_log(args: argparse.Namespace, options: dict[str, Any]) -> Any:
     """Read the feature log and the conversions, refuse skew, train on the joined sessions."""
-    from infra.kafka.broker import bootstrap_servers
+    from infra.kafka.cluster import bootstrap_servers
     from infra.kafka.settings import KafkaSettings, load_settings
     from model import feature_log, train
     from schemas import topics
@@ -145,32 +145,53 @@ def train_from_log(args: argparse.Namespace, options: dict[str, Any]) -> Any:
     features = prefix + args.from_topic
     conversions = topics.named(topics.CONVERSIONS, prefix)
     logged = feature_log.read(bootstrap_servers(), features, conversions)
-    print(f"{features}: {logged.logged:,} sessions logged, {len(logged.frame):,} with an "
-          f"outcome in {conversions} ({logged.undecided:,} undecided, {logged.unreadable:,} "
-          f"unreadable records skipped); served by {logged.versions}")  # fmt: skip
+    print(
+        f"{features}: {logged.logged:,} sessions logged, {len(logged.frame):,} with an "
+        f"outcome in {conversions} ({logged.undecided:,} undecided, {logged.unreadable:,} "
+        f"unreadable records skipped); served by {logged.versions}"
+    )
     found = feature_log.skew(logged, ModelStore(args.store))
-    print(f"skew check: {found.checked:,} sessions encoded again, {found.differing:,} differ "
-          f"from what they were served (largest difference {found.max_difference:.3g})"
-          + (f"; versions not in {args.store}, unchecked: {', '.join(found.unchecked_versions)}"
-             if found.unchecked_versions else ""))  # fmt: skip
+    print(
+        f"skew check: {found.checked:,} sessions encoded again, {found.differing:,} differ "
+        f"from what they were served (largest difference {found.max_difference:.3g})"
+        + (
+            f"; versions not in {args.store}, unchecked: {', '.join(found.unchecked_versions)}"
+            if found.unchecked_versions
+            else ""
+        )
+    )
     if found.differing:
         raise feature_log.FeatureLogError(
             f"training/serving skew: {found.differing:,} logged sessions encode differently "
             "from what they were served; not training on them"
         )
     frame = logged.frame.drop(columns=["model_version"])
-    source = {"source": f"feature log {features} joined with {conversions}",
-              "served_by": logged.versions}  # fmt: skip
+    source = {
+        "source": f"feature log {features} joined with {conversions}",
+        "served_by": logged.versions,
+    }
     return train.train_frame(frame, args.seed, args.out, source, **options)
 
 
 #: How `score` and `train --from-file` read a CSV of sessions (floats exactly as written).
 _CSV = {
     "float_precision": "round_trip",
-    "dtype": {**{name: object for name in ("expression", "emotion", "city", "station_type",
-                                            "frequent_type", "class", "session_id")},
-              "is_new_user": str},
-}  # fmt: skip
+    "dtype": {
+        **{
+            name: object
+            for name in (
+                "expression",
+                "emotion",
+                "city",
+                "station_type",
+                "frequent_type",
+                "class",
+                "session_id",
+            )
+        },
+        "is_new_user": str,
+    },
+}
 
 
 def read_session_chunks(path: Path, rows: int) -> Iterator[pd.DataFrame]:
@@ -195,8 +216,10 @@ def read_labelled_sessions(path: Path) -> pd.DataFrame:
         raise FeatureError(f"{path}: no `class` column: labelled sessions need one")
     unknown = sorted(set(frame["class"].dropna()) - set(CLASSES))
     if unknown or frame["class"].isna().any():
-        raise FeatureError(f"{path}: `class` must be one of {', '.join(CLASSES)}; found "
-                           f"{', '.join(map(str, unknown)) or 'empty values'}")  # fmt: skip
+        raise FeatureError(
+            f"{path}: `class` must be one of {', '.join(CLASSES)}; found "
+            f"{', '.join(map(str, unknown)) or 'empty values'}"
+        )
     frame["label"] = frame["class"].map(CLASSES.index).astype("int64")
     return frame
 

@@ -1,4 +1,4 @@
-"""Input drift: how far the inputs served are from the inputs trained on (DESIGN section 12).
+"""Input drift: how far the inputs served are from the inputs trained on (docs/concepts/model.md).
 
 The 31 encoded columns make 10 inputs: each one-hot group (beauty, hour, city, frequent
 type, purchase days, station type) is one categorical input whose categories are its

@@ -129,8 +129,9 @@ def buy_view(data: Prepared, p: np.ndarray, bayes: np.ndarray) -> dict[str, Any]
         "mlp": propensity.buy_scores(test_bought, 1 - p[:, 0]),
         "bayes": propensity.buy_scores(test_bought, 1 - bayes[:, 0]),
     }
-    models = propensity.fit_buy_models(data.train.x, bought, data.val.x,
-                                       (data.val.y != 0).astype(int))  # fmt: skip
+    models = propensity.fit_buy_models(
+        data.train.x, bought, data.val.x, (data.val.y != 0).astype(int)
+    )
     for name, model in models.items():
         out[name] = propensity.buy_scores(test_bought, propensity.predict_buy(model, data.test.x))
     out["random_forest"]["trained_on"] = min(propensity.RF_ROWS, len(bought))
@@ -243,18 +244,23 @@ def _plot_reliability(y: np.ndarray, p: np.ndarray, path: Path, bins: int = 15) 
 def _plot_importance(importance: dict[str, Any], path: Path) -> None:
     """One panel per measure: each feature's importance for each class, as grouped bars."""
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
-    titles = {"mlp_permutation": "MLP: one-vs-rest AUC lost when shuffled",
-              "bayes_permutation": "the true posterior: the same",
-              "lightgbm_gain": "LightGBM: share of each class's gain"}  # fmt: skip
+    titles = {
+        "mlp_permutation": "MLP: one-vs-rest AUC lost when shuffled",
+        "bayes_permutation": "the true posterior: the same",
+        "lightgbm_gain": "LightGBM: share of each class's gain",
+    }
     for ax, (key, title) in zip(axes, titles.items(), strict=True):
         table = importance[key]
         features = list(table)
         width = 0.8 / K
         for k, c in enumerate(CLASSES):
-            ax.bar(np.arange(len(features)) + k * width, [table[f][c] for f in features],
-                   width, label=CLASS_LABELS[c])  # fmt: skip
-        ax.set_xticks(np.arange(len(features)) + 0.4 - width / 2, features, rotation=40,
-                      ha="right")  # fmt: skip
+            ax.bar(
+                np.arange(len(features)) + k * width,
+                [table[f][c] for f in features],
+                width,
+                label=CLASS_LABELS[c],
+            )
+        ax.set_xticks(np.arange(len(features)) + 0.4 - width / 2, features, rotation=40, ha="right")
         ax.set_title(title)
     axes[0].legend(fontsize=8)
     fig.tight_layout()
@@ -263,8 +269,10 @@ def _plot_importance(importance: dict[str, Any], path: Path) -> None:
 
 
 def _importance_rows(table: dict[str, dict[str, float]], digits: int) -> list[str]:
-    lines = ["| feature | " + " | ".join(CLASS_LABELS[c] for c in CLASSES) + " |",
-             "|---" * (K + 1) + "|"]  # fmt: skip
+    lines = [
+        "| feature | " + " | ".join(CLASS_LABELS[c] for c in CLASSES) + " |",
+        "|---" * (K + 1) + "|",
+    ]
     order = sorted(table, key=lambda f: -sum(table[f].values()))
     for f in order:
         lines.append(f"| {f} | " + " | ".join(f"{table[f][c]:.{digits}f}" for c in CLASSES) + " |")
@@ -272,14 +280,21 @@ def _importance_rows(table: dict[str, dict[str, float]], digits: int) -> list[st
 
 
 def _buy_rows(view: dict[str, Any]) -> list[str]:
-    names = {"mlp": "MLP (this artifact)", "bayes": "Bayes-optimal (true posterior)",
-             "logistic_regression": "logistic regression", "random_forest": "random forest",
-             "xgboost": "XGBoost", "lightgbm": "LightGBM"}  # fmt: skip
+    names = {
+        "mlp": "MLP (this artifact)",
+        "bayes": "Bayes-optimal (true posterior)",
+        "logistic_regression": "logistic regression",
+        "random_forest": "random forest",
+        "xgboost": "XGBoost",
+        "lightgbm": "LightGBM",
+    }
     lines = ["| model | accuracy | precision | recall | F1 | AUC |", "|---|---|---|---|---|---|"]
     for key, name in names.items():
         r = view[key]
-        lines.append(f"| {name} | {r['accuracy']:.4f} | {r['precision']:.4f} | "
-                     f"{r['recall']:.4f} | {r['f1']:.4f} | {r['auc']:.4f} |")  # fmt: skip
+        lines.append(
+            f"| {name} | {r['accuracy']:.4f} | {r['precision']:.4f} | "
+            f"{r['recall']:.4f} | {r['f1']:.4f} | {r['auc']:.4f} |"
+        )
     return lines
 
 

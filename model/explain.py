@@ -56,14 +56,15 @@ def explain(model: artifact.Artifact, x: np.ndarray, probabilities: np.ndarray) 
     target = 1 + int(np.argmax(probabilities[1:]))  # the top pick: the best buy class
     attributions, p, p_base = integrated_gradients(model.network, x, baseline(model), target)
     by_input = sorted(range(len(FEATURE_NAMES)), key=lambda i: -abs(attributions[i]))
-    by_feature = {item.name: float(attributions[list(item.columns)].sum())
-                  for item in drift.INPUTS}  # fmt: skip
+    by_feature = {item.name: float(attributions[list(item.columns)].sum()) for item in drift.INPUTS}
     return {
         "top_pick": CLASSES[target],
         "probability": p,
         "baseline_probability": p_base,
         "gap": float(p - p_base - attributions.sum()),
-        "inputs": [{"input": FEATURE_NAMES[i], "value": float(x[i]),
-                    "attribution": float(attributions[i])} for i in by_input[:TOP_INPUTS]],
+        "inputs": [
+            {"input": FEATURE_NAMES[i], "value": float(x[i]), "attribution": float(attributions[i])}
+            for i in by_input[:TOP_INPUTS]
+        ],
         "features": dict(sorted(by_feature.items(), key=lambda kv: -abs(kv[1]))),
-    }  # fmt: skip
+    }

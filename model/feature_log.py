@@ -1,4 +1,4 @@
-"""The feature log read back as training data (DESIGN section 12).
+"""The feature log read back as training data (docs/concepts/model.md).
 
 The stream logs, for a share of the sessions it scores (SCORER_FEATURE_LOG_SHARE), the
 raw inputs it knew and the 31 encoded inputs the network read (`ServedFeatures` on
@@ -56,8 +56,9 @@ class Logged:
     versions: dict[str, int] = field(default_factory=dict)
 
 
-def read(bootstrap: str, features_topic: str, conversions_topic: str,
-         codec: Codec | None = None) -> Logged:  # fmt: skip
+def read(
+    bootstrap: str, features_topic: str, conversions_topic: str, codec: Codec | None = None
+) -> Logged:
     """Both topics read whole, joined by session_id. A session logged twice (scored again
     after a crash) keeps its first record, as its first recommendation is the one kept."""
     codec = codec or Codec()
@@ -72,13 +73,19 @@ def read(bootstrap: str, features_topic: str, conversions_topic: str,
     frame["label"] = np.array([labels[k] for k in joined], dtype=np.int64)
     frame["model_version"] = [r["model_version"] for r in records]
     inputs = np.array([r["inputs"] for r in records], dtype=np.float32).reshape(len(joined), -1)
-    return Logged(frame, inputs, logged=len(served), undecided=len(served) - len(joined),
-                  unreadable=unreadable,
-                  versions=dict(Counter(r["model_version"] for r in records)))  # fmt: skip
+    return Logged(
+        frame,
+        inputs,
+        logged=len(served),
+        undecided=len(served) - len(joined),
+        unreadable=unreadable,
+        versions=dict(Counter(r["model_version"] for r in records)),
+    )
 
 
-def _first_per_session(bootstrap: str, topic: str, codec: Codec,
-                       expect: str) -> tuple[dict[str, dict[str, Any]], int]:  # fmt: skip
+def _first_per_session(
+    bootstrap: str, topic: str, codec: Codec, expect: str
+) -> tuple[dict[str, dict[str, Any]], int]:
     """A topic read whole: the first record of each session, and how many did not decode."""
     first: dict[str, dict[str, Any]] = {}
     unreadable = 0

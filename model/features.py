@@ -8,7 +8,8 @@ reads plus which rows had imputed inputs. Training and CSV scoring hold a pandas
 HTTP hold records and call `columns_from_records`, so no frame is built per batch (a
 frame cost about 1.9 ms for one session, most of its scoring time).
 
-The 18 features of DESIGN section 2 and how each is encoded (31 columns in all):
+The 18 features of the seed model (docs/concepts/model.md) and how each is encoded (31 columns in
+all):
 
 | feature | raw input | encoding |
 |---|---|---|
@@ -325,8 +326,9 @@ def _floats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return floats, given
 
 
-def _validate(columns: Columns, beauty: np.ndarray, has_face: np.ndarray, hour: np.ndarray,
-              days: np.ndarray) -> None:  # fmt: skip
+def _validate(
+    columns: Columns, beauty: np.ndarray, has_face: np.ndarray, hour: np.ndarray, days: np.ndarray
+) -> None:
     """Refuse a value outside its domain, naming the first bad row of the first column
     (in RAW_COLUMNS' order of checks) that has one."""
     is_new = columns["is_new_user"]
@@ -335,21 +337,38 @@ def _validate(columns: Columns, beauty: np.ndarray, has_face: np.ndarray, hour: 
     checks: list[tuple[str, np.ndarray, str]] = [
         ("is_new_user", ~_among(is_new, (True, False)), "must be true or false"),
         ("beauty", has_face & ~((beauty >= 0) & (beauty <= 100)), "must be 0-100"),
-        ("expression", has_face & ~_among(columns["expression"], EXPRESSIONS),
-         f"must be one of {', '.join(EXPRESSIONS)} when beauty is given"),
-        ("emotion", has_face & ~_among(columns["emotion"], EMOTIONS),
-         f"must be one of {', '.join(EMOTIONS)} when beauty is given"),
-        ("hour", ~((hour >= 0) & (hour <= 23) & (hour == np.floor(hour))),
-         "must be a whole hour 0-23"),
-        ("city", ~np.array([isinstance(v, str) and v != "" for v in city], dtype=bool),
-         "must be given"),
-        ("station_type", ~_among(columns["station_type"], STATION_TYPES),
-         f"must be one of {', '.join(STATION_TYPES)}"),
-        ("total_purchase_days", known & ~(days >= 0),
-         "must be a number >= 0 for a returning user"),
-        ("frequent_type", known & ~_among(columns["frequent_type"], LOTTERY_TYPES),
-         f"must be one of {', '.join(LOTTERY_TYPES)} for a returning user"),
-    ]  # fmt: skip
+        (
+            "expression",
+            has_face & ~_among(columns["expression"], EXPRESSIONS),
+            f"must be one of {', '.join(EXPRESSIONS)} when beauty is given",
+        ),
+        (
+            "emotion",
+            has_face & ~_among(columns["emotion"], EMOTIONS),
+            f"must be one of {', '.join(EMOTIONS)} when beauty is given",
+        ),
+        (
+            "hour",
+            ~((hour >= 0) & (hour <= 23) & (hour == np.floor(hour))),
+            "must be a whole hour 0-23",
+        ),
+        (
+            "city",
+            ~np.array([isinstance(v, str) and v != "" for v in city], dtype=bool),
+            "must be given",
+        ),
+        (
+            "station_type",
+            ~_among(columns["station_type"], STATION_TYPES),
+            f"must be one of {', '.join(STATION_TYPES)}",
+        ),
+        ("total_purchase_days", known & ~(days >= 0), "must be a number >= 0 for a returning user"),
+        (
+            "frequent_type",
+            known & ~_among(columns["frequent_type"], LOTTERY_TYPES),
+            f"must be one of {', '.join(LOTTERY_TYPES)} for a returning user",
+        ),
+    ]
     for column, bad, rule in checks:
         if bad.any():
             row = int(bad.argmax())

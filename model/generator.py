@@ -365,17 +365,20 @@ def customer_orders(
     who, when, spend, product = who[order], when[order], spend[order], product[order]
     users = world.users["user_id"].to_numpy()
     home = world.users["home_station"].to_numpy()
-    orders = pd.DataFrame({
-        "order_id": [f"ord-{i:010d}" for i in range(len(who))],
-        "user_id": users[who],
-        "station_id": world.stations["station_id"].to_numpy()[home[who]],
-        "lottery_type": np.asarray(LOTTERY_TYPES, dtype=object)[product],
-        "amount": spend,
-        "placed_at_ms": START_MS + np.rint(when * DAY_MS).astype(np.int64),
-    })  # fmt: skip
+    orders = pd.DataFrame(
+        {
+            "order_id": [f"ord-{i:010d}" for i in range(len(who))],
+            "user_id": users[who],
+            "station_id": world.stations["station_id"].to_numpy()[home[who]],
+            "lottery_type": np.asarray(LOTTERY_TYPES, dtype=object)[product],
+            "amount": spend,
+            "placed_at_ms": START_MS + np.rint(when * DAY_MS).astype(np.int64),
+        }
+    )
     until = np.where(np.isfinite(dropped_at), START_MS + dropped_at * DAY_MS, np.nan)
-    customers = pd.DataFrame({"user_id": users, "rate": lam, "dropout": drop, "spend_rate": nu,
-                              "active_until_ms": until})  # fmt: skip
+    customers = pd.DataFrame(
+        {"user_id": users, "rate": lam, "dropout": drop, "spend_rate": nu, "active_until_ms": until}
+    )
     return orders, customers, world.stations
 
 

@@ -61,13 +61,24 @@ class Announcement:
     def from_record(cls, record: dict[str, Any]) -> Announcement:
         at = record["announced_at"]
         at_ms = at if isinstance(at, int) else int(at.timestamp() * 1000)
-        return cls(record["role"].lower(), record["version"], float(record["share"]),
-                   record["previous"], record["announced_by"], at_ms)  # fmt: skip
+        return cls(
+            record["role"].lower(),
+            record["version"],
+            float(record["share"]),
+            record["previous"],
+            record["announced_by"],
+            at_ms,
+        )
 
     def to_record(self) -> dict[str, Any]:
-        return {"role": self.role.upper(), "version": self.version, "share": self.share,
-                "previous": self.previous, "announced_by": self.announced_by,
-                "announced_at": self.announced_at_ms}  # fmt: skip
+        return {
+            "role": self.role.upper(),
+            "version": self.version,
+            "share": self.share,
+            "previous": self.previous,
+            "announced_by": self.announced_by,
+            "announced_at": self.announced_at_ms,
+        }
 
 
 def decode(codec: Codec, value: bytes) -> Announcement:
@@ -140,9 +151,14 @@ def publish(bootstrap: str, topic: str, codec: Codec, announcement: Announcement
         )
 
 
-def announcement(role: str, version: str | None, share: float, current: dict[str, Announcement],
-                 by: str | None = None, sound: Callable[[str], bool] = lambda _: True,
-                 ) -> Announcement:  # fmt: skip
+def announcement(
+    role: str,
+    version: str | None,
+    share: float,
+    current: dict[str, Announcement],
+    by: str | None = None,
+    sound: Callable[[str], bool] = lambda _: True,
+) -> Announcement:
     """The announcement of `version` in `role`, naming the version it replaces: the one
     announced before, or, when that one is not `sound` (a corrupt version announced
     anyway, refused by every worker), the one before it, which they went on serving."""
@@ -150,8 +166,7 @@ def announcement(role: str, version: str | None, share: float, current: dict[str
     previous = None
     if before is not None:
         previous = before.version if before.version and sound(before.version) else before.previous
-    return Announcement(role, version, share, previous, by or _user(),
-                        time.time_ns() // 1_000_000)  # fmt: skip
+    return Announcement(role, version, share, previous, by or _user(), time.time_ns() // 1_000_000)
 
 
 def _user() -> str:

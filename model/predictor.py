@@ -36,14 +36,16 @@ class Scores:
         out = []
         for p, face, history in zip(self.probabilities.tolist(), faces, histories, strict=True):
             buys = sorted(zip(BUY_CLASSES, p[1:], strict=True), key=_second, reverse=True)
-            out.append({
-                "ranking": [{"lottery_type": c, "probability": q} for c, q in buys],
-                "p_no_buy": p[0],
-                "top_pick": buys[0][0],
-                "predicted_class": CLASSES[p.index(max(p))],
-                "imputed_face": bool(face),
-                "imputed_history": bool(history),
-            })  # fmt: skip
+            out.append(
+                {
+                    "ranking": [{"lottery_type": c, "probability": q} for c, q in buys],
+                    "p_no_buy": p[0],
+                    "top_pick": buys[0][0],
+                    "predicted_class": CLASSES[p.index(max(p))],
+                    "imputed_face": bool(face),
+                    "imputed_history": bool(history),
+                }
+            )
         return out
 
 
@@ -84,5 +86,7 @@ class Predictor:
     def explain(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """What pushed each session record's top pick, input by input (integrated gradients)."""
         scores = self.score_columns(columns_from_records(records))
-        return [explain_one(self.artifact, scores.inputs[i], scores.probabilities[i])
-                for i in range(len(records))]  # fmt: skip
+        return [
+            explain_one(self.artifact, scores.inputs[i], scores.probabilities[i])
+            for i in range(len(records))
+        ]

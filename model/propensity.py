@@ -48,22 +48,37 @@ def buy_scores(bought: np.ndarray, p_buy: np.ndarray) -> dict[str, float]:
     }
 
 
-def fit_buy_models(x: np.ndarray, bought: np.ndarray, val_x: np.ndarray, val_bought: np.ndarray,
-                   seed: int = 0) -> dict[str, Any]:  # fmt: skip
+def fit_buy_models(
+    x: np.ndarray, bought: np.ndarray, val_x: np.ndarray, val_bought: np.ndarray, seed: int = 0
+) -> dict[str, Any]:
     """Each binary model, fitted; `predict_buy` turns any of them into P(buy)."""
     rows = np.random.default_rng(seed).permutation(len(x))[:RF_ROWS]
-    forest = RandomForestClassifier(n_estimators=100, min_samples_leaf=20, n_jobs=2,
-                                    random_state=seed).fit(x[rows], bought[rows])  # fmt: skip
+    forest = RandomForestClassifier(
+        n_estimators=100, min_samples_leaf=20, n_jobs=2, random_state=seed
+    ).fit(x[rows], bought[rows])
     booster = lgb.train(
-        {"objective": "binary", "learning_rate": 0.05, "num_leaves": 31, "verbose": -1,
-         "seed": seed},
-        lgb.Dataset(x, bought), num_boost_round=400,
+        {
+            "objective": "binary",
+            "learning_rate": 0.05,
+            "num_leaves": 31,
+            "verbose": -1,
+            "seed": seed,
+        },
+        lgb.Dataset(x, bought),
+        num_boost_round=400,
         valid_sets=[lgb.Dataset(val_x, val_bought)],
         callbacks=[lgb.early_stopping(20, verbose=False)],
-    )  # fmt: skip
-    xgb = XGBClassifier(n_estimators=400, learning_rate=0.05, max_depth=6, tree_method="hist",
-                        n_jobs=2, early_stopping_rounds=20, eval_metric="logloss",
-                        random_state=seed)  # fmt: skip
+    )
+    xgb = XGBClassifier(
+        n_estimators=400,
+        learning_rate=0.05,
+        max_depth=6,
+        tree_method="hist",
+        n_jobs=2,
+        early_stopping_rounds=20,
+        eval_metric="logloss",
+        random_state=seed,
+    )
     xgb.fit(x, bought, eval_set=[(val_x, val_bought)], verbose=False)
     return {
         "logistic_regression": LogisticRegression(max_iter=300).fit(x, bought),
@@ -79,8 +94,9 @@ def predict_buy(model: Any, x: np.ndarray) -> np.ndarray:
     return np.asarray(model.predict_proba(x)[:, 1])
 
 
-def permutation_importance(predict: Any, x: np.ndarray, y: np.ndarray,
-                           seed: int = 0) -> dict[str, dict[str, float]]:  # fmt: skip
+def permutation_importance(
+    predict: Any, x: np.ndarray, y: np.ndarray, seed: int = 0
+) -> dict[str, dict[str, float]]:
     """Feature -> class -> drop of the class's one-vs-rest AUC when the feature is shuffled;
     `predict` maps inputs (n, 31) to probabilities (n, 5)."""
     rng = np.random.default_rng(seed)

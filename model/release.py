@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.kafka.admin import ensure_topics
-from infra.kafka.broker import bootstrap_servers
+from infra.kafka.cluster import bootstrap_servers
 from infra.kafka.settings import KafkaSettings, load_settings
 from model import lifecycle
 from model.artifact import ArtifactError
@@ -57,9 +57,13 @@ def add_parsers(commands: Any) -> None:
     promote = with_store(commands.add_parser("promote", help="announce a version in a role"))
     promote.add_argument("version", help="a version in the model store")
     promote.add_argument("--role", choices=lifecycle.ROLES, default="live")
-    promote.add_argument("--share", type=share, default=None,
-                         help="canary: share of sessions it serves (default 0.1); shadow: "
-                         "share it also scores (default 1)")  # fmt: skip
+    promote.add_argument(
+        "--share",
+        type=share,
+        default=None,
+        help="canary: share of sessions it serves (default 0.1); shadow: "
+        "share it also scores (default 1)",
+    )
     promote.add_argument("--by", help="who announces it (default: your user name)")
     rollback = commands.add_parser("rollback", help="back to the live version before this one")
     rollback.add_argument("--by", help="who announces it (default: your user name)")
@@ -85,10 +89,14 @@ def run(args: argparse.Namespace) -> int:
         store = ModelStore(args.store)
         store.load(args.version)  # refused here when missing or corrupt
         default = {"live": 1.0, "shadow": 1.0, "canary": 0.1}[args.role]
-        made = lifecycle.announcement(args.role, args.version,
-                                      default if args.share is None else args.share,
-                                      current, args.by,
-                                      sound=lambda v: _sound(store, v))  # fmt: skip
+        made = lifecycle.announcement(
+            args.role,
+            args.version,
+            default if args.share is None else args.share,
+            current,
+            args.by,
+            sound=lambda v: _sound(store, v),
+        )
     elif args.command == "rollback":
         made = lifecycle.rollback(current, args.by)
     else:
@@ -122,7 +130,10 @@ def _list(store: ModelStore, current: dict[str, lifecycle.Announcement]) -> int:
     if not entries:
         print(f"The store {store.root} holds no model yet: python -m model store add DIR")
     for entry in entries:
-        roles = [role if role == "live" else f"{role} {a.share:.0%}"
-                 for role, a in sorted(current.items()) if a.version == entry.version]  # fmt: skip
+        roles = [
+            role if role == "live" else f"{role} {a.share:.0%}"
+            for role, a in sorted(current.items())
+            if a.version == entry.version
+        ]
         print(f"{entry.version}  {entry.created_at or '(unreadable)':25}  {', '.join(roles)}")
     return 0

@@ -1,4 +1,4 @@
-"""The model store: one folder per model version, `<store>/<version>/` (DESIGN section 12).
+"""The model store: one folder per model version, `<store>/<version>/` (docs/concepts/model.md).
 
 An artifact's version is its training date and the hash of its weights
 (model/artifact.py), so two different models never share a folder and the same model

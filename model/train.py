@@ -63,8 +63,9 @@ def split(frame: pd.DataFrame, seed: int) -> Prepared:
     """Split a labelled session frame (RAW_COLUMNS and `label`) 70/15/15, deterministically:
     stratified by class when every class present has enough sessions for each part."""
     if len(frame) < MIN_SESSIONS:
-        raise TrainingError(f"{len(frame)} sessions are too few to train on (at least "
-                            f"{MIN_SESSIONS})")  # fmt: skip
+        raise TrainingError(
+            f"{len(frame)} sessions are too few to train on (at least {MIN_SESSIONS})"
+        )
     index = np.arange(len(frame))
     labels = frame["label"].to_numpy()
     counts = np.bincount(labels)
@@ -160,8 +161,9 @@ def train(sessions: int, seed: int, out: Path, **options: Any) -> artifact.Artif
     return train_prepared(data, seed, out, source, time.monotonic() - began, **options)
 
 
-def train_frame(frame: pd.DataFrame, seed: int, out: Path, source: dict[str, Any],
-                **options: Any) -> artifact.Artifact:  # fmt: skip
+def train_frame(
+    frame: pd.DataFrame, seed: int, out: Path, source: dict[str, Any], **options: Any
+) -> artifact.Artifact:
     """Train on sessions already labelled (a file, the feature log): the same split and
     fit as on generated data. Rows are ordered by session_id when the frame has one, so
     the same sessions train the same model in whatever order they were read."""
@@ -173,8 +175,9 @@ def train_frame(frame: pd.DataFrame, seed: int, out: Path, source: dict[str, Any
     return train_prepared(data, seed, out, source, time.monotonic() - began, **options)
 
 
-def train_prepared(data: Prepared, seed: int, out: Path, source: dict[str, Any],
-                   prepared_s: float, **options: Any) -> artifact.Artifact:  # fmt: skip
+def train_prepared(
+    data: Prepared, seed: int, out: Path, source: dict[str, Any], prepared_s: float, **options: Any
+) -> artifact.Artifact:
     """Fit on a split data set and write the artifact to `out`; returns it loaded."""
     began = time.monotonic() - prepared_s
     network, fit_info = fit(data, seed, **options)
@@ -190,10 +193,21 @@ def train_prepared(data: Prepared, seed: int, out: Path, source: dict[str, Any],
         "n_train": len(data.train.y),
         "class_weight": options.get("class_weight", "none"),
     }
-    data_info = {**source, "seed": seed, "split": [0.70, 0.15, 0.15],
-                 "fingerprint": data.fingerprint}  # fmt: skip
+    data_info = {
+        **source,
+        "seed": seed,
+        "split": [0.70, 0.15, 0.15],
+        "fingerprint": data.fingerprint,
+    }
     created = datetime.now(UTC).isoformat(timespec="seconds")
     trained_on = drift.shares(drift.category_counts(data.train.x))
-    artifact.save(out, network, data.imputation, metrics=metrics, data=data_info,
-                  created_at=created, input_shares=trained_on)  # fmt: skip
+    artifact.save(
+        out,
+        network,
+        data.imputation,
+        metrics=metrics,
+        data=data_info,
+        created_at=created,
+        input_shares=trained_on,
+    )
     return artifact.load(out)

@@ -288,8 +288,7 @@ def _read_body(data: bytes, writer: SchemaVersion, reader: SchemaVersion) -> dic
             raise TruncatedBody(f"{writer.short_name} body ends early") from exc
         raise InvalidDatum(f"{writer.short_name} body does not decode: {exc}") from exc
     if buf.tell() > end:
-        raise TruncatedBody(f"{writer.short_name} body ends early, "
-                            f"{buf.tell() - end} bytes short")  # fmt: skip
+        raise TruncatedBody(f"{writer.short_name} body ends early, {buf.tell() - end} bytes short")
     if buf.tell() < end:
         raise InvalidDatum(f"{writer.short_name} body has {end - buf.tell()} bytes past its end")
     if not isinstance(record, dict):
@@ -337,8 +336,10 @@ def _checks_of(schema: Mapping[str, Any], strings: bool) -> list[_Check]:
     known = _CHECKS.get((id(schema), strings))
     if known is not None and known[0] is schema:
         return known[1]
-    checks = [(field["name"], field.get("x-range"), field.get("x-max-length"),
-               _nested(field["type"])) for field in schema.get("fields", ())]  # fmt: skip
+    checks = [
+        (field["name"], field.get("x-range"), field.get("x-max-length"), _nested(field["type"]))
+        for field in schema.get("fields", ())
+    ]
     if not strings:
         checks = [check for check in checks if check[1] is not None or check[3] is not None]
     _CHECKS[(id(schema), strings)] = (schema, checks)

@@ -16,8 +16,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 HERE = Path(__file__).resolve().parent / "http"
-LotteryType = Literal["TWO_COLOR_BALL", "TEN_TIMES_GOOD_LUCK", "WELFARE_3D", "QILECAI",
-                      "SHILITAOHUA", "OTHER"]  # fmt: skip
+LotteryType = Literal[
+    "TWO_COLOR_BALL", "TEN_TIMES_GOOD_LUCK", "WELFARE_3D", "QILECAI", "SHILITAOHUA", "OTHER"
+]
 RecommendedType = Literal["TWO_COLOR_BALL", "TEN_TIMES_GOOD_LUCK", "WELFARE_3D", "OTHER"]
 
 
@@ -66,8 +67,9 @@ class ScoreResponse(_Body):
     ranking: list[Ranked] = Field(description="the buy classes, most likely first")
     p_no_buy: float = Field(ge=0, le=1)
     top_pick: RecommendedType
-    predicted_class: Literal["NO_BUY", "TWO_COLOR_BALL", "TEN_TIMES_GOOD_LUCK", "WELFARE_3D",
-                             "OTHER"] = Field(description="argmax of all five")  # fmt: skip
+    predicted_class: Literal[
+        "NO_BUY", "TWO_COLOR_BALL", "TEN_TIMES_GOOD_LUCK", "WELFARE_3D", "OTHER"
+    ] = Field(description="argmax of all five")
     imputed_face: bool
     imputed_history: bool
     user_id: str | None = Field(description="as given; a new customer's id is kept")
@@ -132,8 +134,10 @@ MODELS: tuple[type[BaseModel], ...] = (ScoreRequest, ScoreResponse, UserResponse
 
 def schema_files() -> dict[Path, str]:
     """Each model's JSON Schema document, by the file it is kept in."""
-    return {HERE / f"{m.__name__}.schema.json": json.dumps(m.model_json_schema(), indent=2) + "\n"
-            for m in MODELS}  # fmt: skip
+    return {
+        HERE / f"{m.__name__}.schema.json": json.dumps(m.model_json_schema(), indent=2) + "\n"
+        for m in MODELS
+    }
 
 
 if __name__ == "__main__":

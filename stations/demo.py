@@ -28,8 +28,8 @@ import numpy as np
 from confluent_kafka import Consumer, Producer
 
 from infra.kafka.admin import admin_client, ensure_topics
-from infra.kafka.broker import bootstrap_servers
 from infra.kafka.client import client_config, producer_config
+from infra.kafka.cluster import bootstrap_servers
 from infra.kafka.settings import KafkaSettings, kafka_settings
 from infra.worker_env import WORKER_COMMAND, worker_env
 from schemas.codec import Codec
@@ -51,7 +51,7 @@ OUT = ROOT / "out" / "demo"
 DEMO_SESSIONS = 200_000
 RATE, DURATION = 40.0, 60.0
 DEMO_WINDOW_S = 20
-# The demo's worker: the model `make model` trains, the web port the README names, the
+# The demo's worker: the model `make model` trains, the web port the docs name, the
 # app id (consumer group) the simulator waits for.
 MODEL_DIR = ROOT / "out" / "model"
 CUSTOMER_DIR = ROOT / "out" / "customers"
@@ -79,8 +79,10 @@ def round_trip(bootstrap: str) -> int:
                 continue
             data = msg.value() or b""
             writer, record = codec.decode_with_schema(data)
-            print(f"  {writer.short_name} v{writer.version} ({len(data)} bytes, "
-                  f"fingerprint {writer.fingerprint.hex()}): {_show(record)}")  # fmt: skip
+            print(
+                f"  {writer.short_name} v{writer.version} ({len(data)} bytes, "
+                f"fingerprint {writer.fingerprint.hex()}): {_show(record)}"
+            )
             seen += 1
     finally:
         consumer.close()
@@ -89,9 +91,17 @@ def round_trip(bootstrap: str) -> int:
 
 
 def _consumer(bootstrap: str, topics: list[str]) -> Consumer:
-    consumer = Consumer(client_config(bootstrap, **{"group.id": f"demo-{uuid.uuid4().hex}",
-                        "auto.offset.reset": "earliest", "isolation.level": "read_committed",
-                        "enable.auto.commit": False}))  # fmt: skip
+    consumer = Consumer(
+        client_config(
+            bootstrap,
+            **{
+                "group.id": f"demo-{uuid.uuid4().hex}",
+                "auto.offset.reset": "earliest",
+                "isolation.level": "read_committed",
+                "enable.auto.commit": False,
+            },
+        )
+    )
     consumer.subscribe(topics)
     return consumer
 
@@ -112,8 +122,9 @@ def ensure(what: str, folder: Path, marker: str, how: str, *command: str) -> Pat
         print(f"{what}: {folder} (exists)")
         return folder
     print(f"{what}: none in {folder}; {how} ...")
-    subprocess.run([sys.executable, "-m", "model", *command, "--out", str(folder)], check=True,
-                   cwd=ROOT)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "model", *command, "--out", str(folder)], check=True, cwd=ROOT
+    )
     return folder
 
 
@@ -166,14 +177,19 @@ def run_live(bootstrap: str, conf: KafkaSettings) -> int:
     seed = int(time.time()) % 1_000_000
     tally = Tally(codec, f"live-{seed}-")
     # A short conversion window, so that a one-minute demo sees every outcome decided.
-    env = worker_env(bootstrap, scorer_conversion_window_s=DEMO_WINDOW_S,
-                     scorer_model_dir=MODEL_DIR, scorer_customer_model_dir=CUSTOMER_DIR,
-                     scorer_outlook_dir=OUTLOOK_DIR,
-                     scorer_web_port=WEB_PORT,
-                     scorer_app_id=APP_ID)  # fmt: skip
+    env = worker_env(
+        bootstrap,
+        scorer_conversion_window_s=DEMO_WINDOW_S,
+        scorer_model_dir=MODEL_DIR,
+        scorer_customer_model_dir=CUSTOMER_DIR,
+        scorer_outlook_dir=OUTLOOK_DIR,
+        scorer_web_port=WEB_PORT,
+        scorer_app_id=APP_ID,
+    )
     worker_log = (OUT / "worker.log").open("wb")
-    worker = subprocess.Popen(WORKER_COMMAND, cwd=ROOT, env=env, stdout=worker_log,
-                              stderr=subprocess.STDOUT)  # fmt: skip
+    worker = subprocess.Popen(
+        WORKER_COMMAND, cwd=ROOT, env=env, stdout=worker_log, stderr=subprocess.STDOUT
+    )
     url = f"http://127.0.0.1:{WEB_PORT}"
     try:
         if not _wait_ready(url, worker):
@@ -181,17 +197,37 @@ def run_live(bootstrap: str, conf: KafkaSettings) -> int:
             return 1
         print(f"Worker ready at {url} (log: {OUT / 'worker.log'}).")
         sim = subprocess.Popen(
-            [sys.executable, "-m", "stations.simulator", "--rate", str(RATE), "--duration",
-             str(DURATION), "--seed", str(seed), "--order-delay", "2", "20",
-             "--summary", str(OUT / "simulator.json"), "--wait-for-group", APP_ID],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=(OUT / "simulator.log").open("wb"),
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "stations.simulator",
+                "--rate",
+                str(RATE),
+                "--duration",
+                str(DURATION),
+                "--seed",
+                str(seed),
+                "--order-delay",
+                "2",
+                "20",
+                "--summary",
+                str(OUT / "simulator.json"),
+                "--wait-for-group",
+                APP_ID,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=(OUT / "simulator.log").open("wb"),
+        )
         print(f"Simulator: {RATE:.0f} sessions/s for {DURATION:.0f} s (seed {seed}) ...")
         _watch(consumer, tally, prefix, sim)
         if sim.returncode != 0:
             said = (OUT / "simulator.log").read_text(errors="replace").strip().splitlines()
-            print(f"error: the simulator stopped (exit code {sim.returncode}): "
-                  f"{said[-1] if said else 'no message'}")  # fmt: skip
+            print(
+                f"error: the simulator stopped (exit code {sim.returncode}): "
+                f"{said[-1] if said else 'no message'}"
+            )
             return 1
         sent = json.loads((OUT / "simulator.json").read_text())
         _drain(consumer, tally, prefix, set(sent["session_ids"]))
@@ -225,9 +261,11 @@ def _watch(consumer: Consumer, tally: Tally, prefix: str, sim: subprocess.Popen[
         elapsed = time.monotonic() - began
         if elapsed >= next_report:
             p99 = np.percentile(tally.latency_ms, 99) if tally.latency_ms else float("nan")
-            print(f"  {elapsed:4.0f}s  recommendations {len(tally.recs):6,}  "
-                  f"({len(tally.recs) / elapsed:5.1f}/s)  p99 {p99:6.1f} ms  "
-                  f"dead letters {sum(tally.dead.values())}")  # fmt: skip
+            print(
+                f"  {elapsed:4.0f}s  recommendations {len(tally.recs):6,}  "
+                f"({len(tally.recs) / elapsed:5.1f}/s)  p99 {p99:6.1f} ms  "
+                f"dead letters {sum(tally.dead.values())}"
+            )
             next_report += 10
 
 
@@ -254,8 +292,10 @@ def _summary(sent: dict[str, Any], tally: Tally, url: str) -> None:
     new_users = sum(1 for r in tally.recs.values() if r["is_new_user"])
     n = max(len(tally.recs), 1)
     print("\nSummary")
-    print(f"  sessions in                {len(expected):,} (+{sent['duplicates']} duplicated "
-          f"events, {sent['malformed']} malformed)")  # fmt: skip
+    print(
+        f"  sessions in                {len(expected):,} (+{sent['duplicates']} duplicated "
+        f"events, {sent['malformed']} malformed)"
+    )
     print(
         f"  recommendations out        {len(tally.recs):,} "
         f"({len(expected - tally.recs.keys())} missing, {tally.duplicates} duplicates)"
@@ -271,13 +311,15 @@ def _summary(sent: dict[str, Any], tally: Tally, url: str) -> None:
     conv = tally.conversions()
     decided = max(sum(conv.values()), 1)
     rate = (conv["CONVERTED_TOP_PICK"] + conv["CONVERTED_OTHER"]) / decided
-    print(f"  conversions ({DEMO_WINDOW_S} s window)  {sum(conv.values()):,} decided: "
-          f"rate {rate:.1%}, to the top pick {conv['CONVERTED_TOP_PICK'] / decided:.1%} "
-          f"({dict(conv)})")  # fmt: skip
+    print(
+        f"  conversions ({DEMO_WINDOW_S} s window)  {sum(conv.values()):,} decided: "
+        f"rate {rate:.1%}, to the top pick {conv['CONVERTED_TOP_PICK'] / decided:.1%} "
+        f"({dict(conv)})"
+    )
     print(f"  customers                  {_customers(tally)}")
     print(f"  web server                 {url}/score (POST), {url}/users/<id>, {url}/readyz")
     print(f"  customer profiles page     {url}/profiles (while a worker runs: `make worker`)")
-    print(f"  metrics                    {url}/metrics (Prometheus; dashboards: README)")
+    print(f"  metrics                    {url}/metrics (Prometheus; dashboards: infra/grafana/)")
 
 
 def _customers(tally: Tally) -> str:
@@ -292,35 +334,63 @@ def _customers(tally: Tally) -> str:
     outlook = "no outlook"
     if ahead:
         classes = Counter(p["next_month_class"] for p in ahead)
-        outlook = (f"class of {ahead[-1]['outlook_month']}: " + ", ".join(
-            f"{c} {classes[c] / len(ahead):.0%}" for c in ("high", "medium", "low"))
-            + f"; mean loyalty {np.mean([p['loyalty_score'] for p in ahead]):.1f}")  # fmt: skip
-    return (f"{len(seen):,} profiles updated on customer.profiles; mean 12-month CLV "
-            f"{clv:.2f} yuan; segments: {shares}; {outlook}")  # fmt: skip
+        outlook = (
+            f"class of {ahead[-1]['outlook_month']}: "
+            + ", ".join(f"{c} {classes[c] / len(ahead):.0%}" for c in ("high", "medium", "low"))
+            + f"; mean loyalty {np.mean([p['loyalty_score'] for p in ahead]):.1f}"
+        )
+    return (
+        f"{len(seen):,} profiles updated on customer.profiles; mean 12-month CLV "
+        f"{clv:.2f} yuan; segments: {shares}; {outlook}"
+    )
 
 
 def main() -> int:
     try:
         conf = kafka_settings()
         bootstrap = bootstrap_servers()
-        created = ensure_topics(bootstrap, conf.scorer_partitions, conf.scorer_replication_factor,
-                                prefixed(conf.scorer_topic_prefix))  # fmt: skip
+        created = ensure_topics(
+            bootstrap,
+            conf.scorer_partitions,
+            conf.scorer_replication_factor,
+            prefixed(conf.scorer_topic_prefix),
+        )
     except ScorerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"Kafka at {bootstrap}; topics: {', '.join(s.name for s in ALL)}"
-          f" ({len(created)} created now, {conf.scorer_partitions} partitions)")  # fmt: skip
+    print(
+        f"Kafka at {bootstrap}; topics: {', '.join(s.name for s in ALL)}"
+        f" ({len(created)} created now, {conf.scorer_partitions} partitions)"
+    )
     print("Round trip of one event of every type through Kafka, decoded:")
     if round_trip(bootstrap) != len(EXAMPLES):
         print("error: not every event came back", file=sys.stderr)
         return 1
-    ensure("Model", MODEL_DIR, "artifact.json",
-           f"training on {DEMO_SESSIONS:,} generated sessions", "train", "--sessions",
-           str(DEMO_SESSIONS))  # fmt: skip
-    ensure("Customer model", CUSTOMER_DIR, "customers.json",
-           "fitting on generated customers", "customers", "fit")  # fmt: skip
-    ensure("Outlook", OUTLOOK_DIR, "outlook.json", "training on 50,000 generated journeys",
-           "customers", "train-outlook")  # fmt: skip
+    ensure(
+        "Model",
+        MODEL_DIR,
+        "artifact.json",
+        f"training on {DEMO_SESSIONS:,} generated sessions",
+        "train",
+        "--sessions",
+        str(DEMO_SESSIONS),
+    )
+    ensure(
+        "Customer model",
+        CUSTOMER_DIR,
+        "customers.json",
+        "fitting on generated customers",
+        "customers",
+        "fit",
+    )
+    ensure(
+        "Outlook",
+        OUTLOOK_DIR,
+        "outlook.json",
+        "training on 50,000 generated journeys",
+        "customers",
+        "train-outlook",
+    )
     return run_live(bootstrap, conf)
 
 

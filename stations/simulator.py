@@ -39,8 +39,8 @@ import pandas as pd
 from confluent_kafka import KafkaError, Message, Producer
 
 from infra.kafka.admin import admin_client, check_reachable, consumer_lag
-from infra.kafka.broker import BrokerError, bootstrap_servers
 from infra.kafka.client import producer_config
+from infra.kafka.cluster import BrokerError, bootstrap_servers
 from infra.kafka.settings import kafka_settings
 from model import generator
 from model.customers import history
@@ -108,8 +108,9 @@ class Sent:
 class Simulator:
     """Publishes a world's registry, history and live sessions to Kafka."""
 
-    def __init__(self, bootstrap: str, options: Options,
-                 delivery_timeout_s: float = DELIVERY_TIMEOUT_S) -> None:  # fmt: skip
+    def __init__(
+        self, bootstrap: str, options: Options, delivery_timeout_s: float = DELIVERY_TIMEOUT_S
+    ) -> None:
         self.o = options
         self.rng = np.random.default_rng(options.seed)
         self.pick = random.Random(options.seed)
@@ -118,10 +119,16 @@ class Simulator:
             self.world.stations["station_type"] = options.station_type
         self.codec = Codec()
         self.bootstrap = bootstrap
-        self.producer = Producer(producer_config(
-            bootstrap, **{"linger.ms": 2, "message.timeout.ms": int(delivery_timeout_s * 1000),
-                          "on_delivery": self._on_delivery},
-        ))  # fmt: skip
+        self.producer = Producer(
+            producer_config(
+                bootstrap,
+                **{
+                    "linger.ms": 2,
+                    "message.timeout.ms": int(delivery_timeout_s * 1000),
+                    "on_delivery": self._on_delivery,
+                },
+            )
+        )
         self.delivery_timeout_s = delivery_timeout_s
         self.failed = 0  # events librdkafka gave up on
         self.first_failure = ""
@@ -163,8 +170,10 @@ class Simulator:
         wanted = (self.registry_topic, self.orders_topic, self.sessions_topic, self.faces_topic)
         missing = [name for name in wanted if name not in names]
         if missing:
-            raise BrokerError(f"the cluster at {self.bootstrap} has no topic {', '.join(missing)}: "
-                              "create the product's topics with `make topics`")  # fmt: skip
+            raise BrokerError(
+                f"the cluster at {self.bootstrap} has no topic {', '.join(missing)}: "
+                "create the product's topics with `make topics`"
+            )
 
     def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:
@@ -180,9 +189,11 @@ class Simulator:
     def _check_delivered(self, left: int = 0) -> None:
         if self.failed or left:
             first = self.first_failure or "still queued"
-            raise NotDelivered(f"{self.failed + left} events did not reach the cluster at "
-                               f"{self.bootstrap} (the first: {first}); the summary would not "
-                               "be what the scorer saw")  # fmt: skip
+            raise NotDelivered(
+                f"{self.failed + left} events did not reach the cluster at "
+                f"{self.bootstrap} (the first: {first}); the summary would not "
+                "be what the scorer saw"
+            )
 
     def _produce(self, topic: str, key: str, value: bytes) -> None:
         self._check_delivered()  # stop at the first event given up on
@@ -219,10 +230,14 @@ class Simulator:
             back = np.sort(self.rng.integers(1, self.o.history_days + 1, size=int(n_days)))[::-1]
             for i, (kind, day) in enumerate(zip(types, back, strict=True)):
                 order = {
-                    "order_id": f"hist-{user_id}-{i}", "session_id": None, "user_id": user_id,
-                    "station_id": home, "lottery_type": str(kind), "amount": 200 * (1 + i % 5),
+                    "order_id": f"hist-{user_id}-{i}",
+                    "session_id": None,
+                    "user_id": user_id,
+                    "station_id": home,
+                    "lottery_type": str(kind),
+                    "amount": 200 * (1 + i % 5),
                     "placed_at": now - int(day) * history.DAY_MS,
-                }  # fmt: skip
+                }
                 self._send_order(order, *self._stations[home])
                 self.sent.history_orders += 1
         self.flush()
@@ -234,16 +249,19 @@ class Simulator:
             if sum(consumer_lag(self.bootstrap, group, self.orders_topic).values()) == 0:
                 return
             time.sleep(0.5)
-        raise ScorerError(f"group {group} did not consume {self.orders_topic} in {timeout:g} s: "
-                          "is its worker running?")  # fmt: skip
+        raise ScorerError(
+            f"group {group} did not consume {self.orders_topic} in {timeout:g} s: "
+            "is its worker running?"
+        )
 
     def _send_order(self, order: dict[str, Any], city: str, station_type: str) -> None:
         user = order["user_id"]
         if user:
             self.sent.orders_per_user[user] = self.sent.orders_per_user.get(user, 0) + 1
             tracked = {**order, "placed_at_ms": order["placed_at"]}
-            self.histories[user], _ = history.add_order(self.histories.get(user), tracked, city,
-                                                        station_type)  # fmt: skip
+            self.histories[user], _ = history.add_order(
+                self.histories.get(user), tracked, city, station_type
+            )
         key = user or order["session_id"]
         self._produce(self.orders_topic, key, self.codec.encode("OrderPlaced", order))
 
@@ -278,17 +296,23 @@ class Simulator:
         """Replace the sampled history with what the scorer can know from the topics."""
         names = ("is_new_user", "total_purchase_days", "frequent_type", "city", "station_type")
         columns: dict[str, list[Any]] = {name: [] for name in names}
-        rows = zip(frame["user_index"], frame["station_city"], frame["station_station_type"],
-                   strict=True)  # fmt: skip
+        rows = zip(
+            frame["user_index"], frame["station_city"], frame["station_station_type"], strict=True
+        )
         for u, city, station_type in rows:
             known = self.histories.get(self._user_ids[int(u)]) if u >= 0 else None
             s = history.summary(known)
             values = (
                 (True, np.nan, None, city, station_type)
                 if s is None
-                else (False, s["total_purchase_days"], s["frequent_type"], s["home_city"],
-                      s["usual_station_type"])
-            )  # fmt: skip
+                else (
+                    False,
+                    s["total_purchase_days"],
+                    s["frequent_type"],
+                    s["home_city"],
+                    s["usual_station_type"],
+                )
+            )
             for name, value in zip(names, values, strict=True):
                 columns[name].append(value)
         for name in names:
@@ -302,9 +326,13 @@ class Simulator:
         o, pick = self.o, self.pick
         face = face_record(row)
         embedded = pick.random() < o.embedded_faces
-        session = {"session_id": row["session_id"], "station_id": row["station_id"],
-                   "started_at": int(row["started_at"]), "user_id": row["counter_user_id"],
-                   "face": face if embedded else None}  # fmt: skip
+        session = {
+            "session_id": row["session_id"],
+            "station_id": row["station_id"],
+            "started_at": int(row["started_at"]),
+            "user_id": row["counter_user_id"],
+            "face": face if embedded else None,
+        }
         value = self.codec.encode("SessionStarted", session)
         self._at(session["started_at"], self.sessions_topic, row["session_id"], value)
         self.sent.session_ids.append(row["session_id"])
@@ -312,18 +340,24 @@ class Simulator:
             self._at(session["started_at"] + 50, self.sessions_topic, row["session_id"], value)
             self.sent.duplicates += 1
         sent_face = embedded or self._plan_face(row, face)
-        seen = row["counter_user_id"] or (row["matched_user_id"] if sent_face and not embedded
-                                          else None)  # fmt: skip
+        seen = row["counter_user_id"] or (
+            row["matched_user_id"] if sent_face and not embedded else None
+        )
         self.truth.append(self._seen(row, face if sent_face else None, seen))
         if row["order_type"] is not None:
             self._plan_order(row)
         if pick.random() < o.malformed:
-            self._at(session["started_at"], self.sessions_topic, row["session_id"] + "-bad",
-                     _malformed(pick, value))  # fmt: skip
+            self._at(
+                session["started_at"],
+                self.sessions_topic,
+                row["session_id"] + "-bad",
+                _malformed(pick, value),
+            )
             self.sent.malformed += 1
 
-    def _seen(self, row: dict[str, Any], face: dict[str, Any] | None,
-              user_id: str | None) -> dict[str, Any]:  # fmt: skip
+    def _seen(
+        self, row: dict[str, Any], face: dict[str, Any] | None, user_id: str | None
+    ) -> dict[str, Any]:
         """The session as the scorer should see it (model.features.RAW_COLUMNS), with the
         class it fell in: the customer it can resolve (the counter's id, else the face
         event's match; the generator's matches score 80 and over, the default
@@ -332,17 +366,20 @@ class Simulator:
         city, station_type = self._stations[station_id]
         s = history.summary(self.histories.get(user_id)) if user_id else None
         return {
-            "session_id": row["session_id"], "station_id": station_id, "user_id": user_id,
+            "session_id": row["session_id"],
+            "station_id": station_id,
+            "user_id": user_id,
             "beauty": None if face is None else face["beauty"],
             "expression": None if face is None else face["expression"]["type"],
             "emotion": None if face is None else face["emotion"]["type"],
-            "hour": int(local_hour(int(row["started_at"]))), "is_new_user": s is None,
+            "hour": int(local_hour(int(row["started_at"]))),
+            "is_new_user": s is None,
             "city": city if s is None else s["home_city"],
             "station_type": station_type if s is None else s["usual_station_type"],
             "total_purchase_days": None if s is None else s["total_purchase_days"],
             "frequent_type": None if s is None else s["frequent_type"],
             "class": row["class_name"],
-        }  # fmt: skip
+        }
 
     def _plan_face(self, row: dict[str, Any], face: dict[str, Any]) -> bool:
         """Plan the face event, unless it goes missing; whether it is sent."""
@@ -377,9 +414,15 @@ class Simulator:
         low, high = self.o.order_delay_s
         placed = int(row["started_at"]) + int(self.pick.uniform(low, high) * 1000)
         order_id = f"ord-{row['session_id']}"
-        order = {"order_id": order_id, "session_id": row["session_id"], "user_id": row["user_id"],
-                 "station_id": row["station_id"], "lottery_type": row["order_type"],
-                 "amount": int(row["order_amount"]), "placed_at": placed}  # fmt: skip
+        order = {
+            "order_id": order_id,
+            "session_id": row["session_id"],
+            "user_id": row["user_id"],
+            "station_id": row["station_id"],
+            "lottery_type": row["order_type"],
+            "amount": int(row["order_amount"]),
+            "placed_at": placed,
+        }
         self._at(placed, self.orders_topic, order_id, order)
         self.sent.buying_sessions += 1
 
@@ -402,12 +445,14 @@ class Simulator:
 def face_record(row: Mapping[Any, Any]) -> dict[str, Any]:
     """The face-API answer (FaceDetected.face) of a generated session row."""
     return {
-        "face_token": f"ft-{row['session_id']}", "face_probability": row["face_probability"],
-        "age": int(row["age"]), "beauty": float(row["beauty"]),
+        "face_token": f"ft-{row['session_id']}",
+        "face_probability": row["face_probability"],
+        "age": int(row["age"]),
+        "beauty": float(row["beauty"]),
         "expression": {"type": row["expression"], "probability": row["expression_probability"]},
         "emotion": {"type": row["emotion"], "probability": row["emotion_probability"]},
         "gender": {"type": row["gender"], "probability": row["gender_probability"]},
-    }  # fmt: skip
+    }
 
 
 def _malformed(pick: random.Random, good: bytes) -> bytes:
@@ -459,8 +504,12 @@ def parse_args(argv: list[str] | None) -> tuple[Options, Path | None, str | None
     p.add_argument("--rate", type=positive, default=50.0, help="sessions per second")
     p.add_argument("--duration", type=positive, default=60.0, help="seconds of live sessions")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--history-days", type=history_days, default=365,
-                   help=f"days of past orders, 1 to {MOST_HISTORY_DAYS}")  # fmt: skip
+    p.add_argument(
+        "--history-days",
+        type=history_days,
+        default=365,
+        help=f"days of past orders, 1 to {MOST_HISTORY_DAYS}",
+    )
     p.add_argument("--embedded-faces", type=share, default=0.2)
     p.add_argument("--late-faces", type=share, default=0.05)
     p.add_argument("--missing-faces", type=share, default=0.05)
@@ -475,14 +524,20 @@ def parse_args(argv: list[str] | None) -> tuple[Options, Path | None, str | None
         metavar=("MIN_S", "MAX_S"),
         help="seconds from session to order",
     )
-    p.add_argument("--station-type", choices=STATION_TYPES,
-                   help="make every station of this type: a shift of the inputs' mix "
-                   "(default: the generator's mix)")  # fmt: skip
+    p.add_argument(
+        "--station-type",
+        choices=STATION_TYPES,
+        help="make every station of this type: a shift of the inputs' mix "
+        "(default: the generator's mix)",
+    )
     p.add_argument("--summary", type=Path, help="also write the summary JSON here")
-    p.add_argument("--truth", type=Path,
-                   help="write each live session as the scorer should see it (the raw inputs "
-                   "of the 18 features) and its class to this CSV, which `python -m model "
-                   "train --from-file` reads; a late face counts as arrived")  # fmt: skip
+    p.add_argument(
+        "--truth",
+        type=Path,
+        help="write each live session as the scorer should see it (the raw inputs "
+        "of the 18 features) and its class to this CSV, which `python -m model "
+        "train --from-file` reads; a late face counts as arrived",
+    )
     p.add_argument(
         "--wait-for-group",
         metavar="GROUP",
@@ -491,12 +546,22 @@ def parse_args(argv: list[str] | None) -> tuple[Options, Path | None, str | None
     a = p.parse_args(argv)
     if a.stations < 1 or a.users < 1:
         p.error("--stations and --users must be at least 1")
-    options = Options(stations=a.stations, users=a.users, rate=a.rate, duration=a.duration,
-                      seed=a.seed, history_days=a.history_days, embedded_faces=a.embedded_faces,
-                      late_faces=a.late_faces, missing_faces=a.missing_faces,
-                      duplicate_faces=a.duplicate_faces, duplicate_sessions=a.duplicate_sessions,
-                      malformed=a.malformed, order_delay_s=tuple(a.order_delay),
-                      station_type=a.station_type)  # fmt: skip
+    options = Options(
+        stations=a.stations,
+        users=a.users,
+        rate=a.rate,
+        duration=a.duration,
+        seed=a.seed,
+        history_days=a.history_days,
+        embedded_faces=a.embedded_faces,
+        late_faces=a.late_faces,
+        missing_faces=a.missing_faces,
+        duplicate_faces=a.duplicate_faces,
+        duplicate_sessions=a.duplicate_sessions,
+        malformed=a.malformed,
+        order_delay_s=tuple(a.order_delay),
+        station_type=a.station_type,
+    )
     return options, a.summary, a.wait_for_group, a.truth
 
 

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 import faust
 from faust.types import TP, ServiceT, TransportT
 
-from infra.kafka.broker import bootstrap_servers
 from infra.kafka.client import faust_credentials
+from infra.kafka.cluster import bootstrap_servers
 from schemas import topics
 from streams.kafka.consumer import ExactTransport
 from streams.kafka.outputs import ReadBack
@@ -28,7 +28,7 @@ class ScorerApp(faust.App):
     internal hops first (streams/kafka/consumer.py)."""
 
     #: Fed by the worker's own agents: draining them first bounds the work in flight,
-    #: so a backlog on station.sessions cannot starve scoring (README, Performance).
+    #: so a backlog on station.sessions cannot starve scoring (docs/development/benchmarks.md).
     first_topics = frozenset(
         topics.named(spec, _conf.scorer_topic_prefix)
         for spec in (

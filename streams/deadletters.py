@@ -25,8 +25,9 @@ KEPT_VALUE_BYTES = 57_344
 KEPT_KEY_BYTES = 1024
 
 
-async def send_dead_letter(event: EventT, reason: str, message: str,
-                           part: tuple[bytes, bytes] | None = None) -> None:  # fmt: skip
+async def send_dead_letter(
+    event: EventT, reason: str, message: str, part: tuple[bytes, bytes] | None = None
+) -> None:
     """Publish the event's raw key and value with why it failed; the agent carries on.
     `part`: the key and value of the one record of a bundle (streams/kafka/bundles.py)
     that failed, kept instead of the whole message's."""
@@ -38,12 +39,23 @@ async def send_dead_letter(event: EventT, reason: str, message: str,
         message = f"{message} (value cut to its first {KEPT_VALUE_BYTES} of {len(value)} bytes)"
         value = value[:KEPT_VALUE_BYTES]
     record = {
-        "source_topic": msg.topic, "partition": msg.partition, "offset": msg.offset,
-        "key": key, "value": value, "error_class": reason, "error_message": message[:4000],
+        "source_topic": msg.topic,
+        "partition": msg.partition,
+        "offset": msg.offset,
+        "key": key,
+        "value": value,
+        "error_class": reason,
+        "error_message": message[:4000],
         "failed_at": now_ms(),
-    }  # fmt: skip
-    log.warning("dead letter from %s[%d]@%d: %s: %.300s", msg.topic, msg.partition, msg.offset,
-                reason, message)  # fmt: skip
+    }
+    log.warning(
+        "dead letter from %s[%d]@%d: %s: %.300s",
+        msg.topic,
+        msg.partition,
+        msg.offset,
+        reason,
+        message,
+    )
     metrics.DEAD_LETTERS.labels(reason=reason, topic=channels.catalogue_name(msg.topic)).inc()
     await channels.dead_letters.send(key=key, value=current().codec.encode("DeadLetter", record))
 

@@ -20,8 +20,12 @@ MOST_KINDS = 10_000
 class RepeatFilter(logging.Filter):
     """At most `burst` records of one kind (logger and message template) per window."""
 
-    def __init__(self, window_s: float = WINDOW_S, burst: int = BURST,
-                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+    def __init__(
+        self,
+        window_s: float = WINDOW_S,
+        burst: int = BURST,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__()
         self.window_s, self.burst, self.clock = window_s, burst, clock
         # kind -> [window start, records let through in it, records held back in it]

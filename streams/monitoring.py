@@ -24,9 +24,17 @@ from streams.kafka.consumer import ExactConsumer
 from streams.runtime import current
 
 # The topics the agents consume (ticks are the scorer's own clock, not work to do).
-WATCHED = frozenset(spec.name for spec in (topics.SESSIONS, topics.FACES, topics.ORDERS,
-                    topics.SCORING_REQUESTS, topics.RECOMMENDATIONS_TO_TRACK,
-                    topics.SESSION_ORDERS))  # fmt: skip
+WATCHED = frozenset(
+    spec.name
+    for spec in (
+        topics.SESSIONS,
+        topics.FACES,
+        topics.ORDERS,
+        topics.SCORING_REQUESTS,
+        topics.RECOMMENDATIONS_TO_TRACK,
+        topics.SESSION_ORDERS,
+    )
+)
 
 # What each kind of state holds, read when /metrics is scraped.
 HELD: dict[str, Sized] = {

@@ -103,10 +103,15 @@ class ScoringRequest:
         return (self.user_id or self.session_id).encode()
 
     def to_bytes(self) -> bytes:
-        fields = {"session_id": self.session_id, "station_id": self.station_id,
-                  "started_at_ms": self.started_at_ms, "user_id": self.user_id,
-                  "face": self.face, "join": self.join,
-                  "event_time_ms": self.event_time_ms}  # fmt: skip
+        fields = {
+            "session_id": self.session_id,
+            "station_id": self.station_id,
+            "started_at_ms": self.started_at_ms,
+            "user_id": self.user_id,
+            "face": self.face,
+            "join": self.join,
+            "event_time_ms": self.event_time_ms,
+        }
         return json.dumps(fields, separators=(",", ":")).encode()
 
     @classmethod
@@ -130,11 +135,14 @@ class ScoringRequest:
             request = cls(**data)
         except TypeError as exc:
             raise InvalidDatum(f"not a ScoringRequest: {exc}") from exc
-        if not (isinstance(request.session_id, str) and isinstance(request.station_id, str)
-                and isinstance(request.started_at_ms, int)
-                and isinstance(request.event_time_ms, int)
-                and isinstance(request.user_id, str | None)
-                and isinstance(request.face, dict | None)):  # fmt: skip
+        if not (
+            isinstance(request.session_id, str)
+            and isinstance(request.station_id, str)
+            and isinstance(request.started_at_ms, int)
+            and isinstance(request.event_time_ms, int)
+            and isinstance(request.user_id, str | None)
+            and isinstance(request.face, dict | None)
+        ):
             raise InvalidDatum(f"not a ScoringRequest: a field has the wrong type in {data!r:.200}")
         return request
 

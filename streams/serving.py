@@ -1,4 +1,4 @@
-"""The models a worker serves, and the one place they change (DESIGN section 12).
+"""The models a worker serves, and the one place they change (docs/concepts/model.md).
 
 `Serving` is what one scoring batch uses from start to end: the live model, an optional
 shadow and an optional canary with their shares. The follower of scoring.models
@@ -73,8 +73,12 @@ class ModelSet:
         if swapped:
             for role in ("live", "shadow", "canary"):
                 if before.version(role) != now.version(role):
-                    log.info("now serving %s as %s (was %s)", now.version(role), role,
-                             before.version(role))  # fmt: skip
+                    log.info(
+                        "now serving %s as %s (was %s)",
+                        now.version(role),
+                        role,
+                        before.version(role),
+                    )
             self._publish_info(now)
         return now
 
@@ -99,8 +103,13 @@ class ModelSet:
                 )
             except ArtifactError as exc:
                 metrics.MODEL_LOAD_FAILURES.labels(role=role).inc()
-                log.error("refused model %s as %s, still serving %s: %s", announced.version,
-                          role, ahead.version(role), exc)  # fmt: skip
+                log.error(
+                    "refused model %s as %s, still serving %s: %s",
+                    announced.version,
+                    role,
+                    ahead.version(role),
+                    exc,
+                )
                 return False
         with self._lock:
             base = self._next or self._serving
@@ -109,8 +118,9 @@ class ModelSet:
                 changed = replace(base, live=loaded)
             else:
                 kept = None if loaded is None else Role(loaded, announced.share)
-                changed = (replace(base, shadow=kept) if role == "shadow"
-                           else replace(base, canary=kept))  # fmt: skip
+                changed = (
+                    replace(base, shadow=kept) if role == "shadow" else replace(base, canary=kept)
+                )
             self._next = changed
         log.info("loaded %s as %s: it serves from the next batch", announced.version, role)
         return True

@@ -65,22 +65,26 @@ class Settings(KafkaSettings):
         default=8827, ge=0, le=65535, description="the web front's port (scoring, metrics)"
     )
     scorer_web_token: SecretStr | None = Field(
-        default=None, min_length=16,
+        default=None,
+        min_length=16,
         description="bearer token the views that show customers or score require; unset "
         "means open (a warning at start)",
-    )  # fmt: skip
+    )
     scorer_web_token_file: Path | None = Field(
         default=None, description="file holding SCORER_WEB_TOKEN (wins over the variable)"
     )
     scorer_http_score_rate: float = Field(
-        default=50.0, gt=0, le=100_000,
+        default=50.0,
+        gt=0,
+        le=100_000,
         description="POST /score requests a second the worker takes; more get 429",
-    )  # fmt: skip
+    )
     scorer_http_score_burst: int = Field(
-        default=20, ge=1, le=100_000,
-        description="POST /score requests taken at once above the rate (and the most "
-        "in flight)",
-    )  # fmt: skip
+        default=20,
+        ge=1,
+        le=100_000,
+        description="POST /score requests taken at once above the rate (and the most in flight)",
+    )
     scorer_store: Literal["rocksdb", "memory"] = Field(
         default="rocksdb", description="Faust table store"
     )
@@ -120,24 +124,32 @@ class Settings(KafkaSettings):
         "that a redelivered input does not publish it again",
     )
     scorer_drift_window_s: int = Field(
-        default=900, ge=60, le=86_400,
+        default=900,
+        ge=60,
+        le=86_400,
         description="the window of served sessions whose inputs' PSI is exported",
-    )  # fmt: skip
+    )
     scorer_drift_min_sessions: int = Field(
-        default=1000, ge=1, le=10_000_000,
+        default=1000,
+        ge=1,
+        le=10_000_000,
         description="fewest sessions in the window for a PSI to be exported",
-    )  # fmt: skip
+    )
     scorer_feature_log_share: float = Field(
-        default=0.1, ge=0, le=1,
+        default=0.1,
+        ge=0,
+        le=1,
         description="share of scored sessions whose served inputs go to scoring.features "
         "(a stable hash of session_id picks them)",
-    )  # fmt: skip
+    )
     scorer_session_timeout_s: float = Field(
-        default=10.0, ge=6, le=300,
+        default=10.0,
+        ge=6,
+        le=300,
         description="how long the consumer group waits for a worker that stopped "
         "heartbeating before its partitions move to the others: the sessions a crashed "
         "worker held wait this long for their recommendation",
-    )  # fmt: skip
+    )
     scorer_data_dir: Path = Field(
         default=Path(".cache/worker"), description="where the worker keeps its table state"
     )
@@ -153,8 +165,10 @@ class Settings(KafkaSettings):
             return self.scorer_web_token.get_secret_value() if self.scorer_web_token else None
         token = read_secret(self.scorer_web_token_file, "SCORER_WEB_TOKEN_FILE")
         if len(token) < 16:
-            raise SettingsError(f"SCORER_WEB_TOKEN_FILE={str(self.scorer_web_token_file)!r}: "
-                                "the token must be at least 16 characters")  # fmt: skip
+            raise SettingsError(
+                f"SCORER_WEB_TOKEN_FILE={str(self.scorer_web_token_file)!r}: "
+                "the token must be at least 16 characters"
+            )
         return token
 
     def web_socket(self) -> Path:
@@ -173,5 +187,8 @@ def settings() -> Settings:
 
 def retired(environ: Mapping[str, str]) -> list[str]:
     """What to say of each variable set in `environ` that is no longer read."""
-    return [f"{name} is no longer read: {instead}"
-            for name, instead in RETIRED.items() if name in environ]  # fmt: skip
+    return [
+        f"{name} is no longer read: {instead}"
+        for name, instead in RETIRED.items()
+        if name in environ
+    ]

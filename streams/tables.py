@@ -1,5 +1,6 @@
 """The scorer's Faust tables. Each is read and written only by the agent whose stream is
-partitioned like it (DESIGN section 4). What was published needs no table: the output
+partitioned like it (docs/concepts/architecture.md, Topology). What was published needs no table:
+the output
 topics record it (streams/kafka/outputs.py), and conversion tracking rebuilds its state
 from the topics it reads (streams/agents/track_conversions.py).
 

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 from infra.kafka.admin import ensure_topics
-from infra.kafka.broker import bootstrap_servers
+from infra.kafka.cluster import bootstrap_servers
 from model import lifecycle
 from model.artifact import ArtifactError
 from model.customers import history, outlook_artifact, outlook_live, profiles
@@ -82,7 +82,10 @@ def prepare() -> Runtime:
     if conf.web_token() is None:  # and a token file that cannot be read stops the start
         logging.getLogger(__name__).warning(
             "SCORER_WEB_TOKEN is not set: /score, /users and /profiles are open to anyone "
-            "who reaches %s:%d", conf.scorer_web_host, conf.scorer_web_port)  # fmt: skip
+            "who reaches %s:%d",
+            conf.scorer_web_host,
+            conf.scorer_web_port,
+        )
     predictor = Predictor.from_artifact(conf.scorer_model_dir)
     customers = profiles.load(conf.scorer_customer_model_dir)
     outlook = load_outlook(conf.scorer_outlook_dir)
@@ -98,8 +101,9 @@ def prepare() -> Runtime:
         conf.scorer_replication_factor,
         [*prefixed(conf.scorer_topic_prefix), *changelog_topics()],
     )
-    codec = Codec(max_message_bytes=conf.scorer_max_message_bytes,
-                  max_string=conf.scorer_max_string)  # fmt: skip
+    codec = Codec(
+        max_message_bytes=conf.scorer_max_message_bytes, max_string=conf.scorer_max_string
+    )
     models = ModelSet(ModelStore(conf.scorer_model_store), predictor)
     models_topic = topics.named(topics.MODELS, conf.scorer_topic_prefix)
     for announced in lifecycle.read(bootstrap, models_topic, codec).values():
@@ -113,8 +117,19 @@ def prepare() -> Runtime:
     probe = BrokerProbe(bootstrap, registry_topic)
     probe.start()
     drift = DriftMonitor(conf.scorer_drift_window_s, conf.scorer_drift_min_sessions)
-    return Runtime(conf, bootstrap, codec, models, registry, probe, Publisher(bootstrap),
-                   customers, follower, drift, outlook)  # fmt: skip
+    return Runtime(
+        conf,
+        bootstrap,
+        codec,
+        models,
+        registry,
+        probe,
+        Publisher(bootstrap),
+        customers,
+        follower,
+        drift,
+        outlook,
+    )
 
 
 def load_outlook(folder: Path) -> OutlookModel | None:
@@ -123,13 +138,17 @@ def load_outlook(folder: Path) -> OutlookModel | None:
     if not (folder / outlook_artifact.META).exists():
         logging.getLogger(__name__).warning(
             "no outlook in %s (make outlook): profiles carry no next month's class or "
-            "loyalty score", folder)  # fmt: skip
+            "loyalty score",
+            folder,
+        )
         return None
     model = outlook_artifact.load(folder)
     months = outlook_live.months_of(model)
     if months > history.OUTLOOK_MONTHS:
-        raise ArtifactError(f"{folder} was trained on series of {months} months; a user "
-                            f"history keeps {history.OUTLOOK_MONTHS}")  # fmt: skip
+        raise ArtifactError(
+            f"{folder} was trained on series of {months} months; a user "
+            f"history keeps {history.OUTLOOK_MONTHS}"
+        )
     return model
 
 
@@ -168,7 +187,8 @@ def _stop_watchdog(app: Any) -> None:
 
     Faust's consumer thread was seen to hang for good while stopping during a rebalance.
     What the worker processed but did not commit is processed again by the next owner of
-    its partitions, and the scorer drops what that repeats (README), so leaving is safe.
+    its partitions, and the scorer drops what that repeats (docs/development/decisions.md, 1), so
+    leaving is safe.
     A worker that stops because it crashed leaves with 1, so that its supervisor starts it
     again; one asked to stop (SIGTERM, SIGINT) leaves with 0, as it would have anyway.
     """
@@ -176,8 +196,11 @@ def _stop_watchdog(app: Any) -> None:
         time.sleep(0.5)
     time.sleep(STOP_GRACE_S)
     crashed = getattr(app, "crash_reason", None) is not None
-    logging.getLogger(__name__).error("stop took over %.0f s (%s); leaving now", STOP_GRACE_S,
-                                      "after a crash" if crashed else "asked to stop")  # fmt: skip
+    logging.getLogger(__name__).error(
+        "stop took over %.0f s (%s); leaving now",
+        STOP_GRACE_S,
+        "after a crash" if crashed else "asked to stop",
+    )
     logging.shutdown()
     os._exit(1 if crashed else 0)
 
@@ -190,11 +213,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: the worker cannot start: {exc}", file=sys.stderr)
         return 1
     install(runtime)
-    print(f"Serving model {runtime.models.serving().live.version}, "
-          f"customer model {runtime.customers.version}, outlook "
-          f"{runtime.outlook.version if runtime.outlook else 'none'}; "
-          f"web on http://{runtime.settings.scorer_web_host}:{runtime.settings.scorer_web_port}",
-          flush=True)  # fmt: skip
+    print(
+        f"Serving model {runtime.models.serving().live.version}, "
+        f"customer model {runtime.customers.version}, outlook "
+        f"{runtime.outlook.version if runtime.outlook else 'none'}; "
+        f"web on http://{runtime.settings.scorer_web_host}:{runtime.settings.scorer_web_port}",
+        flush=True,
+    )
     import streams.agents
     import streams.monitoring
     import streams.web.profiles

@@ -18,7 +18,7 @@ from _pytest.capture import CaptureManager
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from infra.kafka import broker
+from infra.dev import broker
 from infra.kafka.client import client_config, producer_config
 
 
@@ -109,10 +109,14 @@ def consumer_factory(
         consumer = Consumer(
             client_config(
                 kafka_bootstrap,
-                **{"group.id": group_factory("consumer"), "auto.offset.reset": "earliest",
-                   "enable.auto.commit": False, **config},
+                **{
+                    "group.id": group_factory("consumer"),
+                    "auto.offset.reset": "earliest",
+                    "enable.auto.commit": False,
+                    **config,
+                },
             )
-        )  # fmt: skip
+        )
         if topics:
             consumer.subscribe(list(topics))
         consumers.append(consumer)
@@ -177,7 +181,13 @@ def other_model(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -
         for parameter in first.network.parameters():
             parameter.mul_(0.8)
     out = tmp_path_factory.mktemp("model-other")
-    artifact.save(out, first.network, first.imputation, metrics=first.metrics, data=first.data,
-                  created_at="2026-12-01T12:00:00+00:00",
-                  input_shares=first.input_shares)  # fmt: skip
+    artifact.save(
+        out,
+        first.network,
+        first.imputation,
+        metrics=first.metrics,
+        data=first.data,
+        created_at="2026-12-01T12:00:00+00:00",
+        input_shares=first.input_shares,
+    )
     return out

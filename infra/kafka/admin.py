@@ -15,8 +15,8 @@ from typing import Any, cast
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from infra.kafka.broker import BrokerError, bootstrap_servers
 from infra.kafka.client import client_config
+from infra.kafka.cluster import BrokerError, bootstrap_servers
 from infra.kafka.settings import kafka_settings
 from schemas.errors import ScorerError
 from schemas.topics import ALL, TopicSpec, prefixed
@@ -44,8 +44,10 @@ class _Admin(AdminClient):
             return str(specific[-1].str())
         if self.errors and not kafka_settings().secure:
             # A TLS listener drops a plaintext client's first request without a word.
-            return (f"{self.errors[-1].str()}: the broker closed every connection; if it "
-                    "listens with SASL_SSL, set KAFKA_SECURITY_PROTOCOL=SASL_SSL")  # fmt: skip
+            return (
+                f"{self.errors[-1].str()}: the broker closed every connection; if it "
+                "listens with SASL_SSL, set KAFKA_SECURITY_PROTOCOL=SASL_SSL"
+            )
         return None
 
 
@@ -60,8 +62,9 @@ def check_reachable(admin: AdminClient, bootstrap: str, timeout: float = 10.0) -
     except KafkaException as exc:
         cause = admin.cause() if isinstance(admin, _Admin) else None
         if cause:  # librdkafka's reason: wrong password, untrusted certificate, protocol
-            raise BrokerError(f"the Kafka cluster at {bootstrap} refused or failed the "
-                              f"connection: {cause}") from exc  # fmt: skip
+            raise BrokerError(
+                f"the Kafka cluster at {bootstrap} refused or failed the connection: {cause}"
+            ) from exc
         raise BrokerError(
             f"no Kafka broker answered at {bootstrap} within {timeout:.0f}s ({exc.args[0]}). "
             "Start the project's own with `make broker`, or set KAFKA_BOOTSTRAP_SERVERS "
@@ -109,8 +112,7 @@ def ensure_topics(
                     raise BrokerError(f"topic {name} could not be created: {exc.args[0]}") from exc
                 # Made meanwhile, or not yet in the metadata we listed: check it like the rest.
                 present += [s for s in specs if s.name == name]
-    _check_partitions(admin, present + [s for s in specs if s.name in created], partitions,
-                      timeout)  # fmt: skip
+    _check_partitions(admin, present + [s for s in specs if s.name in created], partitions, timeout)
     return created
 
 
@@ -132,9 +134,12 @@ def _partition_count(admin: AdminClient, name: str, timeout: float) -> int:
     deadline = time.monotonic() + timeout
     while True:
         topic = admin.list_topics(topic=name, timeout=timeout).topics.get(name)
-        if (topic is not None and topic.error is None and topic.partitions
-                and all(p.leader >= 0 and p.error is None
-                        for p in topic.partitions.values())):  # fmt: skip
+        if (
+            topic is not None
+            and topic.error is None
+            and topic.partitions
+            and all(p.leader >= 0 and p.error is None for p in topic.partitions.values())
+        ):
             return len(topic.partitions)
         if time.monotonic() > deadline:
             raise TopicError(f"topic {name} exists but its metadata did not arrive in time")
@@ -150,8 +155,7 @@ def consumer_lag(bootstrap: str, group: str, topic: str, timeout: float = 10.0) 
     request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in partitions])
     future = admin.list_consumer_group_offsets([request])[group]
     committed = {tp.partition: tp.offset for tp in future.result(timeout=timeout).topic_partitions}
-    probe = Consumer(client_config(bootstrap, **{"group.id": f"{group}-lag-probe",
-                                                 "log_level": 3}))  # fmt: skip
+    probe = Consumer(client_config(bootstrap, **{"group.id": f"{group}-lag-probe", "log_level": 3}))
     try:
         lag = {}
         for p in partitions:

@@ -4,7 +4,8 @@
 KAFKA_SECURITY_PROTOCOL=SASL_SSL, its SCRAM credentials and trusted certificates
 (infra/kafka/settings.py); Faust gets the same through streams/app.py.
 
-Co-partitioning (DESIGN section 4) only holds when every producer maps a key to the same
+Co-partitioning (docs/concepts/architecture.md, Topology) only holds when every producer maps a key
+to the same
 partition as Faust's own producer does: murmur2 of the key bytes, as in the Java client.
 confluent-kafka's default partitioner is CRC32-based, so its producers must ask for
 murmur2 explicitly; this module is the one place that does.
@@ -58,14 +59,23 @@ def client_config(bootstrap: str, **extra: Any) -> dict[str, Any]:
 def reader_config(bootstrap: str, **extra: Any) -> dict[str, Any]:
     """confluent-kafka consumer settings for a reader that assigns its partitions itself and
     commits nothing (the registry, the model follower, read-backs): no group is joined."""
-    return client_config(bootstrap, **{"group.id": "unused", "enable.auto.commit": False,
-                                       "log_level": 3, **extra})  # fmt: skip
+    return client_config(
+        bootstrap, **{"group.id": "unused", "enable.auto.commit": False, "log_level": 3, **extra}
+    )
 
 
 def producer_config(bootstrap: str, **extra: Any) -> dict[str, Any]:
     """confluent-kafka producer settings that partition keys like Faust and Java do."""
-    return client_config(bootstrap, **{"partitioner": PARTITIONER, "enable.idempotence": True,
-                                       "linger.ms": 5, "log_level": 3, **extra})  # fmt: skip
+    return client_config(
+        bootstrap,
+        **{
+            "partitioner": PARTITIONER,
+            "enable.idempotence": True,
+            "linger.ms": 5,
+            "log_level": 3,
+            **extra,
+        },
+    )
 
 
 def faust_credentials() -> Any:
@@ -81,5 +91,6 @@ def faust_credentials() -> Any:
     user, password = conf.sasl_credentials()
     ca = conf.ca_file()
     context = ssl.create_default_context(cafile=str(ca) if ca is not None else None)
-    return SASLCredentials(username=user, password=password, ssl_context=context,
-                           mechanism=conf.kafka_sasl_mechanism)  # fmt: skip
+    return SASLCredentials(
+        username=user, password=password, ssl_context=context, mechanism=conf.kafka_sasl_mechanism
+    )

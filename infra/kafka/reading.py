@@ -9,8 +9,8 @@ from typing import NamedTuple, TypeVar
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from infra.kafka.broker import BrokerError
 from infra.kafka.client import reader_config
+from infra.kafka.cluster import BrokerError
 
 #: How long `read_tail` reads before it gives up on partitions that do not end.
 READ_TIMEOUT_S = 60.0
@@ -44,8 +44,11 @@ def read_tail(
     consumer = Consumer(reader_config(bootstrap, **{"isolation.level": "read_committed"}))
     deadline = time.monotonic() + timeout_s
     try:
-        todo, ends = _asking_again(lambda: _span(consumer, topic, partitions, since_ms, strict),
-                                   deadline, f"cannot find where to read {topic!r}")  # fmt: skip
+        todo, ends = _asking_again(
+            lambda: _span(consumer, topic, partitions, since_ms, strict),
+            deadline,
+            f"cannot find where to read {topic!r}",
+        )
         found: list[Written] = []
         if not todo:
             return found
@@ -61,8 +64,10 @@ def read_tail(
                 if offset + 1 >= ends[p]:
                     remaining.discard(p)
         if remaining and strict:
-            raise BrokerError(f"{topic!r} partitions {sorted(remaining)} could not be read to "
-                              f"their end in {timeout_s:g} s")  # fmt: skip
+            raise BrokerError(
+                f"{topic!r} partitions {sorted(remaining)} could not be read to "
+                f"their end in {timeout_s:g} s"
+            )
         return found
     finally:
         consumer.close()
@@ -80,8 +85,9 @@ def _asking_again(ask: Callable[[], _T], deadline: float, failing: str) -> _T:
             time.sleep(RETRY_S)
 
 
-def _span(consumer: Consumer, topic: str, partitions: Iterable[int] | None, since_ms: int,
-          strict: bool) -> tuple[list[TopicPartition], dict[int, int]]:  # fmt: skip
+def _span(
+    consumer: Consumer, topic: str, partitions: Iterable[int] | None, since_ms: int, strict: bool
+) -> tuple[list[TopicPartition], dict[int, int]]:
     """The partitions to read from their first record since `since_ms`, and where each
     ends."""
     if partitions is None:
@@ -92,10 +98,12 @@ def _span(consumer: Consumer, topic: str, partitions: Iterable[int] | None, sinc
     wanted = sorted(set(partitions))
     if not wanted:
         return [], {}
-    starts = consumer.offsets_for_times([TopicPartition(topic, p, since_ms) for p in wanted],
-                                        timeout=10)  # fmt: skip
-    ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-            for p in wanted}  # fmt: skip
+    starts = consumer.offsets_for_times(
+        [TopicPartition(topic, p, since_ms) for p in wanted], timeout=10
+    )
+    ends = {
+        p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in wanted
+    }
     return [tp for tp in starts if 0 <= tp.offset < ends[tp.partition]], ends
 
 
@@ -120,13 +128,16 @@ def first_unconsumed_ms(
     try:
         return _asking_again(
             lambda: _first_unconsumed(consumer, asked, max(1.0, deadline - time.monotonic())),
-            deadline, f"cannot read the committed offsets of {group!r}")  # fmt: skip
+            deadline,
+            f"cannot read the committed offsets of {group!r}",
+        )
     finally:
         consumer.close()
 
 
-def _first_unconsumed(consumer: Consumer, asked: list[TopicPartition],
-                      timeout_s: float) -> int | None:  # fmt: skip
+def _first_unconsumed(
+    consumer: Consumer, asked: list[TopicPartition], timeout_s: float
+) -> int | None:
     todo: list[TopicPartition] = []
     for tp in consumer.committed(asked, timeout=timeout_s):
         low, high = consumer.get_watermark_offsets(tp, timeout=timeout_s)
@@ -146,8 +157,11 @@ def _first_unconsumed(consumer: Consumer, asked: list[TopicPartition],
             first[where] = msg.timestamp()[1]
             consumer.pause([TopicPartition(*where)])  # one record of each is enough
     if len(first) < len(todo):
-        missing = sorted(f"{tp.topic}[{tp.partition}]" for tp in todo
-                         if (tp.topic, tp.partition) not in first)  # fmt: skip
-        raise BrokerError(f"the first uncommitted record of {', '.join(missing)} could "
-                          f"not be read in {timeout_s:g} s")  # fmt: skip
+        missing = sorted(
+            f"{tp.topic}[{tp.partition}]" for tp in todo if (tp.topic, tp.partition) not in first
+        )
+        raise BrokerError(
+            f"the first uncommitted record of {', '.join(missing)} could "
+            f"not be read in {timeout_s:g} s"
+        )
     return min(first.values())

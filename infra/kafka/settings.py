@@ -35,9 +35,10 @@ class KafkaSettings(BaseSettings):
         default=None, description="Kafka cluster to use; unset means the project's local broker"
     )
     kafka_version: str = Field(
-        default="3.9.1", pattern=r"^[34]\.[0-9]+\.[0-9]+$",
+        default="3.9.1",
+        pattern=r"^[34]\.[0-9]+\.[0-9]+$",
         description="release of the local broker (3.x or 4.x)",
-    )  # fmt: skip
+    )
     kafka_heap: str = Field(
         default="512m", pattern=r"^[0-9]+[kmgKMG]?$", description="Java heap of the local broker"
     )
@@ -48,14 +49,17 @@ class KafkaSettings(BaseSettings):
         default=None, description="local broker state; unset means SCORER_CACHE_DIR/broker"
     )
     scorer_broker_port: int = Field(
-        default=9092, ge=1024, le=65535,
+        default=9092,
+        ge=1024,
+        le=65535,
         description="port the local broker tries first, on its first start in its folder "
         "(taken: any free one; later starts keep the last)",
-    )  # fmt: skip
+    )
     scorer_topic_prefix: str = Field(
-        default="", pattern=r"^[A-Za-z0-9._-]*$",
+        default="",
+        pattern=r"^[A-Za-z0-9._-]*$",
         description="prefix of every topic name (for test isolation)",
-    )  # fmt: skip
+    )
     scorer_partitions: int = Field(
         default=6, ge=1, le=1024, description="partitions of every co-partitioned topic"
     )
@@ -100,8 +104,10 @@ class KafkaSettings(BaseSettings):
     def sasl_credentials(self) -> tuple[str, str]:
         """(user, password) for SASL_SSL; SettingsError naming what is missing."""
         if not self.kafka_sasl_username or self.kafka_sasl_password_file is None:
-            raise SettingsError("KAFKA_SECURITY_PROTOCOL=SASL_SSL needs KAFKA_SASL_USERNAME "
-                                "and KAFKA_SASL_PASSWORD_FILE")  # fmt: skip
+            raise SettingsError(
+                "KAFKA_SECURITY_PROTOCOL=SASL_SSL needs KAFKA_SASL_USERNAME "
+                "and KAFKA_SASL_PASSWORD_FILE"
+            )
         path = self.kafka_sasl_password_file
         password = read_secret(path, "KAFKA_SASL_PASSWORD_FILE")
         if not password:
@@ -113,8 +119,12 @@ class KafkaSettings(BaseSettings):
         if not self.secure:
             return {}
         user, password = self.sasl_credentials()
-        conf = {"security.protocol": "SASL_SSL", "sasl.mechanism": self.kafka_sasl_mechanism,
-                "sasl.username": user, "sasl.password": password}  # fmt: skip
+        conf = {
+            "security.protocol": "SASL_SSL",
+            "sasl.mechanism": self.kafka_sasl_mechanism,
+            "sasl.username": user,
+            "sasl.password": password,
+        }
         ca = self.ca_file()
         if ca is not None:
             if not ca.is_file():

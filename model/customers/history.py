@@ -1,4 +1,4 @@
-"""The user history of DESIGN section 5, as pure functions over a JSON-able dict.
+"""The user history (docs/concepts/architecture.md, State), as pure functions over a JSON-able dict.
 
 Kept per user_id in a Faust table: first and last purchase, distinct purchase days,
 order count, total spend, counts per lottery type, station type and city, the recent
@@ -63,10 +63,23 @@ def month_name(month: int) -> str:
 
 
 def empty() -> dict[str, Any]:
-    return {"first_ms": None, "last_ms": None, "days": [], "older_days": 0, "orders": 0,
-            "spend_fen": 0, "by_type": {}, "by_station_type": {}, "by_city": {}, "recent": [],
-            "order_ids": [], "floor_ms": None, "position": None, "months": [],
-            "cells": {}}  # fmt: skip
+    return {
+        "first_ms": None,
+        "last_ms": None,
+        "days": [],
+        "older_days": 0,
+        "orders": 0,
+        "spend_fen": 0,
+        "by_type": {},
+        "by_station_type": {},
+        "by_city": {},
+        "recent": [],
+        "order_ids": [],
+        "floor_ms": None,
+        "position": None,
+        "months": [],
+        "cells": {},
+    }
 
 
 def add_order(
@@ -98,8 +111,7 @@ def add_order(
         h["days"] = sorted([*h["days"], day])
     h["orders"] += 1
     h["spend_fen"] += int(order["amount"])
-    h["months"] = _add_to_month(h.get("months", []), local_month(at), new_day,
-                                int(order["amount"]))  # fmt: skip
+    h["months"] = _add_to_month(h.get("months", []), local_month(at), new_day, int(order["amount"]))
     hour = (at // 3_600_000 + HUBEI_UTC_OFFSET_H) % 24
     cell = CELL_INDEX.get((order["lottery_type"], station_type, hour_band(hour)))
     if cell is not None:
@@ -107,8 +119,12 @@ def add_order(
     h["by_type"] = _bump(h["by_type"], order["lottery_type"])
     h["by_station_type"] = _bump(h["by_station_type"], station_type)
     h["by_city"] = _bump(h["by_city"], city)
-    item = {"order_id": order["order_id"], "lottery_type": order["lottery_type"],
-            "amount": int(order["amount"]), "placed_at_ms": at}  # fmt: skip
+    item = {
+        "order_id": order["order_id"],
+        "lottery_type": order["lottery_type"],
+        "amount": int(order["amount"]),
+        "placed_at_ms": at,
+    }
     h["recent"] = sorted([*h["recent"], item], key=lambda o: o["placed_at_ms"])[-RECENT_ORDERS:]
     ids = list(h["order_ids"])
     bisect.insort(ids, [at, order["order_id"]])
@@ -139,8 +155,9 @@ def _forget_old_ids(h: dict[str, Any], ids: list[list[Any]], horizon_ms: int) ->
     h["days"] = [d for d in h["days"] if d >= floor_day]
 
 
-def _add_to_month(months: list[list[int]], month: int, new_day: bool,
-                  amount: int) -> list[list[int]]:  # fmt: skip
+def _add_to_month(
+    months: list[list[int]], month: int, new_day: bool, amount: int
+) -> list[list[int]]:
     """[month, purchase days, spend in fen] of the newest OUTLOOK_MONTHS months, oldest
     first, with an order of `month` added (one older than those kept is left out)."""
     out = [list(m) for m in months]

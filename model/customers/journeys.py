@@ -34,11 +34,13 @@ from model.features import LOTTERY_TYPES, STATION_TYPES
 
 STATES = ("ENGAGED", "DRIFTING", "DORMANT")
 INITIAL = np.array([0.45, 0.35, 0.20])
-TRANSITIONS = np.array([
-    [0.78, 0.17, 0.05],
-    [0.25, 0.50, 0.25],
-    [0.06, 0.14, 0.80],
-])  # fmt: skip
+TRANSITIONS = np.array(
+    [
+        [0.78, 0.17, 0.05],
+        [0.25, 0.50, 0.25],
+        [0.06, 0.14, 0.80],
+    ]
+)
 TILT = 0.6
 DAYS_BY_STATE = np.array([6.0, 2.0, 0.15])
 SPEND_BY_STATE = np.array([40.0, 25.0, 15.0])  # mean yuan per purchase day, at m = 1
@@ -109,19 +111,37 @@ def generate(n_customers: int, months: int, seed: int) -> Journeys:
     mean = level[who] * SPEND_BY_STATE[states[who, month]]
     amount = np.maximum(2.0, np.round(rng.gamma(4.0, mean / 4.0), 1))
     cells = np.asarray(CELLS, dtype=object)
-    orders = pd.DataFrame({"customer_id": who, "month": month, "lottery_type": cells[cell, 0],
-                           "station_type": cells[cell, 1], "hour_band": cells[cell, 2],
-                           "amount": amount})  # fmt: skip
+    orders = pd.DataFrame(
+        {
+            "customer_id": who,
+            "month": month,
+            "lottery_type": cells[cell, 0],
+            "station_type": cells[cell, 1],
+            "hour_band": cells[cell, 2],
+            "amount": amount,
+        }
+    )
     spend = np.zeros((n_customers, months))
     np.add.at(spend, (who, month), amount)
-    customers = pd.DataFrame({"customer_id": np.arange(n_customers), "z": z,
-                              "activity": activity, "spend_level": level,
-                              "loyalty_true": truth, "loyalty": observed})  # fmt: skip
-    grid = pd.DataFrame({
-        "customer_id": np.repeat(np.arange(n_customers), months),
-        "month": np.tile(np.arange(months), n_customers),
-        "state": states.ravel(), "purchase_days": days.ravel(), "spend": spend.ravel(),
-    })  # fmt: skip
+    customers = pd.DataFrame(
+        {
+            "customer_id": np.arange(n_customers),
+            "z": z,
+            "activity": activity,
+            "spend_level": level,
+            "loyalty_true": truth,
+            "loyalty": observed,
+        }
+    )
+    grid = pd.DataFrame(
+        {
+            "customer_id": np.repeat(np.arange(n_customers), months),
+            "month": np.tile(np.arange(months), n_customers),
+            "state": states.ravel(),
+            "purchase_days": days.ravel(),
+            "spend": spend.ravel(),
+        }
+    )
     return Journeys(customers, grid, orders, u)
 
 

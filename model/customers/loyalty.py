@@ -45,8 +45,12 @@ GBDT_PARAMS: dict[str, Any] = {
 def purchase_matrix(orders: Any, n_customers: int) -> np.ndarray:
     """(customers, cells): purchase days per cell, from rows of customer_id, lottery_type,
     station_type, hour_band."""
-    cells = [CELL_INDEX[c] for c in zip(orders["lottery_type"], orders["station_type"],
-                                         orders["hour_band"], strict=True)]  # fmt: skip
+    cells = [
+        CELL_INDEX[c]
+        for c in zip(
+            orders["lottery_type"], orders["station_type"], orders["hour_band"], strict=True
+        )
+    ]
     counts = np.zeros((n_customers, len(journeys.CELLS)))
     np.add.at(counts, (orders["customer_id"].to_numpy(), np.asarray(cells, dtype=np.int64)), 1)
     return counts
@@ -96,12 +100,20 @@ def history_features(days: np.ndarray, spend: np.ndarray) -> np.ndarray:
     last = np.where(active.any(axis=1), m - 1 - np.argmax(active[:, ::-1], axis=1), -1)
     total_days, total_spend = days.sum(axis=1), spend.sum(axis=1)
     high = days > np.median(days, axis=1, keepdims=True)
-    return np.column_stack([
-        np.where(last >= 0, m - 1 - last, m), total_days, total_spend,
-        days[:, -3:].sum(axis=1), spend[:, -3:].sum(axis=1), active.mean(axis=1),
-        total_spend / np.maximum(total_days, 1), days.max(axis=1),
-        np.log1p(days).std(axis=1), _moves(active, high),
-    ])  # fmt: skip
+    return np.column_stack(
+        [
+            np.where(last >= 0, m - 1 - last, m),
+            total_days,
+            total_spend,
+            days[:, -3:].sum(axis=1),
+            spend[:, -3:].sum(axis=1),
+            active.mean(axis=1),
+            total_spend / np.maximum(total_days, 1),
+            days.max(axis=1),
+            np.log1p(days).std(axis=1),
+            _moves(active, high),
+        ]
+    )
 
 
 def fit_gbdt(x: np.ndarray, y: np.ndarray, seed: int = 0) -> lgb.Booster:
@@ -126,9 +138,13 @@ def rmse(y: np.ndarray, guess: np.ndarray) -> float:
 
 
 def compare_embeddings(
-    history: np.ndarray, counts: np.ndarray, y: np.ndarray, ranks: tuple[int, ...] = RANKS,
-    seed: int = 0, progress: bool = False,
-) -> list[dict[str, Any]]:  # fmt: skip
+    history: np.ndarray,
+    counts: np.ndarray,
+    y: np.ndarray,
+    ranks: tuple[int, ...] = RANKS,
+    seed: int = 0,
+    progress: bool = False,
+) -> list[dict[str, Any]]:
     """Validation RMSE of MF + GBDT for each weighting and rank, on training customers only
     (a fifth of them held out): how the embedding is chosen."""
     order = np.random.default_rng(seed + 7).permutation(len(y))
@@ -139,8 +155,9 @@ def compare_embeddings(
         emb = Embedding.fit(counts[fit], rank, weighting, seed)
         x = np.hstack([history, emb.transform(counts)])
         booster = fit_gbdt(x[fit], y[fit], seed)
-        rows.append({"weighting": weighting, "rank": rank,
-                     "rmse": rmse(y[val], predict(booster, x[val]))})  # fmt: skip
+        rows.append(
+            {"weighting": weighting, "rank": rank, "rmse": rmse(y[val], predict(booster, x[val]))}
+        )
     return rows
 
 
@@ -157,8 +174,12 @@ class Inputs:
     def of(cls, drawn: journeys.Journeys, days: np.ndarray, spend: np.ndarray) -> Inputs:
         c = drawn.customers
         y = c["loyalty"].to_numpy()
-        return cls(purchase_matrix(drawn.orders, len(y)), history_features(days, spend), y,
-                   c["loyalty_true"].to_numpy())  # fmt: skip
+        return cls(
+            purchase_matrix(drawn.orders, len(y)),
+            history_features(days, spend),
+            y,
+            c["loyalty_true"].to_numpy(),
+        )
 
 
 @dataclass(frozen=True)
@@ -178,36 +199,47 @@ class Fitted:
 
 def fit(data: Inputs, train: np.ndarray, seed: int, progress: bool = False) -> Fitted:
     """The embedding's weighting and rank by validation RMSE, then MF + GBDT, on `train`."""
-    choices = compare_embeddings(data.history[train], data.counts[train], data.loyalty[train],
-                                 seed=seed, progress=progress)  # fmt: skip
+    choices = compare_embeddings(
+        data.history[train], data.counts[train], data.loyalty[train], seed=seed, progress=progress
+    )
     best = min(choices, key=lambda r: r["rmse"])
     embedding = Embedding.fit(data.counts[train], best["rank"], best["weighting"], seed)
     x = np.hstack([data.history[train], embedding.transform(data.counts[train])])
     return Fitted(embedding, fit_gbdt(x, data.loyalty[train], seed), choices)
 
 
-def judge(data: Inputs, days: np.ndarray, spend: np.ndarray, train: np.ndarray,
-          test: np.ndarray, fitted: Fitted, seed: int,
-          progress: bool = False) -> dict[str, Any]:  # fmt: skip
+def judge(
+    data: Inputs,
+    days: np.ndarray,
+    spend: np.ndarray,
+    train: np.ndarray,
+    test: np.ndarray,
+    fitted: Fitted,
+    seed: int,
+    progress: bool = False,
+) -> dict[str, Any]:
     """RMSE on the test customers' loyalty on record: the mean, gbdt (fitted here, on the
     same training customers), mf_gbdt (the product's) and the noise floor; under "points",
     the test customers' loyalty on record and both estimates, for the report's plot."""
     y = data.loyalty
     gbdt = fit_gbdt(data.history[train], y[train], seed)
-    floor = loyalty_bayes.posterior(days[test], spend[test], data.counts[test],
-                                    progress=progress)  # fmt: skip
+    floor = loyalty_bayes.posterior(days[test], spend[test], data.counts[test], progress=progress)
     guess = fitted.predict(data.counts[test], data.history[test])
     return {
         "mean": {"rmse": rmse(y[test], np.full(len(test), y[train].mean()))},
-        "gbdt": {"rmse": rmse(y[test], predict(gbdt, data.history[test])),
-                 "rounds": gbdt.best_iteration},
-        "mf_gbdt": {"rmse": rmse(y[test], guess),
-                    "rounds": fitted.booster.best_iteration,
-                    "rank": fitted.embedding.components.shape[0],
-                    "weighting": fitted.embedding.weighting},
+        "gbdt": {
+            "rmse": rmse(y[test], predict(gbdt, data.history[test])),
+            "rounds": gbdt.best_iteration,
+        },
+        "mf_gbdt": {
+            "rmse": rmse(y[test], guess),
+            "rounds": fitted.booster.best_iteration,
+            "rank": fitted.embedding.components.shape[0],
+            "weighting": fitted.embedding.weighting,
+        },
         "noise_floor_rmse": rmse(y[test], floor.mean),
         "noise_floor_expected_rmse": floor.expected_rmse(),
         "noise_sd": journeys.LOYALTY_NOISE_SD,
         "known_latent_rmse": rmse(y[test], data.loyalty_true[test]),
         "points": {"loyalty": y[test], "mf_gbdt": guess, "bayes": floor.mean},
-    }  # fmt: skip
+    }

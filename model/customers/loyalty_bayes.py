@@ -137,8 +137,9 @@ def taste_posterior(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return u @ w, np.einsum("i,nij,j->n", w, covariance, w)
 
 
-def posterior(days: np.ndarray, spend: np.ndarray, counts: np.ndarray, chunk: int = 32,
-              progress: bool = False) -> Posterior:  # fmt: skip
+def posterior(
+    days: np.ndarray, spend: np.ndarray, counts: np.ndarray, chunk: int = 32, progress: bool = False
+) -> Posterior:
     """E[L | orders] and Var(L | orders) for every customer (rows of the three arrays)."""
     z_mean, z_var = np.empty(len(days)), np.empty(len(days))
     starts = range(0, len(days), chunk)

@@ -32,8 +32,9 @@ BAYES_DRAWS = 400
 HELD_OUT = 0.2
 
 
-def inputs(days: np.ndarray, spend: np.ndarray, labels: np.ndarray,
-           fitted: list[WindowClasses]) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def inputs(
+    days: np.ndarray, spend: np.ndarray, labels: np.ndarray, fitted: list[WindowClasses]
+) -> tuple[np.ndarray, np.ndarray]:
     """The sequence model's inputs (customers, months, 8) and targets (customers, months):
     next month's class, -1 where it is not known."""
     n, m = days.shape
@@ -60,21 +61,34 @@ def metrics(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
     p = np.clip(p, 1e-6, 1)
     p = p / p.sum(axis=1, keepdims=True)
     guess = p.argmax(axis=1)
-    prec, rec, f1, support = precision_recall_fscore_support(y, guess, labels=[0, 1, 2],
-                                                             zero_division=0)  # fmt: skip
+    prec, rec, f1, support = precision_recall_fscore_support(
+        y, guess, labels=[0, 1, 2], zero_division=0
+    )
     return {
         "accuracy": float((guess == y).mean()),
         "macro_f1": float(f1_score(y, guess, labels=[0, 1, 2], average="macro")),
         "log_loss": float(log_loss(y, p, labels=[0, 1, 2])),
-        "per_class": {c: {"precision": float(prec[k]), "recall": float(rec[k]),
-                          "f1": float(f1[k]), "support": int(support[k])}
-                      for k, c in enumerate(CLASSES)},
-    }  # fmt: skip
+        "per_class": {
+            c: {
+                "precision": float(prec[k]),
+                "recall": float(rec[k]),
+                "f1": float(f1[k]),
+                "support": int(support[k]),
+            }
+            for k, c in enumerate(CLASSES)
+        },
+    }
 
 
-def bayes(drawn: journeys.Journeys, days: np.ndarray, spend: np.ndarray,
-          fitted: list[WindowClasses], customers: np.ndarray, t: int,
-          rng: np.random.Generator) -> np.ndarray:  # fmt: skip
+def bayes(
+    drawn: journeys.Journeys,
+    days: np.ndarray,
+    spend: np.ndarray,
+    fitted: list[WindowClasses],
+    customers: np.ndarray,
+    t: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """P(next month's class) for `customers` at month t, from the generator's truth."""
     c = drawn.customers.iloc[customers]
     state = drawn.months["state"].to_numpy().reshape(days.shape)[customers, t]
@@ -90,8 +104,9 @@ def bayes(drawn: journeys.Journeys, days: np.ndarray, spend: np.ndarray,
     known_s = spend[customers, t - WINDOW + 2 : t + 1]
     window_d = np.concatenate([np.repeat(known_d[:, None, :], k, 1), d[:, :, None]], axis=2)
     window_s = np.concatenate([np.repeat(known_s[:, None, :], k, 1), z[:, :, None]], axis=2)
-    rfm = profitability.window_rfm(window_d.reshape(n * k, WINDOW),
-                                   window_s.reshape(n * k, WINDOW), WINDOW - 1, WINDOW)  # fmt: skip
+    rfm = profitability.window_rfm(
+        window_d.reshape(n * k, WINDOW), window_s.reshape(n * k, WINDOW), WINDOW - 1, WINDOW
+    )
     classed = fitted[t + 1 - (WINDOW - 1)].assign(rfm).reshape(n, k)
     counts = np.stack([(classed == j).sum(axis=1) for j in range(len(CLASSES))], axis=1)
     return (counts + 0.5) / (k + 1.5)
@@ -135,17 +150,20 @@ def prepare(drawn: journeys.Journeys, seed: int) -> Prepared:
     return Prepared(drawn, days, spend, labels, fitted, x, y, train, test)
 
 
-def fit_sequence(data: Prepared, seed: int, epochs: int = 30,
-                 progress: bool = True) -> sequence.Trained:  # fmt: skip
-    return sequence.fit(data.x[data.train], data.y[data.train], seed, epochs=epochs,
-                        progress=progress)  # fmt: skip
+def fit_sequence(
+    data: Prepared, seed: int, epochs: int = 30, progress: bool = True
+) -> sequence.Trained:
+    return sequence.fit(
+        data.x[data.train], data.y[data.train], seed, epochs=epochs, progress=progress
+    )
 
 
 def persistence(data: Prepared) -> np.ndarray:
     """Next month's class is this month's, with the share the training months kept."""
     labels, train = data.labels, data.train
-    kept = np.mean([(labels[train, i + 1] == labels[train, i]).mean()
-                    for i in range(labels.shape[1] - 1)])  # fmt: skip
+    kept = np.mean(
+        [(labels[train, i + 1] == labels[train, i]).mean() for i in range(labels.shape[1] - 1)]
+    )
     now = np.concatenate([labels[data.test, t - WINDOW + 1] for t in data.months])
     p = np.full((len(now), len(CLASSES)), (1 - kept) / 2)
     p[np.arange(len(now)), now] = kept
@@ -157,8 +175,9 @@ def logistic(data: Prepared) -> np.ndarray:
     lr_x = np.vstack([_lagged(data.x[data.train], t) for t in data.months])
     lr_y = np.concatenate([data.y[data.train, t] for t in data.months])
     fitted = LogisticRegression(max_iter=2000).fit(lr_x, lr_y)
-    return np.asarray(fitted.predict_proba(np.vstack([_lagged(data.x[data.test], t)
-                                                       for t in data.months])))  # fmt: skip
+    return np.asarray(
+        fitted.predict_proba(np.vstack([_lagged(data.x[data.test], t) for t in data.months]))
+    )
 
 
 def judge(data: Prepared, network: sequence.NextClassGRU, seed: int) -> dict[str, Any]:
@@ -167,20 +186,28 @@ def judge(data: Prepared, network: sequence.NextClassGRU, seed: int) -> dict[str
     seq_all = sequence.predict_proba(network, data.x[data.test])
     seq_p = np.concatenate([seq_all[:, t] for t in data.months])
     rng = np.random.default_rng(seed + 1)
-    bayes_p = np.concatenate([bayes(data.drawn, data.days, data.spend, data.fitted, data.test,
-                                    t, rng) for t in data.months])  # fmt: skip
+    bayes_p = np.concatenate(
+        [
+            bayes(data.drawn, data.days, data.spend, data.fitted, data.test, t, rng)
+            for t in data.months
+        ]
+    )
     return {
-        "n_customers": len(data.x), "months": int(data.days.shape[1]), "window_months": WINDOW,
-        "held_out_customers": len(data.test), "examples": len(truth),
+        "n_customers": len(data.x),
+        "months": int(data.days.shape[1]),
+        "window_months": WINDOW,
+        "held_out_customers": len(data.test),
+        "examples": len(truth),
         "sequence": metrics(truth, seq_p),
         "persistence": metrics(truth, persistence(data)),
         "logistic": metrics(truth, logistic(data)),
         "bayes": metrics(truth, bayes_p),
-    }  # fmt: skip
+    }
 
 
-def evaluate(drawn: journeys.Journeys, seed: int, progress: bool = True,
-             epochs: int = 30) -> dict[str, Any]:  # fmt: skip
+def evaluate(
+    drawn: journeys.Journeys, seed: int, progress: bool = True, epochs: int = 30
+) -> dict[str, Any]:
     """Prepare, fit the sequence model on the training customers and judge all four."""
     data = prepare(drawn, seed)
     trained = fit_sequence(data, seed, epochs, progress)

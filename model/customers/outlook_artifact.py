@@ -48,12 +48,20 @@ class OutlookModel:
 def _params(model: OutlookModel) -> dict[str, Any]:
     c, e = model.classes, model.loyalty.embedding
     return {
-        "classes": {"names": list(CLASSES), "window_months": WINDOW, "mean": c.mean.tolist(),
-                    "scale": c.scale.tolist(), "centroids": c.centroids.tolist()},
+        "classes": {
+            "names": list(CLASSES),
+            "window_months": WINDOW,
+            "mean": c.mean.tolist(),
+            "scale": c.scale.tolist(),
+            "centroids": c.centroids.tolist(),
+        },
         "sequence": {"inputs": N_INPUTS, "hidden": model.network.gru.hidden_size},
-        "embedding": {"weighting": e.weighting, "cells": len(journeys.CELLS),
-                      "components": e.components.tolist()},
-    }  # fmt: skip
+        "embedding": {
+            "weighting": e.weighting,
+            "cells": len(journeys.CELLS),
+            "components": e.components.tolist(),
+        },
+    }
 
 
 def save(folder: Path, model: OutlookModel, created_at: str) -> str:
@@ -65,9 +73,16 @@ def save(folder: Path, model: OutlookModel, created_at: str) -> str:
     files = {WEIGHTS: file_sha256(folder / WEIGHTS), BOOSTER: file_sha256(folder / BOOSTER)}
     digest = json_sha256([params, files])
     version = f"outlook-{created_at[:10].replace('-', '')}-{digest[:8]}"
-    meta = {"format": FORMAT, "version": version, "created_at": created_at,
-            "params": params, "files_sha256": files, "params_sha256": digest,
-            "data": model.data, "facts": model.facts}  # fmt: skip
+    meta = {
+        "format": FORMAT,
+        "version": version,
+        "created_at": created_at,
+        "params": params,
+        "files_sha256": files,
+        "params_sha256": digest,
+        "data": model.data,
+        "facts": model.facts,
+    }
     (folder / META).write_text(json.dumps(meta, indent=2) + "\n")
     return version
 
@@ -91,23 +106,32 @@ def load(folder: Path | str) -> OutlookModel:
     except ArtifactError:
         raise
     except Exception as exc:  # unpickling, shape and parse errors alike mean a bad artifact
-        raise ArtifactError(f"{folder} is not an outlook model: {type(exc).__name__}: "
-                            f"{exc}") from exc  # fmt: skip
-    return OutlookModel(classes, network, Fitted(embedding, booster, []), str(meta["version"]),
-                        meta.get("data", {}), meta.get("facts", {}))  # fmt: skip
+        raise ArtifactError(
+            f"{folder} is not an outlook model: {type(exc).__name__}: {exc}"
+        ) from exc
+    return OutlookModel(
+        classes,
+        network,
+        Fitted(embedding, booster, []),
+        str(meta["version"]),
+        meta.get("data", {}),
+        meta.get("facts", {}),
+    )
 
 
 def _read_meta(folder: Path) -> dict[str, Any]:
     path = folder / META
     if not path.is_file():
-        raise ArtifactError(f"{path} is missing: train one with "
-                            "`python -m model customers train-outlook`")  # fmt: skip
+        raise ArtifactError(
+            f"{path} is missing: train one with `python -m model customers train-outlook`"
+        )
     try:
         meta = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ArtifactError(f"{path} is not valid JSON: {exc}") from exc
-    missing = [k for k in ("format", "version", "params", "files_sha256", "params_sha256")
-               if k not in meta]  # fmt: skip
+    missing = [
+        k for k in ("format", "version", "params", "files_sha256", "params_sha256") if k not in meta
+    ]
     if missing:
         raise ArtifactError(f"{path} lacks {', '.join(missing)}")
     if meta["format"] != FORMAT:
@@ -119,8 +143,10 @@ def _read_meta(folder: Path) -> dict[str, Any]:
 
 def _classes(p: dict[str, Any]) -> WindowClasses:
     if tuple(p["names"]) != CLASSES or p["window_months"] != WINDOW:
-        raise ArtifactError(f"classes {p['names']} over {p['window_months']} months are not "
-                            f"{list(CLASSES)} over {WINDOW}: retrain")  # fmt: skip
+        raise ArtifactError(
+            f"classes {p['names']} over {p['window_months']} months are not "
+            f"{list(CLASSES)} over {WINDOW}: retrain"
+        )
     mean, scale, centroids = (np.asarray(p[k], dtype=float) for k in ("mean", "scale", "centroids"))
     if mean.shape != (3,) or scale.shape != (3,) or centroids.shape != (len(CLASSES), 3):
         raise ArtifactError("the classes' scaling or centroids have the wrong shape")
@@ -138,8 +164,9 @@ def _embedding(p: dict[str, Any]) -> Embedding:
     ):
         raise ArtifactError(f"the embedding is for {p['cells']} cells, not {len(journeys.CELLS)}")
     if p["weighting"] not in WEIGHTINGS:
-        raise ArtifactError(f"the embedding's weighting {p['weighting']!r} is none of "
-                            f"{', '.join(WEIGHTINGS)}")  # fmt: skip
+        raise ArtifactError(
+            f"the embedding's weighting {p['weighting']!r} is none of {', '.join(WEIGHTINGS)}"
+        )
     return Embedding(components, str(p["weighting"]))
 
 

@@ -40,13 +40,22 @@ def add_parsers(sub: Any, positive_int: Any) -> None:
         "customers is held out for `evaluate`.",
     )
     train.add_argument("--out", type=Path, required=True, help="artifact folder to write")
-    train.add_argument("--customers", type=positive_int, default=50_000,
-                       help="customers to generate (default 50,000)")  # fmt: skip
-    train.add_argument("--months", type=positive_int, default=18,
-                       help="months of journeys (default 18; at least 6)")  # fmt: skip
+    train.add_argument(
+        "--customers",
+        type=positive_int,
+        default=50_000,
+        help="customers to generate (default 50,000)",
+    )
+    train.add_argument(
+        "--months",
+        type=positive_int,
+        default=18,
+        help="months of journeys (default 18; at least 6)",
+    )
     train.add_argument("--seed", type=int, default=20240701, help="seed of data and training")
-    train.add_argument("--epochs", type=positive_int, default=30,
-                       help="most epochs of the GRU (default 30)")  # fmt: skip
+    train.add_argument(
+        "--epochs", type=positive_int, default=30, help="most epochs of the GRU (default 30)"
+    )
     evaluate = sub.add_parser(
         "evaluate", help="write the outlook's report: the models against baselines and the truth"
     )
@@ -70,8 +79,10 @@ def _step(text: str) -> float:
 
 def run_train(args: argparse.Namespace) -> int:
     if args.months < 6:
-        raise OutlookError(f"--months {args.months}: at least 6 are needed (a 3-month window, "
-                           "and months to learn from and predict)")  # fmt: skip
+        raise OutlookError(
+            f"--months {args.months}: at least 6 are needed (a 3-month window, "
+            "and months to learn from and predict)"
+        )
     started = _step(f"drawing {args.customers:,} journeys of {args.months} months")
     drawn = journeys.generate(args.customers, args.months, args.seed)
     data = outlook.prepare(drawn, args.seed)
@@ -90,15 +101,22 @@ def run_train(args: argparse.Namespace) -> int:
         "loyalty": {"embeddings": fitted.choices, "rounds": fitted.booster.best_iteration},
         "train_customers": len(data.train),
     }
-    source = {"generator": GENERATOR, "n_customers": args.customers, "months": args.months,
-              "seed": args.seed, "fingerprint": fingerprint(drawn)}  # fmt: skip
+    source = {
+        "generator": GENERATOR,
+        "n_customers": args.customers,
+        "months": args.months,
+        "seed": args.seed,
+        "fingerprint": fingerprint(drawn),
+    }
     model = OutlookModel(data.fitted[-1], trained.network, fitted, data=source, facts=facts)
     version = outlook_artifact.save(
         args.out, model, datetime.now(UTC).isoformat(timespec="seconds")
     )
-    print(f"Trained {version} on {len(data.train):,} of {args.customers:,} customers in "
-          f"{seconds['total']:.1f} s (sequence {seconds['sequence']:.1f} s, loyalty "
-          f"{seconds['loyalty']:.1f} s). Artifact: {args.out}")  # fmt: skip
+    print(
+        f"Trained {version} on {len(data.train):,} of {args.customers:,} customers in "
+        f"{seconds['total']:.1f} s (sequence {seconds['sequence']:.1f} s, loyalty "
+        f"{seconds['loyalty']:.1f} s). Artifact: {args.out}"
+    )
     return 0
 
 
@@ -111,16 +129,26 @@ def run_evaluate(args: argparse.Namespace) -> int:
     drawn = journeys.generate(int(src["n_customers"]), int(src["months"]), int(src["seed"]))
     drawn_print = fingerprint(drawn)
     if drawn_print != src["fingerprint"]:
-        raise OutlookError(f"the journeys drawn again have fingerprint {drawn_print}, "
-                           f"the artifact was trained on {src['fingerprint']}: the generator "
-                           "changed since; retrain")  # fmt: skip
+        raise OutlookError(
+            f"the journeys drawn again have fingerprint {drawn_print}, "
+            f"the artifact was trained on {src['fingerprint']}: the generator "
+            "changed since; retrain"
+        )
     data = outlook.prepare(drawn, int(src["seed"]))
     _step("judging next month's class: persistence, logistic regression, the GRU, the truth")
     classes = outlook.judge(data, model.network, int(src["seed"]))
     _step("judging the loyalty score: the mean, LightGBM, MF + LightGBM, the noise floor")
     inputs = loyalty.Inputs.of(drawn, data.days, data.spend)
-    scores = loyalty.judge(inputs, data.days, data.spend, data.train, data.test, model.loyalty,
-                           int(src["seed"]), progress=True)  # fmt: skip
+    scores = loyalty.judge(
+        inputs,
+        data.days,
+        data.spend,
+        data.train,
+        data.test,
+        model.loyalty,
+        int(src["seed"]),
+        progress=True,
+    )
     metrics = outlook_report.metrics(model, data, classes, scores)
     metrics["evaluate_seconds"] = round(time.perf_counter() - began, 1)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -129,10 +157,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     (args.out / "report.md").write_text(outlook_report.render(metrics))
     p, lo = metrics["profitability"], metrics["loyalty"]
-    print(f"Evaluated {model.version}: next month's class macro F1 GRU "
-          f"{p['sequence']['macro_f1']:.3f} (persistence {p['persistence']['macro_f1']:.3f}, "
-          f"logistic {p['logistic']['macro_f1']:.3f}), accuracy {p['sequence']['accuracy']:.3f} "
-          f"against Bayes {p['bayes']['accuracy']:.3f}; loyalty RMSE MF + LightGBM "
-          f"{lo['mf_gbdt']['rmse']:.3f} (LightGBM {lo['gbdt']['rmse']:.3f}, noise floor "
-          f"{lo['noise_floor_rmse']:.3f}). Report: {args.out / 'report.md'}")  # fmt: skip
+    print(
+        f"Evaluated {model.version}: next month's class macro F1 GRU "
+        f"{p['sequence']['macro_f1']:.3f} (persistence {p['persistence']['macro_f1']:.3f}, "
+        f"logistic {p['logistic']['macro_f1']:.3f}), accuracy {p['sequence']['accuracy']:.3f} "
+        f"against Bayes {p['bayes']['accuracy']:.3f}; loyalty RMSE MF + LightGBM "
+        f"{lo['mf_gbdt']['rmse']:.3f} (LightGBM {lo['gbdt']['rmse']:.3f}, noise floor "
+        f"{lo['noise_floor_rmse']:.3f}). Report: {args.out / 'report.md'}"
+    )
     return 0

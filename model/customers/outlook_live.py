@@ -8,7 +8,7 @@ orders (before the first purchase too) as zeros, spend in yuan. The month in pro
 left out, as no month the models learnt from was partial: the class predicted is that of
 the month the time falls in (`outlook_month`), from the months before it. Every window
 of the series is classed by the artifact's own classes (the last training window's,
-which stayed within a point of the others: see the README's outlook section). The
+which stayed within a point of the others: see docs/concepts/customers.md, The outlook). The
 purchase matrix counts orders per cell (the journeys have one order per purchase day).
 """
 
@@ -25,8 +25,13 @@ from model.customers.outlook_artifact import OutlookModel
 from model.customers.profitability import CLASSES, WINDOW, window_rfm
 
 #: What `predict` gives each customer: the outlook fields of CustomerProfile v2.
-FIELDS = ("outlook_month", "next_month_class", *(f"p_{c}" for c in CLASSES),
-          "loyalty_score", "outlook_version")  # fmt: skip
+FIELDS = (
+    "outlook_month",
+    "next_month_class",
+    *(f"p_{c}" for c in CLASSES),
+    "loyalty_score",
+    "outlook_version",
+)
 
 
 def months_of(model: OutlookModel) -> int:
@@ -34,8 +39,9 @@ def months_of(model: OutlookModel) -> int:
     return int(model.data.get("months", history.OUTLOOK_MONTHS))
 
 
-def series(histories: Sequence[dict[str, Any]], as_of_ms: Sequence[int],
-           months: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+def series(
+    histories: Sequence[dict[str, Any]], as_of_ms: Sequence[int], months: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(purchase days, spend in yuan), each (customers, months), over the complete months
     before each one's time, and their purchase matrices (customers, cells)."""
     if not 1 <= months <= history.OUTLOOK_MONTHS:
@@ -58,14 +64,16 @@ def inputs(model: OutlookModel, days: np.ndarray, spend: np.ndarray) -> np.ndarr
     """The GRU's inputs (customers, months, 8): model/customers/outlook.py's, with every
     window classed by the artifact's classes."""
     ends = range(WINDOW - 1, days.shape[1])
-    labels = np.column_stack([model.classes.assign(window_rfm(days, spend, t, WINDOW))
-                              for t in ends])  # fmt: skip
+    labels = np.column_stack(
+        [model.classes.assign(window_rfm(days, spend, t, WINDOW)) for t in ends]
+    )
     x, _ = outlook.inputs(days, spend, labels, [model.classes] * len(ends))
     return x
 
 
-def predict(model: OutlookModel, histories: Sequence[dict[str, Any]],
-            as_of_ms: Sequence[int]) -> list[dict[str, Any]]:  # fmt: skip
+def predict(
+    model: OutlookModel, histories: Sequence[dict[str, Any]], as_of_ms: Sequence[int]
+) -> list[dict[str, Any]]:
     """Each customer's outlook (FIELDS): the month it is for, the most likely class of
     that month and P(class), the loyalty score, and the artifact's version."""
     if not histories:
@@ -75,11 +83,13 @@ def predict(model: OutlookModel, histories: Sequence[dict[str, Any]],
     loyalty = model.loyalty.predict(counts, history_features(days, spend))
     out = []
     for i, at in enumerate(as_of_ms):
-        out.append({
-            "outlook_month": history.month_name(history.local_month(int(at))),
-            "next_month_class": CLASSES[int(p[i].argmax())],
-            **{f"p_{c}": float(p[i, k]) for k, c in enumerate(CLASSES)},
-            "loyalty_score": float(loyalty[i]),
-            "outlook_version": model.version,
-        })  # fmt: skip
+        out.append(
+            {
+                "outlook_month": history.month_name(history.local_month(int(at))),
+                "next_month_class": CLASSES[int(p[i].argmax())],
+                **{f"p_{c}": float(p[i, k]) for k, c in enumerate(CLASSES)},
+                "loyalty_score": float(loyalty[i]),
+                "outlook_version": model.version,
+            }
+        )
     return out

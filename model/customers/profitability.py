@@ -53,8 +53,9 @@ class WindowClasses:
     centroids: np.ndarray  # (3, 3) in this window's standard units
 
     @classmethod
-    def fit(cls, rfm: np.ndarray, seed: int = 0,
-            start: WindowClasses | None = None) -> WindowClasses:  # fmt: skip
+    def fit(
+        cls, rfm: np.ndarray, seed: int = 0, start: WindowClasses | None = None
+    ) -> WindowClasses:
         raw = np.log1p(rfm)
         mean, scale = raw.mean(axis=0), raw.std(axis=0)
         scale = np.where(scale > 0, scale, 1.0)
@@ -74,8 +75,9 @@ class WindowClasses:
         return np.asarray(((z[:, None, :] - self.centroids[None]) ** 2).sum(axis=2).argmin(axis=1))
 
 
-def classes_over_time(days: np.ndarray, spend: np.ndarray, window: int = WINDOW,
-                      seed: int = 0) -> tuple[np.ndarray, list[WindowClasses]]:  # fmt: skip
+def classes_over_time(
+    days: np.ndarray, spend: np.ndarray, window: int = WINDOW, seed: int = 0
+) -> tuple[np.ndarray, list[WindowClasses]]:
     """Each customer's class in every month from the first full window on: (customers,
     months - window + 1), and each window's clusters."""
     fitted: list[WindowClasses] = []
@@ -87,8 +89,9 @@ def classes_over_time(days: np.ndarray, spend: np.ndarray, window: int = WINDOW,
     return np.column_stack(labels), fitted
 
 
-def shares_by_length(days: np.ndarray, spend: np.ndarray, lengths: list[int],
-                     seed: int = 0) -> pd.DataFrame:  # fmt: skip
+def shares_by_length(
+    days: np.ndarray, spend: np.ndarray, lengths: list[int], seed: int = 0
+) -> pd.DataFrame:
     """The share of customers in each class for windows of each length, all ending at the
     last month: are the classes' shares stable as windows lengthen?"""
     end, rows = days.shape[1] - 1, []

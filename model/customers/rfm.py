@@ -1,4 +1,4 @@
-"""RFM per customer, in the seed's definition (DESIGN section 2), as arrays.
+"""RFM per customer, in the seed's definition (docs/concepts/customers.md), as arrays.
 
 - recency: days between the first and the last purchase (BG/NBD's t_x);
 - frequency: repeat purchase days, distinct local days after the first (BG/NBD's x);

@@ -38,8 +38,15 @@ class Trained:
     best_val_loss: float
 
 
-def fit(x: np.ndarray, y: np.ndarray, seed: int, epochs: int = 30, batch: int = 512,
-        patience: int = 4, progress: bool = True) -> Trained:  # fmt: skip
+def fit(
+    x: np.ndarray,
+    y: np.ndarray,
+    seed: int,
+    epochs: int = 30,
+    batch: int = 512,
+    patience: int = 4,
+    progress: bool = True,
+) -> Trained:
     """x: (customers, months, inputs); y: (customers, months) next month's class, -1 where
     there is none to learn. A tenth of the customers is held out to stop early."""
     torch.manual_seed(seed)

@@ -3,12 +3,13 @@
 One stream carries station.sessions and station.faces, co-partitioned, so that partition
 p of both is handled together, in micro-batches of what is queued (up to
 SCORER_BATCH_MAX, streams/batching.py). The rules are in streams/rules/join_faces.py;
-this agent applies them and keeps the `pending` table (DESIGN steps 1-2). A ready
+this agent applies them and keeps the `pending` table (docs/concepts/architecture.md, Topology,
+steps 1-2). A ready
 session whose customer's history this worker holds (the user's partition of user-history
 is active here: every new customer's, whose key is the session's own, and all of them on
 a single worker) is scored at once by score_sessions.score_ready, with no Kafka message
 between; the others go to scoring.requests keyed by the resolved user, for the worker
-that holds theirs (DESIGN step 3), in bundles for one partition, held across batches
+that holds theirs (step 3), in bundles for one partition, held across batches
 while a backlog drains (streams/kafka/bundles.py). A consumed Faust message costs more
 CPU than the join itself. What it scored lately is kept in memory and read back from
 scoring.recommendations on every assignment (streams/kafka/outputs.py), so a replayed
@@ -58,8 +59,12 @@ async def join_faces(stream: Any) -> None:
     most = settings().scorer_batch_max
     async for events in batches(stream, most):
         ready: list[Joined] = []
-        route = channels.by_topic({channels.SESSIONS: partial(_on_session, ready=ready),
-                                   channels.FACES: partial(_on_face, ready=ready)})  # fmt: skip
+        route = channels.by_topic(
+            {
+                channels.SESSIONS: partial(_on_session, ready=ready),
+                channels.FACES: partial(_on_face, ready=ready),
+            }
+        )
         read_at = now_ms()
         for event in events:
             await read_back.wait()
@@ -71,8 +76,11 @@ async def join_faces(stream: Any) -> None:
 
 
 #: scorer_face_join_total's counter of each outcome (a labels() call costs microseconds).
-_JOIN_COUNTS = {outcome: metrics.FACE_JOIN.labels(outcome=outcome)
-                for outcome in get_args(rules.Outcome) if outcome != "waiting"}  # fmt: skip
+_JOIN_COUNTS = {
+    outcome: metrics.FACE_JOIN.labels(outcome=outcome)
+    for outcome in get_args(rules.Outcome)
+    if outcome != "waiting"
+}
 
 
 def _count(outcome: str) -> None:
@@ -90,13 +98,22 @@ async def _on_session(event: EventT, ready: list[Joined]) -> None:
     if session_id in scored:
         _count("duplicate")
         return
-    session: Session = {"session_id": session_id, "station_id": record["station_id"],
-                        "started_at_ms": to_ms(record["started_at"]),
-                        "user_id": record["user_id"], "face": record["face"]}  # fmt: skip
+    session: Session = {
+        "session_id": session_id,
+        "station_id": record["station_id"],
+        "started_at_ms": to_ms(record["started_at"]),
+        "user_id": record["user_id"],
+        "face": record["face"],
+    }
     stored = pending.get(session_id)
-    step = rules.on_session(stored, session, event.message.partition, now_ms(),
-                           written_ms(event),
-                           current().settings.scorer_face_wait_ms)  # fmt: skip
+    step = rules.on_session(
+        stored,
+        session,
+        event.message.partition,
+        now_ms(),
+        written_ms(event),
+        current().settings.scorer_face_wait_ms,
+    )
     _apply(session_id, step, event.message.partition, ready, stored is not None)
 
 
@@ -108,12 +125,20 @@ async def _on_face(event: EventT, ready: list[Joined]) -> None:
     if session_id in scored:
         _count("late")
         return
-    match: Match = {"matched_user_id": record["matched_user_id"],
-                    "match_score": record["match_score"]}  # fmt: skip
+    match: Match = {
+        "matched_user_id": record["matched_user_id"],
+        "match_score": record["match_score"],
+    }
     stored = pending.get(session_id)
-    step = rules.on_face(stored, record["face"], match, event.message.partition,
-                        now_ms(), written_ms(event),
-                        current().settings.scorer_face_wait_ms)  # fmt: skip
+    step = rules.on_face(
+        stored,
+        record["face"],
+        match,
+        event.message.partition,
+        now_ms(),
+        written_ms(event),
+        current().settings.scorer_face_wait_ms,
+    )
     _apply(session_id, step, event.message.partition, ready, stored is not None)
 
 
@@ -124,21 +149,28 @@ async def end_face_waits() -> None:
     if not (settled() and read_back.is_open()):
         return  # partitions are moving: the index is rebuilt once they are settled
     now = now_ms()
-    owned = {tp.partition for tp in app.assignor.assigned_actives()
-             if tp.topic == channels.SESSIONS}  # fmt: skip
+    owned = {
+        tp.partition for tp in app.assignor.assigned_actives() if tp.topic == channels.SESSIONS
+    }
     ready: list[Joined] = []
     for partition in sorted(owned):
         due = deadlines.due_entries(partition, now)
         if due:
             with writing_to(channels.SESSIONS, partition):
                 for session_id, entry in due:
-                    _apply(session_id, rules.on_tick(cast(PendingEntry, entry), now), partition,
-                           ready, stored=True)  # fmt: skip
+                    _apply(
+                        session_id,
+                        rules.on_tick(cast(PendingEntry, entry), now),
+                        partition,
+                        ready,
+                        stored=True,
+                    )
     await _score_or_send(ready, now, backlog=None)  # and what was held too long goes
 
 
-def _apply(session_id: str, step: rules.Step, partition: int, ready: list[Joined],
-           stored: bool) -> None:  # fmt: skip
+def _apply(
+    session_id: str, step: rules.Step, partition: int, ready: list[Joined], stored: bool
+) -> None:
     """Keep or delete the session's pending entry (`stored`: it had one, as read before
     the step: a session with its face embedded costs no second read) and take it to be
     scored when it is ready."""
@@ -167,8 +199,11 @@ async def _score_or_send(ready: list[Joined], read_at: int, backlog: bool | None
         sent_on.add(current().publisher, (), backlog)
         return
     partitions = current().settings.scorer_partitions
-    held = {tp.partition for tp in app.assignor.assigned_actives()
-            if tp.topic == channels.SCORING_REQUESTS}  # fmt: skip
+    held = {
+        tp.partition
+        for tp in app.assignor.assigned_actives()
+        if tp.topic == channels.SCORING_REQUESTS
+    }
     here: list[score_sessions.Ready] = []
     away: list[score_sessions.Ready] = []
     for joined in ready:
@@ -182,21 +217,30 @@ async def _score_or_send(ready: list[Joined], read_at: int, backlog: bool | None
         except CONTENT_ERRORS:  # the scorer's agent dead-letters what cannot be scored
             log.exception("scoring %d joined sessions failed; sent to scoring", len(here))
             away += here
-    sent_on.add(current().publisher,
-                [(item.partition, item.request.key(), item.request.to_bytes())
-                 for item in away], backlog)  # fmt: skip
+    sent_on.add(
+        current().publisher,
+        [(item.partition, item.request.key(), item.request.to_bytes()) for item in away],
+        backlog,
+    )
 
 
 def _request(ready: Joined) -> ScoringRequest:
     session, match = ready["session"], ready["match"]
-    user_id = rules.resolve_user(session["user_id"], match and match["matched_user_id"],
-                                 match and match["match_score"],
-                                 current().settings.scorer_match_threshold)  # fmt: skip
+    user_id = rules.resolve_user(
+        session["user_id"],
+        match and match["matched_user_id"],
+        match and match["match_score"],
+        current().settings.scorer_match_threshold,
+    )
     return ScoringRequest(
-        session_id=session["session_id"], station_id=session["station_id"],
-        started_at_ms=session["started_at_ms"], user_id=user_id, face=ready["face"],
-        join=ready["join"], event_time_ms=ready["event_ms"],
-    )  # fmt: skip
+        session_id=session["session_id"],
+        station_id=session["station_id"],
+        started_at_ms=session["started_at_ms"],
+        user_id=user_id,
+        face=ready["face"],
+        join=ready["join"],
+        event_time_ms=ready["event_ms"],
+    )
 
 
 async def _forget_index(app: Any, *args: Any, **kwargs: Any) -> None:
@@ -207,11 +251,15 @@ async def _reload_published(app: Any, *args: Any, **kwargs: Any) -> None:
     read_back.close()
     try:
         deadlines.forget_all()
-        owned = [tp.partition for tp in app.assignor.assigned_actives()
-                 if tp.topic == channels.SESSIONS]  # fmt: skip
+        owned = [
+            tp.partition for tp in app.assignor.assigned_actives() if tp.topic == channels.SESSIONS
+        ]
         rt = current()
-        since = await replay_start(rt.bootstrap, rt.settings.scorer_app_id,
-                                   {channels.SESSIONS: owned, channels.FACES: owned})  # fmt: skip
+        since = await replay_start(
+            rt.bootstrap,
+            rt.settings.scorer_app_id,
+            {channels.SESSIONS: owned, channels.FACES: owned},
+        )
         await scored.reload(rt.bootstrap, owned, since)
     finally:
         read_back.open()

@@ -63,12 +63,20 @@ async def _record(recorded: dict[str, tuple[dict[str, Any], int]], event: EventT
     order["placed_at_ms"] = to_ms(order["placed_at"])
     horizon_ms = current().settings.scorer_order_dedup_days * history.DAY_MS
     position = (event.message.partition, event.message.offset)
-    updated, added = history.add_order(user_history.get(user), order, station["city"],
-                                       station["station_type"], position, horizon_ms)  # fmt: skip
+    updated, added = history.add_order(
+        user_history.get(user),
+        order,
+        station["city"],
+        station["station_type"],
+        position,
+        horizon_ms,
+    )
     if added == "outside_horizon":
-        why = (f"placed at {order['placed_at_ms']} ms, at or before the newest order whose id "
-               "the user's history forgot (SCORER_ORDER_DEDUP_DAYS): it cannot be told from "
-               "a repeat")  # fmt: skip
+        why = (
+            f"placed at {order['placed_at_ms']} ms, at or before the newest order whose id "
+            "the user's history forgot (SCORER_ORDER_DEDUP_DAYS): it cannot be told from "
+            "a repeat"
+        )
         await send_dead_letter(event, "order_outside_dedup_horizon", why)
         return
     if added == "recorded":
@@ -83,8 +91,13 @@ def _publish_profiles(recorded: dict[str, tuple[dict[str, Any], int]]) -> None:
     rt = current()
     users = list(recorded)
     summaries = [history.summary(recorded[u][0]) for u in users]
-    records = profile_records(users, summaries, rt.customers, [recorded[u][1] for u in users],  # type: ignore[arg-type]
-                              rt.outlook)  # fmt: skip
+    records = profile_records(
+        users,
+        summaries,  # type: ignore[arg-type]
+        rt.customers,
+        [recorded[u][1] for u in users],
+        rt.outlook,
+    )
     for user, record in zip(users, records, strict=True):
         try:
             value = rt.codec.encode_built("CustomerProfile", record)

@@ -1,6 +1,7 @@
 """score_sessions: micro-batches of ready sessions through the MLP (keyed by user_id).
 
-Each batch is one forward pass (DESIGN step 3); the user history table is read here,
+Each batch is one forward pass (docs/concepts/architecture.md, Topology, step 3); the user history
+table is read here,
 never written (record_orders owns it). The join hands its batches here directly when this
 worker holds the customers' histories (streams/agents/join_faces.py); this agent reads
 the rest from scoring.requests (bundled: streams/kafka/bundles.py), in batches of what is
@@ -88,9 +89,12 @@ async def score_batch(events: list[EventT]) -> None:
             by_session[request.session_id] = event
     for item in await score_ready(items, read_at):  # left the registry since the join
         event, request = by_session[item.request.session_id], item.request
-        await send_dead_letter(event, "unknown_station",
-                               f"station {request.station_id!r} left the registry",
-                               (request.key(), request.to_bytes()))  # fmt: skip
+        await send_dead_letter(
+            event,
+            "unknown_station",
+            f"station {request.station_id!r} left the registry",
+            (request.key(), request.to_bytes()),
+        )
 
 
 async def score_ready(items: Sequence[Ready], read_at: int) -> list[Ready]:
@@ -115,16 +119,23 @@ async def score_ready(items: Sequence[Ready], read_at: int) -> list[Ready]:
     try:  # nothing in it awaits: no other batch can score one of these sessions meanwhile
         _score_and_publish(stations, read_at, handed, to_track)
     finally:  # what was published reaches its tracker, even if a later session failed
-        bundles.publish(rt.publisher, channels.RECOMMENDATIONS_TO_TRACK, to_track,
-                        bundles.pack_recommendations(rt.codec))  # fmt: skip
+        bundles.publish(
+            rt.publisher,
+            channels.RECOMMENDATIONS_TO_TRACK,
+            to_track,
+            bundles.pack_recommendations(rt.codec),
+        )
         if handed:
             await track_conversions.track_recommended(handed)
     return unknown
 
 
-def _score_and_publish(items: list[tuple[Ready, dict[str, str]]], read_at: int,
-                       handed: list[tuple[Recommendation, int]],
-                       to_track: list[tuple[int, bytes, bytes]]) -> None:  # fmt: skip
+def _score_and_publish(
+    items: list[tuple[Ready, dict[str, str]]],
+    read_at: int,
+    handed: list[tuple[Recommendation, int]],
+    to_track: list[tuple[int, bytes, bytes]],
+) -> None:
     """Score and publish; a recommendation whose conversion this worker tracks goes into
     `handed` with its partition, the others into `to_track` (for their tracker's topic)."""
     rt = current()
@@ -179,16 +190,20 @@ def _score_and_publish(items: list[tuple[Ready, dict[str, str]]], read_at: int,
         log_features(share, kept, rows, scored, scored_at)
 
 
-def log_features(share: float, kept: list[ScoringRequest], rows: list[dict[str, Any]],
-                 scored: Scored, scored_at: int) -> None:  # fmt: skip
+def log_features(
+    share: float,
+    kept: list[ScoringRequest],
+    rows: list[dict[str, Any]],
+    scored: Scored,
+    scored_at: int,
+) -> None:
     """The served inputs of the feature log's share of sessions to scoring.features."""
     rt = current()
     logged = 0
     for i, request in enumerate(kept):
         if share < 1.0 and not in_share(request.session_id, share, FEATURES_SALT):
             continue
-        record = served_features(request, rows[i], scored.inputs[i], scored.versions[i],
-                                 scored_at)  # fmt: skip
+        record = served_features(request, rows[i], scored.inputs[i], scored.versions[i], scored_at)
         value = rt.codec.encode_built("ServedFeatures", record)
         rt.publisher.publish(channels.FEATURES, request.session_id.encode(), value)
         logged += 1
@@ -217,9 +232,13 @@ def count_versions(serving: Serving, versions: list[str]) -> None:
     metrics.SCORED_BY.labels(model_version=live, role="live").inc(len(versions) - on_canary)
 
 
-def publish_shadow(serving: Serving, kept: list[ScoringRequest], scored: Scored,
-                   values: list[tuple[str | None, float | None]],
-                   scored_at: int) -> None:  # fmt: skip
+def publish_shadow(
+    serving: Serving,
+    kept: list[ScoringRequest],
+    scored: Scored,
+    values: list[tuple[str | None, float | None]],
+    scored_at: int,
+) -> None:
     """The shadow's recommendations to scoring.shadow, never to the clerks' topic."""
     rt = current()
     assert serving.shadow is not None
@@ -239,10 +258,14 @@ def publish_shadow(serving: Serving, kept: list[ScoringRequest], scored: Scored,
 async def _reload_recommended(app: Any, *args: Any, **kwargs: Any) -> None:
     read_back.close()
     rt = current()
-    handed = [tp.partition for tp in app.assignor.assigned_actives()
-              if tp.topic == channels.SCORING_REQUESTS]  # fmt: skip
-    since = await replay_start(rt.bootstrap, rt.settings.scorer_app_id,
-                               {channels.SCORING_REQUESTS: handed})  # fmt: skip
+    handed = [
+        tp.partition
+        for tp in app.assignor.assigned_actives()
+        if tp.topic == channels.SCORING_REQUESTS
+    ]
+    since = await replay_start(
+        rt.bootstrap, rt.settings.scorer_app_id, {channels.SCORING_REQUESTS: handed}
+    )
     await recommended.reload(rt.bootstrap, None, since)
     read_back.open()
 

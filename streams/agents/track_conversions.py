@@ -48,8 +48,13 @@ published = RecentKeys(channels.CONVERSIONS, SPAN_MS)
 #: What a rebuild reads back: every recommendation, however it reached the tracker.
 INPUTS = (channels.RECOMMENDATIONS, channels.SESSION_ORDERS, channels.SHADOW)
 #: The inputs a new owner is handed again: its own, and the join's (scored, handed over).
-HANDED_AGAIN = (channels.RECOMMENDATIONS_TO_TRACK, channels.SESSION_ORDERS, channels.SHADOW,
-                channels.SESSIONS, channels.FACES)  # fmt: skip
+HANDED_AGAIN = (
+    channels.RECOMMENDATIONS_TO_TRACK,
+    channels.SESSION_ORDERS,
+    channels.SHADOW,
+    channels.SESSIONS,
+    channels.FACES,
+)
 shadows = loss.Shadows(SPAN_MS)  # shadow results waiting for their session's outcome
 read_back = ReadBack()  # open once the handed partitions' state is rebuilt
 owned: set[int] = set()
@@ -57,9 +62,13 @@ owned: set[int] = set()
 
 @app.agent(supervisor_strategy=CrashingSupervisor, channel=channels.conversion_input)
 async def track_conversions(stream: Any) -> None:
-    route = channels.by_topic({channels.RECOMMENDATIONS_TO_TRACK: _on_recommendation,
-                               channels.SESSION_ORDERS: _on_order,
-                               channels.SHADOW: _on_shadow})  # fmt: skip
+    route = channels.by_topic(
+        {
+            channels.RECOMMENDATIONS_TO_TRACK: _on_recommendation,
+            channels.SESSION_ORDERS: _on_order,
+            channels.SHADOW: _on_shadow,
+        }
+    )
 
     async def handle(event: EventT) -> None:
         await read_back.wait()
@@ -96,8 +105,7 @@ async def track_recommended(records: Sequence[tuple[Mapping[str, Any], int]]) ->
 def _recommended(record: Mapping[str, Any], partition: int, input_ms: int) -> None:
     rec = rules.kept_recommendation(record)
     key = rec["session_id"]
-    entry, outcome = rules.on_recommendation(state.get(key), rec, partition, now_ms(),
-                                             _window_ms())  # fmt: skip
+    entry, outcome = rules.on_recommendation(state.get(key), rec, partition, now_ms(), _window_ms())
     _apply(key, entry, outcome, partition, input_ms)
 
 
@@ -139,8 +147,13 @@ async def decide_due() -> None:
             _apply(key, kept, outcome, partition)
 
 
-def _apply(key: str, entry: dict[str, Any] | None, outcome: str | None, partition: int,
-           input_ms: int | None = None) -> None:  # fmt: skip
+def _apply(
+    key: str,
+    entry: dict[str, Any] | None,
+    outcome: str | None,
+    partition: int,
+    input_ms: int | None = None,
+) -> None:
     """Publish and count a decided outcome unless it is out already, then keep the entry
     (`input_ms`: when the deciding input was written; None for the timer)."""
     if outcome is not None and key not in published:
@@ -159,13 +172,20 @@ def _publish(rec: dict[str, Any], order: dict[str, Any] | None, outcome: str) ->
     rt = current()
     station = rt.registry.get(rec["station_id"]) or {"city": "unknown", "station_type": "other"}
     record = rules.conversion(rec, order, outcome, station, now_ms())
-    rt.publisher.publish(channels.CONVERSIONS, rec["session_id"].encode(),
-                         rt.codec.encode_built("Conversion", record))  # fmt: skip
-    metrics.CONVERSIONS.labels(outcome=outcome.lower(), top_pick=rec["top_pick"],
-                               station_type=station["station_type"],
-                               city=station["city"]).inc()  # fmt: skip
-    metrics.CONVERSIONS_BY_MODEL.labels(model_version=rec["model_version"],
-                                        outcome=outcome.lower()).inc()  # fmt: skip
+    rt.publisher.publish(
+        channels.CONVERSIONS,
+        rec["session_id"].encode(),
+        rt.codec.encode_built("Conversion", record),
+    )
+    metrics.CONVERSIONS.labels(
+        outcome=outcome.lower(),
+        top_pick=rec["top_pick"],
+        station_type=station["station_type"],
+        city=station["city"],
+    ).inc()
+    metrics.CONVERSIONS_BY_MODEL.labels(
+        model_version=rec["model_version"], outcome=outcome.lower()
+    ).inc()
 
 
 def _losses(key: str, entry: dict[str, Any], outcome: str) -> dict[str, Any]:
@@ -186,18 +206,23 @@ def _hold_shadows(written: list[Written]) -> None:
             shadows.hold(w.key, packed, w.timestamp_ms)
 
 
-def _decoded(recs: list[Written],
-             orders: list[Written]) -> list[tuple[int, int, str, str, dict[str, Any]]]:  # fmt: skip
+def _decoded(
+    recs: list[Written], orders: list[Written]
+) -> list[tuple[int, int, str, str, dict[str, Any]]]:
     """What the rules replay, from the records read back."""
-    return [(w.timestamp_ms, w.partition, kind, w.key, record)
-            for kind, schema, keep, written in (
-                ("rec", "Recommendation", rules.kept_recommendation, recs),
-                ("order", "OrderPlaced", rules.kept_order, orders))
-            for w, record in _readable(written, schema, keep)]  # fmt: skip
+    return [
+        (w.timestamp_ms, w.partition, kind, w.key, record)
+        for kind, schema, keep, written in (
+            ("rec", "Recommendation", rules.kept_recommendation, recs),
+            ("order", "OrderPlaced", rules.kept_order, orders),
+        )
+        for w, record in _readable(written, schema, keep)
+    ]
 
 
-def _readable(written: list[Written], schema: str,
-              keep: Callable[[dict[str, Any]], Any]) -> Iterator[tuple[Written, Any]]:  # fmt: skip
+def _readable(
+    written: list[Written], schema: str, keep: Callable[[dict[str, Any]], Any]
+) -> Iterator[tuple[Written, Any]]:
     """What `keep` takes of each record read back that decodes; one that does not went
     to the dead letters when the agent first read it, and is skipped."""
     codec = current().codec
@@ -219,8 +244,11 @@ async def _rebuild(app: Any, *args: Any, **kwargs: Any) -> None:
 
 
 async def _rebuild_assigned(app: Any) -> None:
-    assigned = {tp.partition for tp in app.assignor.assigned_actives()
-                if tp.topic == channels.RECOMMENDATIONS_TO_TRACK}  # fmt: skip
+    assigned = {
+        tp.partition
+        for tp in app.assignor.assigned_actives()
+        if tp.topic == channels.RECOMMENDATIONS_TO_TRACK
+    }
     handed, lost = assigned - owned, owned - assigned
     for key in [k for k, e in state.items() if e.get("partition") in lost]:
         del state[key]
@@ -228,8 +256,9 @@ async def _rebuild_assigned(app: Any) -> None:
     owned.update(assigned)
     deadlines.forget_all()
     rt = current()
-    since = await replay_start(rt.bootstrap, rt.settings.scorer_app_id,
-                               dict.fromkeys(HANDED_AGAIN, assigned))  # fmt: skip
+    since = await replay_start(
+        rt.bootstrap, rt.settings.scorer_app_id, dict.fromkeys(HANDED_AGAIN, assigned)
+    )
     await published.reload(rt.bootstrap, assigned, since)
     if not handed:
         return

@@ -31,8 +31,9 @@ BUNDLE_MAX_BYTES = 48 * 1024
 Pack = Callable[[list[bytes]], bytes]
 
 
-def publish(publisher: Publisher, topic: str, records: Iterable[tuple[int, bytes, bytes]],
-            pack: Pack) -> int:  # fmt: skip
+def publish(
+    publisher: Publisher, topic: str, records: Iterable[tuple[int, bytes, bytes]], pack: Pack
+) -> int:
     """Publish (partition, key, value) records, those of one partition in order and in
     bundles of at most BUNDLE_MAX_BYTES (a record larger goes alone), each packed by
     `pack` and keyed by its first record's key. Returns the number of messages."""
@@ -42,8 +43,7 @@ def publish(publisher: Publisher, topic: str, records: Iterable[tuple[int, bytes
     sent = 0
     for partition, items in by_partition.items():
         for bundle in _cut(items):
-            publisher.publish(topic, bundle[0][0], pack([value for _, value in bundle]),
-                              partition)  # fmt: skip
+            publisher.publish(topic, bundle[0][0], pack([value for _, value in bundle]), partition)
             sent += 1
     return sent
 
@@ -71,8 +71,12 @@ class Held:
         self._backlog = False
         self._publisher: Publisher | None = None
 
-    def add(self, publisher: Publisher, records: Iterable[tuple[int, bytes, bytes]],
-            backlog: bool | None = None) -> int:  # fmt: skip
+    def add(
+        self,
+        publisher: Publisher,
+        records: Iterable[tuple[int, bytes, bytes]],
+        backlog: bool | None = None,
+    ) -> int:
         """Hold (partition, key, value) records, or publish what is held with them;
         returns the number of messages published. `backlog` None: as last said."""
         if backlog is None:
@@ -88,8 +92,11 @@ class Held:
             self._bytes[partition] = self._bytes.get(partition, 0) + len(value)
         if not self._records:
             return 0
-        if (not backlog or max(self._bytes.values()) >= HELD_FULL_BYTES
-                or time.monotonic() - self._since >= HOLD_MAX_S):  # fmt: skip
+        if (
+            not backlog
+            or max(self._bytes.values()) >= HELD_FULL_BYTES
+            or time.monotonic() - self._since >= HOLD_MAX_S
+        ):
             return self.flush()
         return 0
 

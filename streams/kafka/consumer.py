@@ -76,14 +76,19 @@ class ExactConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         #: Seeks made per stream partition, counted in this thread as they are made.
         self.seeks: dict[TP, int] = {}
 
-    async def _fetch_records(self, consumer: aiokafka.AIOKafkaConsumer, active_partitions: set[TP],
-                             timeout: float | None = None, max_records: int | None = None,
-                             ) -> RecordMap:  # fmt: skip
+    async def _fetch_records(
+        self,
+        consumer: aiokafka.AIOKafkaConsumer,
+        active_partitions: set[TP],
+        timeout: float | None = None,
+        max_records: int | None = None,
+    ) -> RecordMap:
         is_changelog = self.consumer._is_changelog_tp
 
         async def fetch(tps: set[TP], wait: float | None, most: int | None) -> RecordMap:
-            records = await super(ExactConsumerThread, self)._fetch_records(consumer, tps, wait,
-                                                                             most)  # fmt: skip
+            records = await super(ExactConsumerThread, self)._fetch_records(
+                consumer, tps, wait, most
+            )
             # records that follow the current position: no seek can run before this
             for tp, batch in records.items():
                 if not is_changelog(tp):
@@ -225,8 +230,11 @@ class ExactConsumer(faust_aiokafka.Consumer):
             await self.crash(exc)  # the worker stops; a restart rebuilds from changelogs
             return False
         if not delivered:
-            log.warning("outputs or table writes not delivered in %.0f s: commit put off for %s",
-                        delivery.DELIVERY_WAIT_S, sorted(offsets))  # fmt: skip
+            log.warning(
+                "outputs or table writes not delivered in %.0f s: commit put off for %s",
+                delivery.DELIVERY_WAIT_S,
+                sorted(offsets),
+            )
         done = delivered and await super()._commit_offsets(offsets, start_new_transaction)
         for tp, offset in offsets.items():  # Faust took their acks; not committed, they stay
             if (committed := self._committed_offset.get(tp)) is not None and committed < offset:

@@ -58,18 +58,7 @@ async def drain_messages(consumer: Consumer, fetcher: ServiceT) -> None:
             fetched = cast(Fetched, consumer.getmany(timeout=wait))
             await consumer.sleep(0)  # getmany may return at once, again and again
             if not consumer.should_stop:
-                # The fetch runs here, outside the race: a suspended flow does not cut it.
-                first = await anext(fetched, None)
-                while first is not None:
-                    delivery = _deliver(consumer, first, fetched)
-                    outcome = await consumer.wait_first(delivery, consumer.suspend_flow.wait())
-                    if outcome.stopped or delivery not in outcome.done:
-                        break  # stopping, or a rebalance: the rest is fetched again
-                    # the record that found a commit due, or None: the fetch is delivered
-                    first = outcome.results[outcome.done.index(delivery)]
-                    if first is not None:
-                        consumer._n_acked = 0  # a commit is due: made outside the race
-                        await consumer.commit()
+                await _deliver_fetch(consumer, fetched)
             diag.unset_flag(CONSUMER_FETCHING)
     except consumer.consumer_stopped_errors:
         if consumer.transport.app.should_stop:
@@ -86,6 +75,22 @@ async def drain_messages(consumer: Consumer, fetcher: ServiceT) -> None:
         raise
     finally:
         diag.unset_flag(CONSUMER_FETCHING)
+
+
+async def _deliver_fetch(consumer: Consumer, fetched: Fetched) -> None:
+    """Deliver one fetch under a single race against a rebalance, committing when due."""
+    # The fetch runs here, outside the race: a suspended flow does not cut it.
+    first = await anext(fetched, None)
+    while first is not None:
+        delivery = _deliver(consumer, first, fetched)
+        outcome = await consumer.wait_first(delivery, consumer.suspend_flow.wait())
+        if outcome.stopped or delivery not in outcome.done:
+            return  # stopping, or a rebalance: the rest is fetched again
+        # the record that found a commit due, or None: the fetch is delivered
+        first = outcome.results[outcome.done.index(delivery)]
+        if first is not None:
+            consumer._n_acked = 0  # a commit is due: made outside the race
+            await consumer.commit()
 
 
 async def _deliver(

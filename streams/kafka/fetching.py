@@ -2,7 +2,7 @@
 
 The worker's own agents feed scoring.requests, scoring.session-orders and
 scoring.recommendations-to-track; draining them first bounds the work in flight, so that
-a backlog on station.sessions cannot starve scoring (README, Performance).
+a backlog on station.sessions cannot starve scoring (docs/development/benchmarks.md).
 """
 
 from __future__ import annotations

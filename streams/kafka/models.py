@@ -53,8 +53,12 @@ class ModelFollower:
                     announced = lifecycle.decode(self._codec, value)
                 except (CodecError, AnnouncementError) as exc:
                     metrics.MODEL_LOAD_FAILURES.labels(role="unknown").inc()
-                    log.error("skipping an unreadable announcement at %s offset %s: %s",
-                              self._topic, msg.offset(), exc)  # fmt: skip
+                    log.error(
+                        "skipping an unreadable announcement at %s offset %s: %s",
+                        self._topic,
+                        msg.offset(),
+                        exc,
+                    )
                     continue
                 try:
                     self._models.offer(announced)

@@ -81,8 +81,12 @@ async def seek_exactly(
 def report_rewind(tp: TP, offset: int, after_s: float) -> None:
     """Log and count the seek of `tp` back to `offset` (labelled with the topic's name
     without SCORER_TOPIC_PREFIX, as every metric is)."""
-    log.warning("%s: offset %d not acked for %.0f s while later ones were: seeking back to it",
-                tp, offset, after_s)  # fmt: skip
+    log.warning(
+        "%s: offset %d not acked for %.0f s while later ones were: seeking back to it",
+        tp,
+        offset,
+        after_s,
+    )
     topic = tp.topic.removeprefix(settings().scorer_topic_prefix)
     metrics.CONSUMER_REWINDS.labels(topic=topic).inc()
 

@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import ClassVar
 
-from infra.kafka.broker import BrokerError
+from infra.kafka.cluster import BrokerError
 from infra.kafka.reading import READ_TIMEOUT_S, first_unconsumed_ms, read_tail
 
 log = logging.getLogger(__name__)
@@ -72,8 +72,9 @@ class RecentKeys:
             if self._at.get(old) == at:  # else published again since: kept
                 del self._at[old]
 
-    async def reload(self, bootstrap: str, partitions: Iterable[int] | None,
-                     replay_from_ms: int) -> None:  # fmt: skip
+    async def reload(
+        self, bootstrap: str, partitions: Iterable[int] | None, replay_from_ms: int
+    ) -> None:
         """Replace what is remembered with the topic's `partitions` (None: all) from a
         window before `replay_from_ms`, the oldest input handed again (`replay_start`).
 
@@ -83,23 +84,30 @@ class RecentKeys:
         soak: outcomes published 11 minutes before, read back, forgotten by the window
         from their publication, and decided again when their recommendation came)."""
         now = int(time.time() * 1000)
-        tail = await asyncio.to_thread(read_tail, bootstrap, self.topic, partitions,
-                                       replay_from_ms - self.window_ms)  # fmt: skip
+        tail = await asyncio.to_thread(
+            read_tail, bootstrap, self.topic, partitions, replay_from_ms - self.window_ms
+        )
         self._at = {w.key: now for w in tail}
         self._order = deque((now, key) for key in self._at)
         self._behind_ms = max(0, now - replay_from_ms)  # until the first add says otherwise
 
 
-async def replay_start(bootstrap: str, group: str, inputs: Mapping[str, Iterable[int]], *,
-                       timeout_s: float = READ_TIMEOUT_S) -> int:  # fmt: skip
+async def replay_start(
+    bootstrap: str,
+    group: str,
+    inputs: Mapping[str, Iterable[int]],
+    *,
+    timeout_s: float = READ_TIMEOUT_S,
+) -> int:
     """The producer time of the oldest of the `inputs` (topic -> partitions) that `group`
     has not committed, which a new owner is handed again; now when all are committed, or
     when the broker cannot say in `timeout_s` (the read-back then covers the window from
     now, logged)."""
     now = int(time.time() * 1000)
     try:
-        first = await asyncio.to_thread(first_unconsumed_ms, bootstrap, group, inputs,
-                                        timeout_s=timeout_s)  # fmt: skip
+        first = await asyncio.to_thread(
+            first_unconsumed_ms, bootstrap, group, inputs, timeout_s=timeout_s
+        )
     except BrokerError as exc:
         log.warning("reading back a window from now: %s", exc)
         return now

@@ -19,10 +19,12 @@ from infra.kafka.client import client_config
 class BrokerProbe:
     """A background thread asking the cluster for one topic's metadata."""
 
-    def __init__(self, bootstrap: str, topic: str, interval_s: float = 1.0,
-                 stale_s: float = 4.0) -> None:  # fmt: skip
-        self._client = Producer(client_config(bootstrap, **{"log_level": 0,
-                                              "socket.timeout.ms": 2000}))  # fmt: skip
+    def __init__(
+        self, bootstrap: str, topic: str, interval_s: float = 1.0, stale_s: float = 4.0
+    ) -> None:
+        self._client = Producer(
+            client_config(bootstrap, **{"log_level": 0, "socket.timeout.ms": 2000})
+        )
         self._topic, self.interval_s, self.stale_s = topic, interval_s, stale_s
         self._last_answer = time.monotonic()
         self._stop = threading.Event()

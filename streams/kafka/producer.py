@@ -66,11 +66,13 @@ class DeliveringProducer(faust_aiokafka.Producer):
         if waiting:
             _, late = await asyncio.wait(waiting, timeout=timeout)
         if self._failed:
-            raise ProducerSendError(f"{len(self._failed)} table writes failed, the first: "
-                                    f"{self._failed[0]!r}")  # fmt: skip
+            raise ProducerSendError(
+                f"{len(self._failed)} table writes failed, the first: {self._failed[0]!r}"
+            )
         if late:
-            log.warning("%d of %d buffered writes not delivered in %.0f s",
-                        len(late), len(waiting), timeout)  # fmt: skip
+            log.warning(
+                "%d of %d buffered writes not delivered in %.0f s", len(late), len(waiting), timeout
+            )
         return not late
 
 

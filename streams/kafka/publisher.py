@@ -54,10 +54,18 @@ class Publisher:
     def __init__(self, bootstrap: str, **config: Any) -> None:
         # librdkafka logs through Python logging, so that the worker's filter of repeated
         # lines (streams/logs.py) holds back its reconnect errors while the broker is away
-        self._producer = Producer(producer_config(
-            bootstrap, **{"linger.ms": 1, "message.timeout.ms": MESSAGE_TIMEOUT_MS,
-                          "queue.buffering.max.messages": 500_000, "logger": log, **config},
-        ))  # fmt: skip
+        self._producer = Producer(
+            producer_config(
+                bootstrap,
+                **{
+                    "linger.ms": 1,
+                    "message.timeout.ms": MESSAGE_TIMEOUT_MS,
+                    "queue.buffering.max.messages": 500_000,
+                    "logger": log,
+                    **config,
+                },
+            )
+        )
         self._produced = 0
         self._undelivered: set[int] = set()
         self._failed: list[str] = []
@@ -67,8 +75,9 @@ class Publisher:
         self._poller = threading.Thread(target=self._poll, name="publisher-poll", daemon=True)
         self._poller.start()
 
-    def publish(self, topic: str, key: bytes | None, value: bytes,
-                partition: int | None = None) -> None:  # fmt: skip
+    def publish(
+        self, topic: str, key: bytes | None, value: bytes, partition: int | None = None
+    ) -> None:
         """Queue one output; a full queue (the broker is away) waits for room."""
         self._produced += 1
         seq = self._produced
@@ -116,8 +125,9 @@ class Publisher:
         deadline = time.monotonic() + timeout
         while True:
             if self._failed:
-                raise DeliveryFailed(f"{len(self._failed)} outputs not delivered, the first: "
-                                     f"{self._failed[0]}")  # fmt: skip
+                raise DeliveryFailed(
+                    f"{len(self._failed)} outputs not delivered, the first: {self._failed[0]}"
+                )
             self._serve()
             pending = self._undelivered.copy()  # one step under the GIL: the poll thread edits it
             if not pending or min(pending) > upto:

@@ -8,8 +8,11 @@ from streams.clock import to_ms
 from streams.settings import Settings
 
 #: The event time of each input record type, checked against the plausible window.
-EVENT_TIME_FIELDS = {"SessionStarted": "started_at", "FaceDetected": "detected_at",
-                     "OrderPlaced": "placed_at"}  # fmt: skip
+EVENT_TIME_FIELDS = {
+    "SessionStarted": "started_at",
+    "FaceDetected": "detected_at",
+    "OrderPlaced": "placed_at",
+}
 
 
 def implausible_time(record: dict[str, Any], schema: str, conf: Settings, now: int) -> str | None:
@@ -26,6 +29,8 @@ def implausible_time(record: dict[str, Any], schema: str, conf: Settings, now: i
     latest = now + conf.scorer_max_event_ahead_s * 1000
     if earliest <= at <= latest:
         return None
-    return (f"{field}={at} ms is outside the plausible window: at most "
-            f"{conf.scorer_max_event_age_days} days before and {conf.scorer_max_event_ahead_s} s "
-            "after now (SCORER_MAX_EVENT_AGE_DAYS, SCORER_MAX_EVENT_AHEAD_S)")  # fmt: skip
+    return (
+        f"{field}={at} ms is outside the plausible window: at most "
+        f"{conf.scorer_max_event_age_days} days before and {conf.scorer_max_event_ahead_s} s "
+        "after now (SCORER_MAX_EVENT_AGE_DAYS, SCORER_MAX_EVENT_AHEAD_S)"
+    )

@@ -61,9 +61,14 @@ def on_session(
     if entry is not None and entry.get("face") is not None:
         ready = _ready(session, entry["face"], entry.get("match"), "joined", event_ms)
         return Step(None, ready, "joined")
-    fresh: PendingEntry = {"session": session, "face": None, "match": None,
-                           "partition": partition, "deadline_ms": now_ms + wait_ms,
-                           "event_ms": event_ms + wait_ms}  # fmt: skip
+    fresh: PendingEntry = {
+        "session": session,
+        "face": None,
+        "match": None,
+        "partition": partition,
+        "deadline_ms": now_ms + wait_ms,
+        "event_ms": event_ms + wait_ms,
+    }
     return Step(fresh, None, "waiting")
 
 
@@ -78,9 +83,14 @@ def on_face(
 ) -> Step:
     """A FaceDetected arrives (the caller has checked that its session is not scored)."""
     if entry is None:
-        fresh: PendingEntry = {"session": None, "face": face, "match": match,
-                               "partition": partition, "deadline_ms": now_ms + wait_ms,
-                               "event_ms": event_ms}  # fmt: skip
+        fresh: PendingEntry = {
+            "session": None,
+            "face": face,
+            "match": match,
+            "partition": partition,
+            "deadline_ms": now_ms + wait_ms,
+            "event_ms": event_ms,
+        }
         return Step(fresh, None, "waiting")
     if entry.get("face") is not None:
         return Step(entry, None, "duplicate")
@@ -107,5 +117,4 @@ def _ready(
     join: JoinOutcome,
     event_ms: int,
 ) -> Joined:
-    return {"session": session, "face": face, "match": match, "join": join,
-            "event_ms": event_ms}  # fmt: skip
+    return {"session": session, "face": face, "match": match, "join": join, "event_ms": event_ms}

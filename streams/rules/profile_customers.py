@@ -29,8 +29,11 @@ def profile_records(
     outlook's fields from `outlook`, null without one."""
     rfm = from_summaries(summaries, as_of_ms)
     columns = profiles.profile_columns(model, rfm)
-    ahead = (outlook_live.predict(outlook, summaries, [int(t) for t in rfm.now_ms])
-             if outlook is not None else None)  # fmt: skip
+    ahead = (
+        outlook_live.predict(outlook, summaries, [int(t) for t in rfm.now_ms])
+        if outlook is not None
+        else None
+    )
     out = []
     for i, (user, summary) in enumerate(zip(users, summaries, strict=True)):
         record: dict[str, Any] = {
@@ -52,8 +55,16 @@ def profile_records(
 
 
 _WHOLE = ("frequency", "r_score", "f_score", "m_score")
-_REAL = ("recency_days", "monetary_fen", "age_days", "days_since_last", "p_alive",
-         "expected_purchases_30d", "expected_spend_fen", "clv_fen")  # fmt: skip
+_REAL = (
+    "recency_days",
+    "monetary_fen",
+    "age_days",
+    "days_since_last",
+    "p_alive",
+    "expected_purchases_30d",
+    "expected_spend_fen",
+    "clv_fen",
+)
 
 
 def segments_and_values(

@@ -44,9 +44,12 @@ def session_row(
         "frequent_type": None,
     }
     if history is not None:
-        row.update(city=history["home_city"], station_type=history["usual_station_type"],
-                   total_purchase_days=history["total_purchase_days"],
-                   frequent_type=history["frequent_type"])  # fmt: skip
+        row.update(
+            city=history["home_city"],
+            station_type=history["usual_station_type"],
+            total_purchase_days=history["total_purchase_days"],
+            frequent_type=history["frequent_type"],
+        )
     return row
 
 
@@ -55,8 +58,9 @@ def score_rows(predictor: Predictor, rows: Sequence[dict[str, Any]]) -> list[dic
     return _scored(predictor, rows)[0]
 
 
-def _scored(predictor: Predictor, rows: Sequence[dict[str, Any]]
-            ) -> tuple[list[dict[str, Any]], np.ndarray]:  # fmt: skip
+def _scored(
+    predictor: Predictor, rows: Sequence[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], np.ndarray]:
     scores = predictor.score_columns(columns_from_records(rows))
     return scores.ranked(), scores.inputs
 
@@ -72,8 +76,9 @@ class Scored:
     shadow: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
-def score_served(serving: Serving, rows: Sequence[dict[str, Any]],
-                 session_ids: Sequence[str]) -> Scored:  # fmt: skip
+def score_served(
+    serving: Serving, rows: Sequence[dict[str, Any]], session_ids: Sequence[str]
+) -> Scored:
     """One forward pass per model in use: the canary's share of sessions (a stable hash of
     session_id) by the canary, the rest by the live model, the shadow's share by it too."""
     live, canary, shadow = serving.live, serving.canary, serving.shadow
@@ -95,8 +100,11 @@ def score_served(serving: Serving, rows: Sequence[dict[str, Any]],
                 results[i], versions[i] = result, predictor.version
         scored = Scored(results, versions, inputs)
     if shadow is not None:
-        index = [i for i, sid in enumerate(session_ids)
-                 if shadow.share >= 1.0 or in_share(sid, shadow.share, SHADOW_SALT)]  # fmt: skip
+        index = [
+            i
+            for i, sid in enumerate(session_ids)
+            if shadow.share >= 1.0 or in_share(sid, shadow.share, SHADOW_SALT)
+        ]
         if index:
             shadowed = score_rows(shadow.predictor, [rows[i] for i in index])
             scored.shadow = dict(zip(index, shadowed, strict=True))
@@ -130,8 +138,13 @@ def recommendation(
     }
 
 
-def served_features(request: ScoringRequest, row: dict[str, Any], inputs: np.ndarray,
-                    model_version: str, scored_at_ms: int) -> dict[str, Any]:  # fmt: skip
+def served_features(
+    request: ScoringRequest,
+    row: dict[str, Any],
+    inputs: np.ndarray,
+    model_version: str,
+    scored_at_ms: int,
+) -> dict[str, Any]:
     """The feature log's record (schemas/served_features.v1.avsc) of one scored session:
     its raw inputs (`session_row`) and the encoded inputs the network read."""
     return {

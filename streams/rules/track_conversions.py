@@ -18,31 +18,48 @@ from streams.rules.outcome_loss import probabilities
 def kept_recommendation(record: Mapping[str, Any]) -> dict[str, Any]:
     """What a waiting recommendation keeps (in memory for the window: the few distinct
     stations, picks and versions are shared strings)."""
-    return {"session_id": record["session_id"], "station_id": sys.intern(record["station_id"]),
-            "user_id": record["user_id"], "top_pick": sys.intern(record["top_pick"]),
-            "model_version": sys.intern(record["model_version"]),
-            "recommended_at_ms": to_ms(record["scored_at"]),
-            "p": probabilities(record)}  # fmt: skip
+    return {
+        "session_id": record["session_id"],
+        "station_id": sys.intern(record["station_id"]),
+        "user_id": record["user_id"],
+        "top_pick": sys.intern(record["top_pick"]),
+        "model_version": sys.intern(record["model_version"]),
+        "recommended_at_ms": to_ms(record["scored_at"]),
+        "p": probabilities(record),
+    }
 
 
 def kept_order(record: Mapping[str, Any]) -> dict[str, Any]:
     """What an order waiting for its recommendation keeps."""
-    return {"order_id": record["order_id"], "lottery_type": record["lottery_type"],
-            "amount": record["amount"]}  # fmt: skip
+    return {
+        "order_id": record["order_id"],
+        "lottery_type": record["lottery_type"],
+        "amount": record["amount"],
+    }
 
 
-def conversion(rec: dict[str, Any], order: dict[str, Any] | None, outcome: str,
-               station: Mapping[str, str], decided_at_ms: int) -> dict[str, Any]:  # fmt: skip
+def conversion(
+    rec: dict[str, Any],
+    order: dict[str, Any] | None,
+    outcome: str,
+    station: Mapping[str, str],
+    decided_at_ms: int,
+) -> dict[str, Any]:
     """The Conversion record (schemas/conversion.v1.avsc) of a decided session."""
     return {
-        "session_id": rec["session_id"], "station_id": rec["station_id"],
-        "user_id": rec["user_id"], "top_pick": rec["top_pick"], "outcome": outcome,
+        "session_id": rec["session_id"],
+        "station_id": rec["station_id"],
+        "user_id": rec["user_id"],
+        "top_pick": rec["top_pick"],
+        "outcome": outcome,
         "purchased_type": order["lottery_type"] if order else None,
         "amount": order["amount"] if order else None,
-        "station_type": station["station_type"], "city": station["city"],
-        "model_version": rec["model_version"], "recommended_at": rec["recommended_at_ms"],
+        "station_type": station["station_type"],
+        "city": station["city"],
+        "model_version": rec["model_version"],
+        "recommended_at": rec["recommended_at_ms"],
         "decided_at": decided_at_ms,
-    }  # fmt: skip
+    }
 
 
 def outcome_of(top_pick: str, order: dict[str, Any] | None) -> str:
@@ -62,8 +79,13 @@ def on_recommendation(
     if entry is not None and (entry.get("done") or entry.get("rec") is not None):
         return entry, None  # a replayed recommendation
     order = None if entry is None else entry.get("order")
-    fresh = {"rec": rec, "order": order, "partition": partition,
-             "deadline_ms": now_ms + window_ms, "done": False}  # fmt: skip
+    fresh = {
+        "rec": rec,
+        "order": order,
+        "partition": partition,
+        "deadline_ms": now_ms + window_ms,
+        "done": False,
+    }
     if order is not None:
         return {**fresh, "done": True, "deadline_ms": now_ms + 2 * window_ms}, outcome_of(
             rec["top_pick"], order
@@ -72,13 +94,21 @@ def on_recommendation(
 
 
 def on_order(
-    entry: dict[str, Any] | None, order: dict[str, Any], partition: int, now_ms: int,
+    entry: dict[str, Any] | None,
+    order: dict[str, Any],
+    partition: int,
+    now_ms: int,
     window_ms: int,
-) -> tuple[dict[str, Any] | None, str | None]:  # fmt: skip
+) -> tuple[dict[str, Any] | None, str | None]:
     """The new entry (None: unchanged), and the outcome when this order decides it."""
     if entry is None:  # the order came before its recommendation: keep it for a while
-        return {"rec": None, "order": order, "partition": partition,
-                "deadline_ms": now_ms + window_ms, "done": False}, None  # fmt: skip
+        return {
+            "rec": None,
+            "order": order,
+            "partition": partition,
+            "deadline_ms": now_ms + window_ms,
+            "done": False,
+        }, None
     if entry.get("done") or entry.get("order") is not None:
         return None, None  # decided already, or a second order: the first one counts
     if entry.get("rec") is None:

@@ -47,8 +47,9 @@ def admitted(request: web.Request, secret: str | None) -> bool:
     if header.startswith("Bearer "):
         return hmac.compare_digest(header[7:].strip().encode(), secret.encode())
     cookie = request.cookies.get(COOKIE)
-    return cookie is not None and hmac.compare_digest(cookie.encode(),
-                                                      _cookie_value(secret).encode())  # fmt: skip
+    return cookie is not None and hmac.compare_digest(
+        cookie.encode(), _cookie_value(secret).encode()
+    )
 
 
 def headers() -> dict[str, str]:
@@ -106,8 +107,7 @@ async def login(request: web.Request) -> web.Response:
         log.warning("web: a sign-in with a wrong token from %s", request.remote)
         return _form(next_path, "That token is not this worker's.", status=401)
     response = web.HTTPSeeOther(next_path)
-    response.set_cookie(COOKIE, _cookie_value(secret), httponly=True, samesite="Strict",
-                        path="/")  # fmt: skip
+    response.set_cookie(COOKIE, _cookie_value(secret), httponly=True, samesite="Strict", path="/")
     raise response
 
 

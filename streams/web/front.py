@@ -3,7 +3,7 @@
 The worker's views run on the event loop its stream runs on, so whatever it costs to take
 a request at all (accept it, parse it, answer it, even with 429) is paid between the
 stream's sessions: 2,000 POST /score requests, nearly all turned away, took the stream's
-p99 from 56 ms to 3.6 s (README, HTTP load); a thread shares the interpreter's lock.
+p99 from 56 ms to 3.6 s (docs/development/decisions.md, 6); a thread shares the interpreter's lock.
 
 The front listens on SCORER_WEB_HOST:SCORER_WEB_PORT. It checks the token
 (streams/web/access.py) on every request, turns away POST /score past
@@ -44,14 +44,27 @@ from streams.web.requests import CLIENT_MAX_SIZE, BadRequest, body_of, explain_o
 
 log = logging.getLogger(__name__)
 REGISTRY = CollectorRegistry(auto_describe=True)
-HTTP_SCORE = Counter("scorer_http_score_requests_total", "POST /score answers by status (429: "
-                     "past SCORER_HTTP_SCORE_RATE, turned away by the web front)", ["status"],
-                     registry=REGISTRY)  # fmt: skip
+HTTP_SCORE = Counter(
+    "scorer_http_score_requests_total",
+    "POST /score answers by status (429: "
+    "past SCORER_HTTP_SCORE_RATE, turned away by the web front)",
+    ["status"],
+    registry=REGISTRY,
+)
 #: Headers of one hop only (RFC 9110 section 7.6.1), not handed on either way.
-HOP_BY_HOP = frozenset({
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-    "transfer-encoding", "upgrade", "content-length",
-})  # fmt: skip
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+    }
+)
 #: Longer than any view takes (a user's history from another worker): past it, 504.
 WORKER_TIMEOUT_S = 60.0
 #: The front's CPU priority below the worker's (nice(2)): on a busy machine the stream's
@@ -66,8 +79,9 @@ class Front:
 
     def __init__(self, conf: Settings, worker_socket: Path) -> None:
         self.conf = conf
-        self.codec = Codec(max_message_bytes=conf.scorer_max_message_bytes,
-                           max_string=conf.scorer_max_string)  # fmt: skip
+        self.codec = Codec(
+            max_message_bytes=conf.scorer_max_message_bytes, max_string=conf.scorer_max_string
+        )
         self.admission = Admission(conf.scorer_http_score_rate, conf.scorer_http_score_burst)
         self.worker_socket = worker_socket
         self._at_worker = asyncio.Semaphore(WORKER_SCORES_AT_ONCE)
@@ -86,8 +100,9 @@ class Front:
     async def _open(self, _: web.Application) -> None:
         self._client = aiohttp.ClientSession(
             connector=aiohttp.UnixConnector(path=str(self.worker_socket)),
-            timeout=aiohttp.ClientTimeout(total=WORKER_TIMEOUT_S), auto_decompress=False,
-        )  # fmt: skip
+            timeout=aiohttp.ClientTimeout(total=WORKER_TIMEOUT_S),
+            auto_decompress=False,
+        )
 
     async def _close(self, _: web.Application) -> None:
         if self._client is not None:
@@ -97,10 +112,14 @@ class Front:
         wait = self.admission.enter()
         if wait is not None:
             response = web.json_response(
-                {"error": "too many scoring requests: this worker takes "
-                 f"{self.admission.rate:g} a second (SCORER_HTTP_SCORE_RATE), "
-                 f"{self.admission.burst} at once"}, status=429,
-                headers={"Retry-After": str(max(1, math.ceil(wait)))})  # fmt: skip
+                {
+                    "error": "too many scoring requests: this worker takes "
+                    f"{self.admission.rate:g} a second (SCORER_HTTP_SCORE_RATE), "
+                    f"{self.admission.burst} at once"
+                },
+                status=429,
+                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            )
         else:
             try:
                 body = await body_of(request)
@@ -120,15 +139,17 @@ class Front:
         if response.status != 200:
             return response
         assert isinstance(response.body, bytes)
-        return web.Response(body=response.body + generate_latest(REGISTRY),
-                            headers=response.headers)  # fmt: skip
+        return web.Response(
+            body=response.body + generate_latest(REGISTRY), headers=response.headers
+        )
 
     async def forward(self, request: web.Request) -> web.Response:
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            return web.json_response({"error": f"the body is over {CLIENT_MAX_SIZE} bytes"},
-                                     status=413)  # fmt: skip
+            return web.json_response(
+                {"error": f"the body is over {CLIENT_MAX_SIZE} bytes"}, status=413
+            )
         return await self._to_worker(request, body)
 
     async def _to_worker(self, request: web.Request, body: bytes) -> web.Response:
@@ -136,12 +157,13 @@ class Front:
         url = URL("http://worker" + request.raw_path, encoded=True)
         headers = _end_to_end(request.headers)
         try:
-            async with self._client.request(request.method, url, headers=headers,
-                                            data=body or None,
-                                            allow_redirects=False) as answer:  # fmt: skip
+            async with self._client.request(
+                request.method, url, headers=headers, data=body or None, allow_redirects=False
+            ) as answer:
                 payload = await answer.read()
-                return web.Response(status=answer.status, body=payload,
-                                    headers=_end_to_end(answer.headers))  # fmt: skip
+                return web.Response(
+                    status=answer.status, body=payload, headers=_end_to_end(answer.headers)
+                )
         except TimeoutError:
             reason, status = f"the worker did not answer in {WORKER_TIMEOUT_S:g} s", 504
         except (aiohttp.ClientConnectionError, OSError) as exc:
@@ -165,8 +187,15 @@ class FrontProcess:
         self._watch.start()
 
     def _spawn(self) -> subprocess.Popen[bytes]:
-        command = [sys.executable, "-m", "streams.web.front", "--socket",
-                   str(self.worker_socket), "--parent", str(os.getpid())]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "streams.web.front",
+            "--socket",
+            str(self.worker_socket),
+            "--parent",
+            str(os.getpid()),
+        ]
         return subprocess.Popen(command)
 
     def _keep(self) -> None:
@@ -214,8 +243,7 @@ async def serve(front: Front, host: str, port: int, parent: int) -> None:
             if exc.errno != errno.EADDRINUSE or tries == int(BIND_WAIT_S * 10) - 1:
                 raise
             await asyncio.sleep(0.1)
-    log.info("web front on http://%s:%d, the worker's views on %s", host, port,
-             front.worker_socket)  # fmt: skip
+    log.info("web front on http://%s:%d, the worker's views on %s", host, port, front.worker_socket)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
@@ -237,11 +265,15 @@ def main(argv: list[str]) -> int:
         return 0  # the worker is gone already
     conf = settings()
     try:
-        asyncio.run(serve(Front(conf, args.socket), conf.scorer_web_host, conf.scorer_web_port,
-                          args.parent))  # fmt: skip
+        asyncio.run(
+            serve(Front(conf, args.socket), conf.scorer_web_host, conf.scorer_web_port, args.parent)
+        )
     except OSError as exc:
-        print(f"error: the web front cannot listen on {conf.scorer_web_host}:"
-              f"{conf.scorer_web_port}: {exc}", file=sys.stderr)  # fmt: skip
+        print(
+            f"error: the web front cannot listen on {conf.scorer_web_host}:"
+            f"{conf.scorer_web_port}: {exc}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

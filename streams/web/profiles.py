@@ -40,8 +40,10 @@ from streams.web import access, charts
 PAGE_SIZE, MOST_PAGE_SIZE, MOST_PAGES = 25, 100, 10_000
 ASK_TIMEOUT = aiohttp.ClientTimeout(total=5)  # another worker's part of a segment page
 LIST_TTL_S = 30.0  # how long a worker reuses the segment lists of its customers
-_templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
-                         autoescape=select_autoescape(["html"]))  # fmt: skip
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+)
 _templates.filters["ms_date"] = lambda ms: datetime.fromtimestamp(ms / 1000, UTC).strftime(
     "%Y-%m-%d %H:%M"
 )
@@ -61,19 +63,34 @@ def customer(user_id: str, at_ms: int) -> dict[str, Any] | None:
     days: dict[int, int] = {}
     for order in summary["recent_orders"]:  # each purchase day once, at its first order
         days.setdefault(history.local_day(order["placed_at_ms"]), order["placed_at_ms"])
-    times, alive = profiles.alive_over_time(model, summary["first_purchase_ms"],
-                                            summary["total_purchase_days"], sorted(days.values()),
-                                            profile["updated_at"])  # fmt: skip
-    return {"user_id": user_id, "profile": profile, "recent_orders": summary["recent_orders"],
-            "by_type": summary["by_type"], "home_city": summary["home_city"],
-            "usual_station_type": summary["usual_station_type"],
-            "alive_over_time": {"times_ms": times.tolist(),
-                                "p_alive": alive.round(6).tolist()}}  # fmt: skip
+    times, alive = profiles.alive_over_time(
+        model,
+        summary["first_purchase_ms"],
+        summary["total_purchase_days"],
+        sorted(days.values()),
+        profile["updated_at"],
+    )
+    return {
+        "user_id": user_id,
+        "profile": profile,
+        "recent_orders": summary["recent_orders"],
+        "by_type": summary["by_type"],
+        "home_city": summary["home_city"],
+        "usual_station_type": summary["usual_station_type"],
+        "alive_over_time": {"times_ms": times.tolist(), "p_alive": alive.round(6).tolist()},
+    }
 
 
 _lists: dict[str, Any] = {"at": -1e9, "rows": []}
-_LISTED = ("user_id", "segment", "cluster", "clv_fen", "p_alive", "expected_purchases_30d",
-           "orders")  # fmt: skip
+_LISTED = (
+    "user_id",
+    "segment",
+    "cluster",
+    "clv_fen",
+    "p_alive",
+    "expected_purchases_30d",
+    "orders",
+)
 
 
 def local_rows() -> list[dict[str, Any]]:
@@ -130,8 +147,9 @@ async def _everyone(path: str) -> tuple[list[Any], list[str]]:
     others = [u for u in others if u != mine]
 
     async def ask(url: str) -> Any:
-        async with app.http_client.get(f"{url}{path}", timeout=ASK_TIMEOUT,
-                                       headers=access.headers()) as response:  # fmt: skip
+        async with app.http_client.get(
+            f"{url}{path}", timeout=ASK_TIMEOUT, headers=access.headers()
+        ) as response:
             response.raise_for_status()
             return await response.json()
 
@@ -158,9 +176,15 @@ async def segment_page(segment: str, page: int, size: int) -> dict[str, Any]:
     rows = mine[:limit] + [r for a in answers for r in a["customers"]]
     rows.sort(key=lambda r: (-r["clv_fen"], r["user_id"]))
     total = len(mine) + sum(a["total"] for a in answers)
-    return {"segment": segment, "page": page, "size": size, "total": total,
-            "pages": max(1, -(-total // size)), "customers": rows[limit - size:limit],
-            "missing_workers": missing}  # fmt: skip
+    return {
+        "segment": segment,
+        "page": page,
+        "size": size,
+        "total": total,
+        "pages": max(1, -(-total // size)),
+        "customers": rows[limit - size : limit],
+        "missing_workers": missing,
+    }
 
 
 def _html(web: Any, template: str, status: int = 200, **context: Any) -> Response:
@@ -194,12 +218,17 @@ async def profile_page(web: Any, request: Request, user_id: str) -> Response:
         return _html(web, "missing.html", 404, user_id=user_id)
     p = data["profile"]
     alive = data["alive_over_time"]
-    return _html(web, "profile.html", c=data, p=p,
-                 alive_svg=charts.line(alive["times_ms"], alive["p_alive"], p["updated_at"],
-                                       "P(alive) over time"),
-                 timeline_svg=charts.timeline(data["recent_orders"], p["updated_at"],
-                                              "recent purchases"),
-                 took_ms=(time.perf_counter() - started) * 1000)  # fmt: skip
+    return _html(
+        web,
+        "profile.html",
+        c=data,
+        p=p,
+        alive_svg=charts.line(
+            alive["times_ms"], alive["p_alive"], p["updated_at"], "P(alive) over time"
+        ),
+        timeline_svg=charts.timeline(data["recent_orders"], p["updated_at"], "recent purchases"),
+        took_ms=(time.perf_counter() - started) * 1000,
+    )
 
 
 @app.page("/api/profiles/{user_id}")

@@ -40,8 +40,9 @@ async def body_of(request: _Readable) -> bytes:
     try:
         return await request.read()
     except HTTPRequestEntityTooLarge as exc:  # past client_max_size
-        raise BadRequest(f"the body is over 64 KB, at most {MAX_BODY_BYTES} bytes",
-                         status=413) from exc  # fmt: skip
+        raise BadRequest(
+            f"the body is over 64 KB, at most {MAX_BODY_BYTES} bytes", status=413
+        ) from exc
 
 
 EXPLAIN = {"true": True, "1": True, "false": False, "0": False}
@@ -66,9 +67,13 @@ def parse_session(body: bytes, now: int, conf: Settings, codec: Codec) -> dict[s
     except ValidationError as exc:
         raise BadRequest(_described(exc)) from exc
     started = now if request.started_at is None else request.started_at
-    session: dict[str, Any] = {"session_id": request.session_id or "http",
-                               "station_id": request.station_id, "started_at": started,
-                               "user_id": request.user_id, "face": request.face}  # fmt: skip
+    session: dict[str, Any] = {
+        "session_id": request.session_id or "http",
+        "station_id": request.station_id,
+        "started_at": started,
+        "user_id": request.user_id,
+        "face": request.face,
+    }
     problem = implausible_time(session, "SessionStarted", conf, now)
     if problem is not None:
         raise BadRequest(problem)

@@ -57,8 +57,14 @@ class ScoreView(View):
         result = score_rows(live, [row])[0]
         if explain:
             result["explanation"] = live.explain([row])[0]
-        return self.json({**result, "user_id": user, "is_new_user": summary is None,
-                          "model_version": live.version})  # fmt: skip
+        return self.json(
+            {
+                **result,
+                "user_id": user,
+                "is_new_user": summary is None,
+                "model_version": live.version,
+            }
+        )
 
 
 async def _user_summary(view: View, user_id: str) -> dict[str, Any] | None:
@@ -102,8 +108,9 @@ async def healthz(web: Any, request: Request) -> Response:
 @app.page("/readyz")
 async def readyz(web: Any, request: Request) -> Response:
     checks = readiness()
-    return web.json({"ready": all(checks.values()), **checks},
-                    status=200 if all(checks.values()) else 503)  # fmt: skip
+    return web.json(
+        {"ready": all(checks.values()), **checks}, status=200 if all(checks.values()) else 503
+    )
 
 
 def _tables(app: Any) -> Any:

@@ -3,7 +3,7 @@
 `python -m tests.bench.http_burst URL STATIONS_FILE` sends BURST requests, IN_FLIGHT at a
 time, from a process of its own (so that it does not slow the bench's producer), and
 prints what the worker answered as JSON. The bench offers the stream the same rate alone
-and then with this burst running, and compares the two p99s (README, Performance).
+and then with this burst running, and compares the two p99s (docs/development/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -28,8 +28,11 @@ def bodies(stations: list[str], n: int = BURST) -> list[bytes]:
     for i in range(n):
         station = f"st-unknown-{i}" if i % 10 == 9 else stations[i % len(stations)]
         face = {**FACE, "face_token": f"ft-{i}", "age": 20 + i % 50}
-        out.append(json.dumps({"station_id": station, "user_id": f"u-{i % 5000:07d}",
-                               "face": face}).encode())  # fmt: skip
+        out.append(
+            json.dumps(
+                {"station_id": station, "user_id": f"u-{i % 5000:07d}", "face": face}
+            ).encode()
+        )
     return out
 
 
@@ -61,9 +64,13 @@ async def _fire(url: str, payloads: list[bytes]) -> dict[str, object]:
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
         statuses = Counter(await asyncio.gather(*(post(client, b) for b in payloads)))
     span = time.monotonic() - began
-    return {"requests": len(payloads), "in_flight": IN_FLIGHT, "seconds": round(span, 2),
-            "requests_per_s": round(len(payloads) / span, 1),
-            "statuses": {str(k): v for k, v in sorted(statuses.items())}}  # fmt: skip
+    return {
+        "requests": len(payloads),
+        "in_flight": IN_FLIGHT,
+        "seconds": round(span, 2),
+        "requests_per_s": round(len(payloads) / span, 1),
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+    }
 
 
 def main(argv: list[str]) -> int:

@@ -77,8 +77,11 @@ class Host:
 
     def __init__(self, bootstrap: str) -> None:
         port = int(bootstrap.split(",")[0].rsplit(":", 1)[1])
-        listening = [c.pid for c in psutil.net_connections("tcp") if c.pid and c.laddr
-                     and c.status == psutil.CONN_LISTEN and c.laddr[1] == port]  # fmt: skip
+        listening = [
+            c.pid
+            for c in psutil.net_connections("tcp")
+            if c.pid and c.laddr and c.status == psutil.CONN_LISTEN and c.laddr[1] == port
+        ]
         self.broker = Probe(listening[0]) if listening else None
         self.cores = psutil.cpu_count() or 1
 
@@ -99,22 +102,32 @@ def cores_used(start: Sample, end: Sample, cores: int) -> dict[str, float]:
     span = end[0] - start[0]
     if span <= 0:
         return {}
-    return {"contender": (end[2] - start[2]) / span, "broker": (end[4] - start[4]) / span,
-            "host": (end[3] - start[3]) / span, "of": cores}  # fmt: skip
+    return {
+        "contender": (end[2] - start[2]) / span,
+        "broker": (end[4] - start[4]) / span,
+        "host": (end[3] - start[3]) / span,
+        "of": cores,
+    }
 
 
 class TopicCount:
     """How many records a topic holds (sum of its partitions' high watermarks)."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
-        self.consumer = Consumer(client_config(bootstrap, **{"group.id": "bench-count",
-                                 "enable.auto.commit": False, "log_level": 3}))  # fmt: skip
+        self.consumer = Consumer(
+            client_config(
+                bootstrap,
+                **{"group.id": "bench-count", "enable.auto.commit": False, "log_level": 3},
+            )
+        )
         meta = self.consumer.list_topics(topic, timeout=30).topics[topic]
         self.partitions = [TopicPartition(topic, p) for p in meta.partitions]
 
     def __call__(self) -> int:
-        return sum(self.consumer.get_watermark_offsets(tp, timeout=10, cached=False)[1]
-                   for tp in self.partitions)  # fmt: skip
+        return sum(
+            self.consumer.get_watermark_offsets(tp, timeout=10, cached=False)[1]
+            for tp in self.partitions
+        )
 
     def close(self) -> None:
         self.consumer.close()
@@ -150,10 +163,18 @@ class Arrivals:
         self._thread.join(30)
 
     def _run(self) -> None:
-        consumer = Consumer(client_config(self.bootstrap, **{
-                            "group.id": f"bench-arrivals-{uuid.uuid4().hex[:8]}",
-                            "auto.offset.reset": "earliest", "enable.auto.commit": False,
-                            "fetch.wait.max.ms": 20, "log_level": 3}))  # fmt: skip
+        consumer = Consumer(
+            client_config(
+                self.bootstrap,
+                **{
+                    "group.id": f"bench-arrivals-{uuid.uuid4().hex[:8]}",
+                    "auto.offset.reset": "earliest",
+                    "enable.auto.commit": False,
+                    "fetch.wait.max.ms": 20,
+                    "log_level": 3,
+                },
+            )
+        )
         consumer.subscribe([self.topic], on_assign=lambda *_: self._ready.set())
         try:
             while not self._stop.is_set():
@@ -195,8 +216,7 @@ class GroupWatch:
 def percentiles_ms(latencies_s: list[float]) -> dict[str, float]:
     """p50, p95, p99 and max of latencies given in seconds, in milliseconds."""
     if not latencies_s:
-        return {"p50": float("nan"), "p95": float("nan"), "p99": float("nan"),
-                "max": float("nan")}  # fmt: skip
+        return {"p50": float("nan"), "p95": float("nan"), "p99": float("nan"), "max": float("nan")}
     a = np.asarray(latencies_s) * 1000
     q = np.percentile(a, [50, 95, 99])
     return {"p50": float(q[0]), "p95": float(q[1]), "p99": float(q[2]), "max": float(a.max())}

@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from infra.kafka.broker import bootstrap_servers
+from infra.kafka.cluster import bootstrap_servers
 from schemas import topics
 from tests.bench import workload
 from tests.bench.measure import GroupWatch, TopicCount
@@ -69,9 +69,15 @@ def checkout(commit: str) -> Iterator[Path]:
         _git("worktree", "remove", "--force", str(where))
 
 
-def one_round(bootstrap: str, trees: list[tuple[str, Path]], load: workload.Workload,
-              tag: str, model: Path, customers: Path,
-              workers: int = 1) -> dict[str, dict[str, float]]:  # fmt: skip
+def one_round(
+    bootstrap: str,
+    trees: list[tuple[str, Path]],
+    load: workload.Workload,
+    tag: str,
+    model: Path,
+    customers: Path,
+    workers: int = 1,
+) -> dict[str, dict[str, float]]:
     """Start `workers` scorers of one group per tree, each tree on its own copy of `load`,
     at once; their rates and CPU per 1000 over the same window after the warm-up."""
     scorer = next(c for c in contenders(model, customers) if c.name == "scorer")
@@ -80,15 +86,29 @@ def one_round(bootstrap: str, trees: list[tuple[str, Path]], load: workload.Work
     for prefix in prefixes:
         workload.create_topics(bootstrap, prefix, [])
         workload.publish_registry(bootstrap, prefix, load)
-        workload.produce(workload.new_producer(bootstrap),
-                         topics.named(topics.SESSIONS, prefix), iter(load.sessions))  # fmt: skip
+        workload.produce(
+            workload.new_producer(bootstrap),
+            topics.named(topics.SESSIONS, prefix),
+            iter(load.sessions),
+        )
     OUT.joinpath("logs").mkdir(parents=True, exist_ok=True)
     groups = [f"bench-ab-{tag}-{i}" for i in range(len(trees))]
-    sides = [[Running(scorer, bootstrap, prefix, tmp, OUT / "logs" / f"ab-{label}-{w}.log",
-                      {"scorer_data_dir": tmp / f"{group}-{w}"}, group=group, cwd=tree)
-              for w in range(workers)]
-             for (label, tree), prefix, group in zip(trees, prefixes, groups,
-                                                     strict=True)]  # fmt: skip
+    sides = [
+        [
+            Running(
+                scorer,
+                bootstrap,
+                prefix,
+                tmp,
+                OUT / "logs" / f"ab-{label}-{w}.log",
+                {"scorer_data_dir": tmp / f"{group}-{w}"},
+                group=group,
+                cwd=tree,
+            )
+            for w in range(workers)
+        ]
+        for (label, tree), prefix, group in zip(trees, prefixes, groups, strict=True)
+    ]
     watches = [GroupWatch(bootstrap, group) for group in groups] if workers > 1 else []
     runs = [side[0] for side in sides]
     everyone = [run for side in sides for run in side]
@@ -112,17 +132,22 @@ def one_round(bootstrap: str, trees: list[tuple[str, Path]], load: workload.Work
                 count.close()
         shutil.rmtree(tmp, ignore_errors=True)
     (t0, start), (t1, end) = samples
-    return {label: {"eps": (e[0] - s[0]) / (t1 - t0),
-                    "cpu_s_per_1k": (e[1] - s[1]) / max(1, e[0] - s[0]) * 1000,
-                    "window_s": t1 - t0}
-            for (label, _), s, e in zip(trees, start, end, strict=True)}  # fmt: skip
+    return {
+        label: {
+            "eps": (e[0] - s[0]) / (t1 - t0),
+            "cpu_s_per_1k": (e[1] - s[1]) / max(1, e[0] - s[0]) * 1000,
+            "window_s": t1 - t0,
+        }
+        for (label, _), s, e in zip(trees, start, end, strict=True)
+    }
 
 
 Sample = tuple[float, list[tuple[int, float]]]
 
 
-def _sample(sides: list[list[Running]], counts: list[TopicCount],
-            total: int) -> tuple[Sample, Sample]:  # fmt: skip
+def _sample(
+    sides: list[list[Running]], counts: list[TopicCount], total: int
+) -> tuple[Sample, Sample]:
     """(time, [(outputs, CPU s) per side]) once every side has output and the warm-up is
     over, and at the window's end (or when a side has drained everything)."""
     first = start = None
@@ -131,14 +156,17 @@ def _sample(sides: list[list[Running]], counts: list[TopicCount],
             for run in side:
                 run.check()
         now = time.monotonic()
-        row = [(count(), sum(run.probe.cpu_seconds() for run in side))
-               for count, side in zip(counts, sides, strict=True)]  # fmt: skip
+        row = [
+            (count(), sum(run.probe.cpu_seconds() for run in side))
+            for count, side in zip(counts, sides, strict=True)
+        ]
         if first is None and all(done > 0 for done, _ in row):
             first = now
         if first is not None and start is None and now - first >= WARMUP_S:
             start = (now, row)
-        if start is not None and (now - start[0] >= WINDOW_S or
-                                  any(done >= total for done, _ in row)):  # fmt: skip
+        if start is not None and (
+            now - start[0] >= WINDOW_S or any(done >= total for done, _ in row)
+        ):
             return start, (now, row)
         time.sleep(0.2)
 
@@ -171,8 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (customers / "customers.json").is_file():
         parser.error(f"no customer model in {customers}: run `make customers` first")
     head = commit_of("HEAD")
-    here = head[:7] + ("+changes" if _git("status", "--porcelain", "--untracked-files=no")
-                       else "")  # fmt: skip
+    here = head[:7] + ("+changes" if _git("status", "--porcelain", "--untracked-files=no") else "")
     bootstrap = bootstrap_servers()
     load = workload.build(SESSIONS, "ab")
     rounds = []
@@ -183,18 +210,29 @@ def main(argv: list[str] | None = None) -> int:
             tag = f"ab{time.strftime('%H%M%S')}r{i}"
             result = one_round(bootstrap, order, load, tag, model, customers, workers)
             rounds.append(result)
-            print(f"round {i + 1}: " + "; ".join(
-                f"{label} {r['eps']:,.0f}/s at {r['cpu_s_per_1k']:.3f} CPU s/1k"
-                for label, r in result.items()), flush=True)  # fmt: skip
+            print(
+                f"round {i + 1}: "
+                + "; ".join(
+                    f"{label} {r['eps']:,.0f}/s at {r['cpu_s_per_1k']:.3f} CPU s/1k"
+                    for label, r in result.items()
+                ),
+                flush=True,
+            )
     (base_label, _), (this_label, _) = pair
     ratios = [r[this_label]["eps"] / r[base_label]["eps"] for r in rounds]
     cpu = [r[this_label]["cpu_s_per_1k"] / r[base_label]["cpu_s_per_1k"] for r in rounds]
     summary: dict[str, Any] = {
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "base": base, "this": here,
-        "sessions": SESSIONS, "workers": workers, "warmup_s": WARMUP_S,
-        "window_s": WINDOW_S, "rounds": rounds,
-        "rate_ratios": ratios, "cpu_ratios": cpu,
-    }  # fmt: skip
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "base": base,
+        "this": here,
+        "sessions": SESSIONS,
+        "workers": workers,
+        "warmup_s": WARMUP_S,
+        "window_s": WINDOW_S,
+        "rounds": rounds,
+        "rate_ratios": ratios,
+        "cpu_ratios": cpu,
+    }
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "paired.json").write_text(json.dumps(summary, indent=2))
     shown = ", ".join(f"rate ×{r:.3f} CPU ×{c:.3f}" for r, c in zip(ratios, cpu, strict=True))

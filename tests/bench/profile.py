@@ -15,10 +15,25 @@ SPY = Path(sys.executable).parent / "py-spy"
 def start(pid: int, seconds: float, out: Path) -> tuple[subprocess.Popen[bytes], Path]:
     """Sample `pid` for `seconds` (100 Hz, native frames off) into out/profile.txt."""
     raw = out / "profile-scorer.txt"
-    proc = subprocess.Popen([str(SPY), "record", "--pid", str(pid), "--duration",
-                             str(int(seconds)), "--rate", "100", "--format", "raw",
-                             "--output", str(raw), "--nonblocking"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            str(SPY),
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(int(seconds)),
+            "--rate",
+            "100",
+            "--format",
+            "raw",
+            "--output",
+            str(raw),
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     return proc, raw
 
 
@@ -47,8 +62,11 @@ def summarize(collapsed: str, top: int = 15) -> dict[str, Any]:
             inclusive[f] += n
     share = (lambda n: round(100 * n / total, 1)) if total else (lambda n: 0.0)
     ours = [(f, share(n)) for f, n in inclusive.most_common() if _is_ours(f)]
-    return {"samples": total, "own": [(f, share(n)) for f, n in own.most_common(top)],
-            "inclusive": ours[:top]}  # fmt: skip
+    return {
+        "samples": total,
+        "own": [(f, share(n)) for f, n in own.most_common(top)],
+        "inclusive": ours[:top],
+    }
 
 
 def _is_ours(frame: str) -> bool:

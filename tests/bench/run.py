@@ -41,7 +41,7 @@ import numpy as np
 import torch
 from confluent_kafka import Message, Producer
 
-from infra.kafka.broker import bootstrap_servers
+from infra.kafka.cluster import bootstrap_servers
 from infra.kafka.reading import read_tail
 from infra.worker_env import WORKER_COMMAND, worker_env
 from schemas import topics
@@ -105,8 +105,14 @@ class Contender:
 
 
 #: The contenders' names, in the order they run.
-CONTENDERS = ("ceiling", "faust_passthrough", "faust_passthrough_wide", "scorer", "naive_faust",
-              "quix")  # fmt: skip
+CONTENDERS = (
+    "ceiling",
+    "faust_passthrough",
+    "faust_passthrough_wide",
+    "scorer",
+    "naive_faust",
+    "quix",
+)
 
 
 def contenders(model_dir: Path, customer_dir: Path) -> list[Contender]:
@@ -116,56 +122,116 @@ def contenders(model_dir: Path, customer_dir: Path) -> list[Contender]:
         return lambda prefix: f"{prefix}bench.{name}.out"
 
     def scorer_settings(prefix: str, group: str, tmp: Path) -> dict[str, object]:
-        return {"scorer_topic_prefix": prefix, "scorer_app_id": group,
-                "scorer_model_dir": model_dir, "scorer_customer_model_dir": customer_dir,
-                "scorer_web_port": free_port(),
-                "scorer_data_dir": tmp / group,
-                "scorer_partitions": workload.PARTITIONS}  # fmt: skip
+        return {
+            "scorer_topic_prefix": prefix,
+            "scorer_app_id": group,
+            "scorer_model_dir": model_dir,
+            "scorer_customer_model_dir": customer_dir,
+            "scorer_web_port": free_port(),
+            "scorer_data_dir": tmp / group,
+            "scorer_partitions": workload.PARTITIONS,
+        }
 
     def faust_settings(prefix: str, group: str, tmp: Path) -> dict[str, object]:
         return {"scorer_data_dir": tmp / group}
 
     return [
-        Contender("ceiling", "Kafka ceiling (confluent-kafka forward, no work)",
-                  lambda b, p, o, g: [py, "-m", "tests.bench.contenders.ceiling", b, p, o, g],
-                  own_output("ceiling")),
-        Contender("faust_passthrough", "Faust passthrough (one agent forwarding bytes, no work)",
-                  lambda b, p, o, g: [py, "-m", "tests.bench.contenders.faust_passthrough", b,
-                                      p, o, g],
-                  own_output("faust_passthrough"), faust_settings),
-        Contender("faust_passthrough_wide",
-                  "Faust passthrough reading the scorer's seven topics (six empty, no work)",
-                  lambda b, p, o, g: [py, "-m", "tests.bench.contenders.faust_passthrough", b,
-                                      p, o, g, "wide"],
-                  own_output("faust_passthrough_wide"), faust_settings),
-        Contender("scorer", "station-scorer worker (as shipped)",
-                  lambda b, p, o, g: list(WORKER_COMMAND),
-                  lambda prefix: topics.named(topics.RECOMMENDATIONS, prefix), scorer_settings),
-        Contender("naive_faust", "naive Faust (one event at a time)",
-                  lambda b, p, o, g: [py, "-m", "tests.bench.contenders.naive_faust", b, p, o,
-                                      g, str(model_dir)],
-                  own_output("naive_faust"), faust_settings),
-        Contender("quix", "Quix Streams peer",
-                  lambda b, p, o, g: [str(QUIX_PYTHON), "-m", "tests.bench.contenders.quix", b,
-                                      p, o, g, str(model_dir)],
-                  own_output("quix")),
-    ]  # fmt: skip
+        Contender(
+            "ceiling",
+            "Kafka ceiling (confluent-kafka forward, no work)",
+            lambda b, p, o, g: [py, "-m", "tests.bench.contenders.ceiling", b, p, o, g],
+            own_output("ceiling"),
+        ),
+        Contender(
+            "faust_passthrough",
+            "Faust passthrough (one agent forwarding bytes, no work)",
+            lambda b, p, o, g: [py, "-m", "tests.bench.contenders.faust_passthrough", b, p, o, g],
+            own_output("faust_passthrough"),
+            faust_settings,
+        ),
+        Contender(
+            "faust_passthrough_wide",
+            "Faust passthrough reading the scorer's seven topics (six empty, no work)",
+            lambda b, p, o, g: [
+                py,
+                "-m",
+                "tests.bench.contenders.faust_passthrough",
+                b,
+                p,
+                o,
+                g,
+                "wide",
+            ],
+            own_output("faust_passthrough_wide"),
+            faust_settings,
+        ),
+        Contender(
+            "scorer",
+            "station-scorer worker (as shipped)",
+            lambda b, p, o, g: list(WORKER_COMMAND),
+            lambda prefix: topics.named(topics.RECOMMENDATIONS, prefix),
+            scorer_settings,
+        ),
+        Contender(
+            "naive_faust",
+            "naive Faust (one event at a time)",
+            lambda b, p, o, g: [
+                py,
+                "-m",
+                "tests.bench.contenders.naive_faust",
+                b,
+                p,
+                o,
+                g,
+                str(model_dir),
+            ],
+            own_output("naive_faust"),
+            faust_settings,
+        ),
+        Contender(
+            "quix",
+            "Quix Streams peer",
+            lambda b, p, o, g: [
+                str(QUIX_PYTHON),
+                "-m",
+                "tests.bench.contenders.quix",
+                b,
+                p,
+                o,
+                g,
+                str(model_dir),
+            ],
+            own_output("quix"),
+        ),
+    ]
 
 
 class Running:
     """One contender process on one prefix, with its probe; stopped with SIGTERM."""
 
-    def __init__(self, c: Contender, bootstrap: str, prefix: str, tmp: Path, log: Path,
-                 extra: dict[str, object] | None = None,
-                 group: str | None = None, cwd: Path = ROOT) -> None:  # fmt: skip
+    def __init__(
+        self,
+        c: Contender,
+        bootstrap: str,
+        prefix: str,
+        tmp: Path,
+        log: Path,
+        extra: dict[str, object] | None = None,
+        group: str | None = None,
+        cwd: Path = ROOT,
+    ) -> None:
         self.group = group or f"bench-{c.name}-{uuid.uuid4().hex[:6]}"
         self.output = c.output(prefix)
         self.settings = {**c.settings(prefix, self.group, tmp), **(extra or {})}
         env = worker_env(bootstrap, **self.settings)
         with log.open("ab") as out:
-            self.proc = subprocess.Popen(c.argv(bootstrap, prefix, self.output, self.group),
-                                         cwd=cwd, env=env, stdout=out,
-                                         stderr=subprocess.STDOUT)  # fmt: skip
+            self.proc = subprocess.Popen(
+                c.argv(bootstrap, prefix, self.output, self.group),
+                cwd=cwd,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         self.probe = Probe(self.proc.pid)
         self.log = log
 
@@ -254,10 +320,18 @@ def drain_two(c: Contender, ctx: Context, apart: bool = False) -> dict[str, Any]
         n = workload.produce(producer, sessions, iter(ctx.load.sessions))
     group = f"bench-{c.name}-{names[0]}-{uuid.uuid4().hex[:6]}"
     groups = [f"{group}-{i}" for i in (1, 2)] if apart else [group, group]
-    runs = [Running(c, ctx.bootstrap, prefixes[i % len(prefixes)], ctx.tmp,
-                    ctx.log(c.name, f"{'apart' if apart else 'two'}-{i + 1}"),
-                    {"scorer_data_dir": ctx.tmp / f"{groups[i]}-{i}"}, group=groups[i])
-            for i in (0, 1)]  # fmt: skip
+    runs = [
+        Running(
+            c,
+            ctx.bootstrap,
+            prefixes[i % len(prefixes)],
+            ctx.tmp,
+            ctx.log(c.name, f"{'apart' if apart else 'two'}-{i + 1}"),
+            {"scorer_data_dir": ctx.tmp / f"{groups[i]}-{i}"},
+            group=groups[i],
+        )
+        for i in (0, 1)
+    ]
     counts: list[TopicCount | None] = [None] * len(prefixes)
     watch = None if apart else GroupWatch(ctx.bootstrap, group)
     both: float | None = None  # when both workers first held partitions (published, apart)
@@ -269,16 +343,19 @@ def drain_two(c: Contender, ctx: Context, apart: bool = False) -> dict[str, Any]
         while True:
             for run in runs:
                 run.check()
-            counts = [count or topic_count_when_made(ctx.bootstrap, c.output(prefix))
-                      for count, prefix in zip(counts, prefixes, strict=True)]  # fmt: skip
+            counts = [
+                count or topic_count_when_made(ctx.bootstrap, c.output(prefix))
+                for count, prefix in zip(counts, prefixes, strict=True)
+            ]
             now = time.monotonic()
             done = [count() if count is not None else 0 for count in counts]
             working = all(done) if watch is None else watch.members_working() == len(runs)
             if both is None and working:
                 both = now
             if both is not None:
-                samples.append(host.sample(now, sum(done),
-                                           sum(r.probe.cpu_seconds() for r in runs)))  # fmt: skip
+                samples.append(
+                    host.sample(now, sum(done), sum(r.probe.cpu_seconds() for r in runs))
+                )
                 if max(done) >= n or now - both > plan.drain_cap_s + plan.warmup_s:
                     break
             elif max(done) >= n:
@@ -297,9 +374,10 @@ def drain_two(c: Contender, ctx: Context, apart: bool = False) -> dict[str, Any]
     if apart:
         return result
     # A session whose customer's history the other worker holds goes through
-    # scoring.requests (DESIGN step 3), in bundles; with one worker none does.
-    sent = read_tail(ctx.bootstrap, topics.named(topics.SCORING_REQUESTS, prefixes[0]), None, 0,
-                     strict=True)  # fmt: skip
+    # scoring.requests (the topology's step 3), in bundles; with one worker none does.
+    sent = read_tail(
+        ctx.bootstrap, topics.named(topics.SCORING_REQUESTS, prefixes[0]), None, 0, strict=True
+    )
     sent_on = sum(len(ScoringRequest.all_from_bytes(w.value)) for w in sent)
     result["via_requests_share"] = sent_on / samples[-1][1] if samples[-1][1] else None
     result["requests_per_message"] = sent_on / len(sent) if sent else None
@@ -315,9 +393,13 @@ def _rate(samples: list[Sample], first: float, warmup_s: float, cores: int) -> d
     end = samples[-1]
     events, seconds = end[1] - start[1], end[0] - start[0]
     cpu = (end[2] - start[2]) / events * 1000 if events else float("nan")
-    return {"throughput_eps": events / seconds if seconds > 0 else float("nan"),
-            "drain_window_s": seconds, "drained_events": events, "cpu_s_per_1k": cpu,
-            "cores": cores_used(start, end, cores)}  # fmt: skip
+    return {
+        "throughput_eps": events / seconds if seconds > 0 else float("nan"),
+        "drain_window_s": seconds,
+        "drained_events": events,
+        "cpu_s_per_1k": cpu,
+        "cores": cores_used(start, end, cores),
+    }
 
 
 def topic_count_when_made(bootstrap: str, topic: str) -> TopicCount | None:
@@ -343,24 +425,33 @@ def latency(c: Contender, ctx: Context, drain_eps: float) -> dict[str, Any]:
     try:
         arrivals = _warm_up(run, ctx, producer, producer_topic, pool, keep=c.name == "scorer")
         if c.name == "scorer":  # the hop in between: the join's scoring requests, by session
-            requests = Arrivals(ctx.bootstrap, topics.named(topics.SCORING_REQUESTS, prefix),
-                                keep=True, keys_of=_request_sessions).start()  # fmt: skip
+            requests = Arrivals(
+                ctx.bootstrap,
+                topics.named(topics.SCORING_REQUESTS, prefix),
+                keep=True,
+                keys_of=_request_sessions,
+            ).start()
         for rate in RATES:
             if rate > 1.25 * drain_eps:
-                results[str(rate)] = {"offered": rate, "held": False, "skipped":
-                                      f"above its drain rate ({drain_eps:.0f}/s)"}  # fmt: skip
+                results[str(rate)] = {
+                    "offered": rate,
+                    "held": False,
+                    "skipped": f"above its drain rate ({drain_eps:.0f}/s)",
+                }
                 continue
-            results[str(rate)] = _offer(run, ctx, producer, producer_topic, pool, arrivals, rate,
-                                        requests)  # fmt: skip
+            results[str(rate)] = _offer(
+                run, ctx, producer, producer_topic, pool, arrivals, rate, requests
+            )
         if ctx.plan.held_shares and any(not r["held"] for r in results.values()):
-            results["highest_held"] = _highest_held(run, ctx, producer, producer_topic, pool,
-                                                    arrivals, drain_eps, requests)  # fmt: skip
+            results["highest_held"] = _highest_held(
+                run, ctx, producer, producer_topic, pool, arrivals, drain_eps, requests
+            )
         held = held_eps(results)
         if c.name == "scorer" and held:
-            results["http_burst"] = http_burst(run, ctx, producer, producer_topic, pool,
-                                               arrivals, burst_rate(held))  # fmt: skip
-            results["recovery"] = overload(run, ctx, producer, producer_topic, pool, arrivals,
-                                           held)  # fmt: skip
+            results["http_burst"] = http_burst(
+                run, ctx, producer, producer_topic, pool, arrivals, burst_rate(held)
+            )
+            results["recovery"] = overload(run, ctx, producer, producer_topic, pool, arrivals, held)
     finally:
         for reader in (arrivals, requests):
             if reader is not None:
@@ -382,9 +473,16 @@ def _request_sessions(msg: Message) -> list[bytes]:
 REFINE_STEPS = 2
 
 
-def _highest_held(run: Running, ctx: Context, producer: Producer, topic: str, pool: Pool,
-                  arrivals: Arrivals, drain_eps: float,
-                  requests: Arrivals | None) -> dict[str, Any]:  # fmt: skip
+def _highest_held(
+    run: Running,
+    ctx: Context,
+    producer: Producer,
+    topic: str,
+    pool: Pool,
+    arrivals: Arrivals,
+    drain_eps: float,
+    requests: Arrivals | None,
+) -> dict[str, Any]:
     """Offer shares of the drain rate (80%, 60%, 40%, 20%) until one is held, then halve
     the gap to the rate above it that was not, twice: the rate held is then known to
     within a twentieth of the drain rate, not a fifth. The result at the highest rate
@@ -434,8 +532,9 @@ class Pool:
         return out
 
 
-def _warm_up(run: Running, ctx: Context, producer: Producer, topic: str, pool: Pool,
-             keep: bool = False) -> Arrivals:  # fmt: skip
+def _warm_up(
+    run: Running, ctx: Context, producer: Producer, topic: str, pool: Pool, keep: bool = False
+) -> Arrivals:
     """Offer 20 sessions/s until recommendations come out, then 3 s more."""
     arrivals: Arrivals | None = None
     began = time.monotonic()
@@ -460,8 +559,14 @@ def _warm_up(run: Running, ctx: Context, producer: Producer, topic: str, pool: P
     return arrivals
 
 
-def _pace(producer: Producer, topic: str, pool: Pool, rate: int, seconds: float,
-          sent_at: dict[bytes, float]) -> float:  # fmt: skip
+def _pace(
+    producer: Producer,
+    topic: str,
+    pool: Pool,
+    rate: int,
+    seconds: float,
+    sent_at: dict[bytes, float],
+) -> float:
     """Produce `rate` sessions per second for `seconds`, 5 ms at a time; return the span."""
     total = int(rate * seconds)
     batch = pool.take(total)
@@ -486,7 +591,7 @@ def _pace(producer: Producer, topic: str, pool: Pool, rate: int, seconds: float,
     return time.time() - began
 
 
-#: Real time, as DESIGN asks it (p99 well under 100 ms under normal load): what a rate must
+#: Real time, as the product promises it (p99 well under 100 ms under normal load): what a rate must
 #: keep to be held, and what the scorer must be back under after the overload.
 RECOVERED_P99_MS = 100.0
 WINDOW_S = 5
@@ -500,9 +605,17 @@ def is_held(latencies_s: list[float], sent: int) -> bool:
     return len(latencies_s) == sent and late <= 0.01 * sent
 
 
-def _offer(run: Running, ctx: Context, producer: Producer, topic: str, pool: Pool,
-           arrivals: Arrivals, rate: int, requests: Arrivals | None = None,
-           seconds: float | None = None) -> dict[str, Any]:  # fmt: skip
+def _offer(
+    run: Running,
+    ctx: Context,
+    producer: Producer,
+    topic: str,
+    pool: Pool,
+    arrivals: Arrivals,
+    rate: int,
+    requests: Arrivals | None = None,
+    seconds: float | None = None,
+) -> dict[str, Any]:
     sent_at: dict[bytes, float] = {}
     span = _pace(producer, topic, pool, rate, seconds or ctx.plan.rate_s, sent_at)
     deadline = time.time() + 60  # a backlog is drained before the next rate is offered
@@ -511,9 +624,14 @@ def _offer(run: Running, ctx: Context, producer: Producer, topic: str, pool: Poo
         time.sleep(0.2)
     got = [arrivals.first_seen[k] - t for k, t in sent_at.items() if k in arrivals.first_seen]
     held = is_held(got, len(sent_at))
-    result: dict[str, Any] = {"offered": rate, "sent": len(sent_at), "received": len(got),
-              "offered_actual_eps": len(sent_at) / span, "held": held,
-              **percentiles_ms(got)}  # fmt: skip
+    result: dict[str, Any] = {
+        "offered": rate,
+        "sent": len(sent_at),
+        "received": len(got),
+        "offered_actual_eps": len(sent_at) / span,
+        "held": held,
+        **percentiles_ms(got),
+    }
     if requests is not None:
         result["hops_ms"] = hops(sent_at, requests, arrivals)
     print(
@@ -532,8 +650,7 @@ HOPS = ("sent_to_scored", "scored_to_published", "published_to_consumed")
 VIA_REQUESTS = ("sent_to_joined", "joined_to_scored")
 
 
-def hops(sent_at: dict[bytes, float], requests: Arrivals,
-         arrivals: Arrivals) -> dict[str, Any]:  # fmt: skip
+def hops(sent_at: dict[bytes, float], requests: Arrivals, arrivals: Arrivals) -> dict[str, Any]:
     """p50/p99 of each hop, per session, from the Kafka timestamps of the recommendation
     (its send) and, for a session sent on to scoring, of its scoring request (the join's
     send); and the share of sessions that took that extra hop."""
@@ -544,11 +661,11 @@ def hops(sent_at: dict[bytes, float], requests: Arrivals,
             continue
         published, value = arrivals.kept[key]
         scored_at = codec.decode(value, "Recommendation")["scored_at"]
-        scored = (scored_at.timestamp() if hasattr(scored_at, "timestamp")
-                  else scored_at / 1000)  # fmt: skip
+        scored = scored_at.timestamp() if hasattr(scored_at, "timestamp") else scored_at / 1000
         arrived = arrivals.first_seen[key]
-        for hop, span in zip(HOPS, (scored - sent, published - scored, arrived - published),
-                             strict=True):  # fmt: skip
+        for hop, span in zip(
+            HOPS, (scored - sent, published - scored, arrived - published), strict=True
+        ):
             spans[hop].append(span)
         if key in requests.kept:
             joined = requests.kept[key][0]
@@ -570,8 +687,15 @@ def held_eps(latency_ms: dict[str, Any]) -> int | None:
     return max(held, default=None)
 
 
-def overload(run: Running, ctx: Context, producer: Producer, topic: str, pool: Pool,
-             arrivals: Arrivals, held: int) -> dict[str, Any]:  # fmt: skip
+def overload(
+    run: Running,
+    ctx: Context,
+    producer: Producer,
+    topic: str,
+    pool: Pool,
+    arrivals: Arrivals,
+    held: int,
+) -> dict[str, Any]:
     """Offer twice the highest rate held for `overload_s`, then half of it for
     `recover_s`: the seconds from the overload's end to the end of the first 5 s window
     (by send time) whose p99 is back under 100 ms (a session never answered counts as
@@ -589,17 +713,26 @@ def overload(run: Running, ctx: Context, producer: Producer, topic: str, pool: P
     windows = []
     for start in range(int(plan.recover_s) - WINDOW_S + 1):
         lo, hi = ended + start, ended + start + WINDOW_S
-        spans = [arrivals.first_seen.get(k, float("inf")) - t for k, t in sent_at.items()
-                 if lo <= t < hi]  # fmt: skip
+        spans = [
+            arrivals.first_seen.get(k, float("inf")) - t for k, t in sent_at.items() if lo <= t < hi
+        ]
         p99 = float(np.percentile(spans, 99)) * 1000 if spans else float("nan")
         windows.append({"from_s": start, "p99_ms": p99, "sessions": len(spans)})
     good = next((w for w in windows if w["p99_ms"] < RECOVERED_P99_MS), None)
     recovery_s = None if good is None else good["from_s"] + WINDOW_S
-    print(f"  overload {over}/s for {plan.overload_s:.0f} s, then {after}/s: "
-          f"recovered in {recovery_s} s", flush=True)  # fmt: skip
+    print(
+        f"  overload {over}/s for {plan.overload_s:.0f} s, then {after}/s: "
+        f"recovered in {recovery_s} s",
+        flush=True,
+    )
     time.sleep(2)
-    return {"overload_eps": over, "overload_s": plan.overload_s, "after_eps": after,
-            "recovery_s": recovery_s, "windows": windows}  # fmt: skip
+    return {
+        "overload_eps": over,
+        "overload_s": plan.overload_s,
+        "after_eps": after,
+        "recovery_s": recovery_s,
+        "windows": windows,
+    }
 
 
 HTTP_BURST_EPS, HTTP_BURST_S = 200, 12.0
@@ -612,16 +745,27 @@ def burst_rate(held: int) -> int:
     return max(1, min(held // 2, HTTP_BURST_EPS))
 
 
-def http_burst(run: Running, ctx: Context, producer: Producer, topic: str, pool: Pool,
-               arrivals: Arrivals, rate: int) -> dict[str, Any]:  # fmt: skip
+def http_burst(
+    run: Running,
+    ctx: Context,
+    producer: Producer,
+    topic: str,
+    pool: Pool,
+    arrivals: Arrivals,
+    rate: int,
+) -> dict[str, Any]:
     """The stream's latency at `rate` alone, then with 2,000 POST /score requests (50 in
     flight, from another process: tests/bench/http_burst.py) sent while it is offered."""
     alone = _offer(run, ctx, producer, topic, pool, arrivals, rate, seconds=HTTP_BURST_S)
     stations = ctx.tmp / "http-burst-stations.txt"
     stations.write_text("\n".join(station for station, _ in ctx.load.stations))
     url = f"http://127.0.0.1:{run.settings['scorer_web_port']}"
-    burst = subprocess.Popen([sys.executable, "-m", "tests.bench.http_burst", url, str(stations)],
-                             cwd=ROOT, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    burst = subprocess.Popen(
+        [sys.executable, "-m", "tests.bench.http_burst", url, str(stations)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     loaded = _offer(run, ctx, producer, topic, pool, arrivals, rate, seconds=HTTP_BURST_S)
     answered, _ = burst.communicate(timeout=300)
     http = json.loads(answered)
@@ -631,15 +775,15 @@ def http_burst(run: Running, ctx: Context, producer: Producer, topic: str, pool:
         f"{loaded['p99']:.1f} ms; HTTP {http['statuses']} in {http['seconds']} s",
         flush=True,
     )
-    return {"rate": rate, "alone": alone, "with_burst": loaded, "http": http,
-            "p99_ratio": ratio}  # fmt: skip
+    return {"rate": rate, "alone": alone, "with_burst": loaded, "http": http, "p99_ratio": ratio}
 
 
 def soak_rate(scorer: dict[str, Any], most: int) -> int:
     """80% of the highest rate the scorer held (at most `most`): memory is judged at a load
     it keeps up with, not on a backlog that grows."""
-    held = [r["offered"] for r in scorer["latency_ms"].values()
-            if isinstance(r, dict) and r.get("held")]  # fmt: skip
+    held = [
+        r["offered"] for r in scorer["latency_ms"].values() if isinstance(r, dict) and r.get("held")
+    ]
     return min(most, max(20, int(0.8 * max(held, default=50)) // 10 * 10))
 
 
@@ -654,8 +798,10 @@ def soak(ctx: Context, scorer: Contender, rate: int) -> dict[str, Any]:
     prefix = f"{ctx.tag}-soak."
     workload.create_topics(ctx.bootstrap, prefix)
     workload.publish_registry(ctx.bootstrap, prefix, ctx.load)
-    extra: dict[str, object] = {"scorer_conversion_window_s": SOAK_WINDOW_S,
-                                "scorer_dedup_window_s": SOAK_WINDOW_S}  # fmt: skip
+    extra: dict[str, object] = {
+        "scorer_conversion_window_s": SOAK_WINDOW_S,
+        "scorer_dedup_window_s": SOAK_WINDOW_S,
+    }
     run = Running(scorer, ctx.bootstrap, prefix, ctx.tmp, ctx.log("scorer", "soak"), extra)
     producer = workload.new_producer(ctx.bootstrap)
     topic = topics.named(topics.SESSIONS, prefix)
@@ -677,10 +823,17 @@ def soak(ctx: Context, scorer: Contender, rate: int) -> dict[str, Any]:
     settled = [s for s in samples if s[0] >= min(4.0 * SOAK_WINDOW_S, plan.soak_s / 4)]
     slope = slope_per_minute(settled)
     first, last = settled[0][1], settled[-1][1]
-    return {"rate_eps": rate, "seconds": plan.soak_s, "conversion_window_s": SOAK_WINDOW_S,
-            "rss_mb_first": first, "rss_mb_last": last, "rss_mb_max": max(s[1] for s in samples),
-            "slope_mb_per_min": slope, "samples": samples,
-            "flat": abs(slope) * plan.soak_s / 60 < max(10.0, 0.05 * first)}  # fmt: skip
+    return {
+        "rate_eps": rate,
+        "seconds": plan.soak_s,
+        "conversion_window_s": SOAK_WINDOW_S,
+        "rss_mb_first": first,
+        "rss_mb_last": last,
+        "rss_mb_max": max(s[1] for s in samples),
+        "slope_mb_per_min": slope,
+        "samples": samples,
+        "flat": abs(slope) * plan.soak_s / 60 < max(10.0, 0.05 * first),
+    }
 
 
 @dataclass
@@ -706,12 +859,16 @@ def machine() -> dict[str, Any]:
         if line.startswith("model name"):
             cpu = line.split(":", 1)[1].strip()
             break
-    return {"cpu": cpu, "cores": os.cpu_count(),
-            "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30,
-                                1),
-            "kernel": platform.release(), "python": platform.python_version(),
-            "torch": torch.__version__, "torch_threads": 1,
-            "kafka": os.environ.get("KAFKA_VERSION", "3.9.1")}  # fmt: skip
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_threads": 1,
+        "kafka": os.environ.get("KAFKA_VERSION", "3.9.1"),
+    }
 
 
 def prepare(bootstrap: str, plan: Plan) -> Context:
@@ -735,8 +892,9 @@ def prepare(bootstrap: str, plan: Plan) -> Context:
         topics.named(topics.SESSIONS, drain_prefix),
         iter(load.sessions),
     )
-    print(f"Input: {sent:,} sessions pre-produced in {time.monotonic() - started:.0f} s",
-          flush=True)  # fmt: skip
+    print(
+        f"Input: {sent:,} sessions pre-produced in {time.monotonic() - started:.0f} s", flush=True
+    )
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
     return Context(bootstrap, plan, tag, tmp, load, latency_load, drain_prefix, sent)
 
@@ -746,18 +904,25 @@ def measure(args: argparse.Namespace, ctx: Context) -> dict[str, Any]:
     plan = ctx.plan
     every = contenders(args.model, args.customers)
     chosen = [c for c in every if not args.only or c.name in args.only]
-    results: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                               "mode": "quick" if plan.quick else "full",
-                               "machine": machine(), "plan": plan.__dict__,
-                               "input_sessions": ctx.drain_n, "contenders": {}}  # fmt: skip
+    results: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "mode": "quick" if plan.quick else "full",
+        "machine": machine(),
+        "plan": plan.__dict__,
+        "input_sessions": ctx.drain_n,
+        "contenders": {},
+    }
     for c in chosen:
         print(f"{c.title}: draining ...", flush=True)
         entry = drain(c, ctx, profile_it=c.name == "scorer")
-        print(f"  {entry['throughput_eps']:,.0f} events/s, {entry['cpu_s_per_1k']:.3g} CPU s/1k",
-              flush=True)  # fmt: skip
+        print(
+            f"  {entry['throughput_eps']:,.0f} events/s, {entry['cpu_s_per_1k']:.3g} CPU s/1k",
+            flush=True,
+        )
         entry["latency_ms"] = latency(c, ctx, entry["throughput_eps"])
-        entry["peak_rss_mb"] = max(entry.pop("peak_rss_mb_drain"),
-                                   entry["latency_ms"].pop("peak_rss_mb_latency"))  # fmt: skip
+        entry["peak_rss_mb"] = max(
+            entry.pop("peak_rss_mb_drain"), entry["latency_ms"].pop("peak_rss_mb_latency")
+        )
         entry["held_eps"] = held_eps(entry["latency_ms"])
         if c.name == "scorer":
             entry["recovery_s"] = entry["latency_ms"].get("recovery", {}).get("recovery_s")
@@ -769,8 +934,11 @@ def measure(args: argparse.Namespace, ctx: Context) -> dict[str, Any]:
             entry["two_apart"] = drain_two(c, ctx, apart=True)
             entry["two_apart_eps"] = entry["two_apart"]["throughput_eps"]
             print(f"  {entry['two_apart_eps']:,.0f} events/s with two apart", flush=True)
-        with_hops = [r for r in entry["latency_ms"].values()
-                     if isinstance(r, dict) and r.get("held") and "hops_ms" in r]  # fmt: skip
+        with_hops = [
+            r
+            for r in entry["latency_ms"].values()
+            if isinstance(r, dict) and r.get("held") and "hops_ms" in r
+        ]
         if with_hops:  # the scorer's hops at the highest rate it held
             best = max(with_hops, key=lambda r: r["offered"])
             entry["hops_ms"] = {**best["hops_ms"], "at_eps": best["offered"]}
@@ -789,6 +957,9 @@ def measure(args: argparse.Namespace, ctx: Context) -> dict[str, Any]:
     return results
 
 
+BENCHMARKS_PAGE = ROOT / "docs" / "development" / "benchmarks.md"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=ROOT / "out" / "model")
@@ -798,7 +969,9 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         choices=CONTENDERS,
     )
-    parser.add_argument("--readme", action="store_true", help="put the table in README.md")
+    parser.add_argument(
+        "--page", action="store_true", help="put the table in docs/development/benchmarks.md"
+    )
     args = parser.parse_args(argv)
     if not (args.model / "artifact.json").is_file():
         parser.error(f"no model in {args.model}: run `make model` first")
@@ -819,8 +992,8 @@ def main(argv: list[str] | None = None) -> int:
     (OUT / "results.json").write_text(json.dumps(results, indent=2, default=str))
     markdown = report.markdown(results)
     (OUT / "results.md").write_text(markdown)
-    if args.readme:
-        report.update_readme(ROOT / "README.md", results)
+    if args.page:
+        report.update_page(BENCHMARKS_PAGE, results)
     print(markdown)
     print(
         f"Written: {OUT / 'results.json'}, {OUT / 'results.md'} "

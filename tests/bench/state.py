@@ -51,9 +51,14 @@ def _conversion_waiting(n: int) -> tuple[dict[str, Any], DeadlineIndex]:
     now = int(time.time() * 1000)
     for i in range(n):
         sid = _sid(i)
-        rec = {"session_id": sid, "station_id": f"st-{i % 200:04d}", "user_id": f"u-{i:07d}",
-               "top_pick": "TWO_COLOR_BALL", "model_version": "mlp-20261201-abcdef12",
-               "recommended_at_ms": now}  # fmt: skip
+        rec = {
+            "session_id": sid,
+            "station_id": f"st-{i % 200:04d}",
+            "user_id": f"u-{i:07d}",
+            "top_pick": "TWO_COLOR_BALL",
+            "model_version": "mlp-20261201-abcdef12",
+            "recommended_at_ms": now,
+        }
         entry, _ = conversions.on_recommendation(None, rec, i % 6, now, WINDOW_MS)
         state[sid] = entry
         index.keep(i % 6, sid, entry)
@@ -65,8 +70,12 @@ def _history_json_bytes(orders: int) -> int:
     day = 86_400_000
     start = int(time.time() * 1000) - orders * day
     for i in range(orders):
-        order = {"order_id": f"o-{i:08d}", "lottery_type": "TWO_COLOR_BALL", "amount": 1000,
-                 "placed_at_ms": start + i * day}  # fmt: skip
+        order = {
+            "order_id": f"o-{i:08d}",
+            "lottery_type": "TWO_COLOR_BALL",
+            "amount": 1000,
+            "placed_at_ms": start + i * day,
+        }
         h, _ = history.add_order(h, order, "Wuhan", "supermarket", (0, i))
     return len(json.dumps(h, separators=(",", ":")).encode())
 
@@ -75,13 +84,21 @@ def _pending_json_bytes() -> dict[str, int]:
     """A session waiting for its face, and a face waiting for its session, as the
     pending-sessions table (RocksDB) and its changelog hold them (Faust's JSON)."""
     now = int(time.time() * 1000)
-    session = {"session_id": _sid(0), "station_id": "st-0001", "started_at_ms": now,
-               "user_id": "u-0000001", "face": None}  # fmt: skip
+    session = {
+        "session_id": _sid(0),
+        "station_id": "st-0001",
+        "started_at_ms": now,
+        "user_id": "u-0000001",
+        "face": None,
+    }
     match = {"matched_user_id": "u-0000001", "match_score": 91.5}
-    waits = {"session": joins.on_session(None, session, 0, now, now, 1500),  # type: ignore[arg-type]
-             "face": joins.on_face(None, FACE, match, 0, now, now, 1500)}  # type: ignore[arg-type]  # fmt: skip
-    return {k: len(json.dumps(step.entry, separators=(",", ":")).encode()) for k, step in
-            waits.items()}  # fmt: skip
+    waits = {
+        "session": joins.on_session(None, session, 0, now, now, 1500),  # type: ignore[arg-type]
+        "face": joins.on_face(None, FACE, match, 0, now, now, 1500),  # type: ignore[arg-type]
+    }
+    return {
+        k: len(json.dumps(step.entry, separators=(",", ":")).encode()) for k, step in waits.items()
+    }
 
 
 def run() -> dict[str, Any]:

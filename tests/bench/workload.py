@@ -45,18 +45,26 @@ def build(n_sessions: int, tag: str, seed: int = SEED, distinct: int = 40_000) -
     world = generator.make_world(rng)
     codec = Codec()
     st = world.stations
-    stations = [(str(s), codec.encode("Station", {"station_id": str(s), "city": str(c),
-                                                   "station_type": str(t)}))
-                for s, c, t in zip(st["station_id"], st["city"], st["station_type"],
-                                   strict=True)]  # fmt: skip
+    stations = [
+        (
+            str(s),
+            codec.encode("Station", {"station_id": str(s), "city": str(c), "station_type": str(t)}),
+        )
+        for s, c, t in zip(st["station_id"], st["city"], st["station_type"], strict=True)
+    ]
     frame = generator.sample_sessions(world, min(n_sessions, distinct), rng)
     now = int(time.time() * 1000)
     pool = []
     for i, row in enumerate(frame.to_dict("records")):
         session_id = _session_id(tag, i)
         face = face_record({**row, "session_id": session_id})
-        record = {"session_id": session_id, "station_id": row["station_id"], "started_at": now,
-                  "user_id": row["counter_user_id"], "face": face}  # fmt: skip
+        record = {
+            "session_id": session_id,
+            "station_id": row["station_id"],
+            "started_at": now,
+            "user_id": row["counter_user_id"],
+            "face": face,
+        }
         pool.append(codec.encode("SessionStarted", record))
     # Single-object header (10 bytes), then session_id: one varint byte of length, the id.
     at = ID_OFFSET

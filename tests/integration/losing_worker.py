@@ -48,11 +48,18 @@ class LosingApp(faust.App):
 
 
 def build(bootstrap: str, topic: str, output: str, group: str, datadir: str) -> faust.App:
-    app = LosingApp(group, broker=f"kafka://{bootstrap}", store="memory://",
-                    broker_credentials=faust_credentials(), web_enabled=False,
-                    processing_guarantee="at_least_once", consumer_auto_offset_reset="earliest",
-                    topic_allow_declare=False, autodiscover=False,
-                    datadir=datadir)  # fmt: skip
+    app = LosingApp(
+        group,
+        broker=f"kafka://{bootstrap}",
+        store="memory://",
+        broker_credentials=faust_credentials(),
+        web_enabled=False,
+        processing_guarantee="at_least_once",
+        consumer_auto_offset_reset="earliest",
+        topic_allow_declare=False,
+        autodiscover=False,
+        datadir=datadir,
+    )
     source = app.topic(topic, key_serializer="raw", value_serializer="raw")
     out = app.topic(output, key_serializer="raw", value_serializer="raw")
 

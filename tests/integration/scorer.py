@@ -19,7 +19,7 @@ from typing import Any
 from confluent_kafka import Consumer, Producer
 from prometheus_client.parser import text_string_to_metric_families
 
-from infra.kafka.broker import kafka_version
+from infra.dev.broker import kafka_version
 from infra.kafka.client import producer_config
 from infra.worker_env import WORKER_COMMAND, worker_env
 from schemas import topics
@@ -71,12 +71,17 @@ class ScorerSetup:
             "scorer_face_wait_ms": 1500,
             "scorer_outlook_dir": self.base / "no-outlook",
         }
-        return worker_env(self.bootstrap, scorer_topic_prefix=self.prefix,
-                          scorer_app_id=self.app_id, scorer_model_dir=self.model_dir,
-                          scorer_customer_model_dir=self.customer_model_dir,
-                          scorer_web_port=port, scorer_data_dir=self.base / name,
-                          scorer_partitions=PARTITIONS,
-                          **{**defaults, **self.settings})  # fmt: skip
+        return worker_env(
+            self.bootstrap,
+            scorer_topic_prefix=self.prefix,
+            scorer_app_id=self.app_id,
+            scorer_model_dir=self.model_dir,
+            scorer_customer_model_dir=self.customer_model_dir,
+            scorer_web_port=port,
+            scorer_data_dir=self.base / name,
+            scorer_partitions=PARTITIONS,
+            **{**defaults, **self.settings},
+        )
 
     def producer(self) -> Producer:
         return Producer(producer_config(self.bootstrap))
@@ -88,10 +93,15 @@ class ScorerSetup:
         self.send(producer, spec, key, self.codec.encode(spec.value_schema, record))
 
     def consumer(self, spec: TopicSpec) -> Consumer:
-        consumer = Consumer({"bootstrap.servers": self.bootstrap,
-                             "group.id": f"check-{uuid.uuid4().hex[:8]}",
-                             "auto.offset.reset": "earliest", "enable.auto.commit": False,
-                             "isolation.level": "read_committed"})  # fmt: skip
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": f"check-{uuid.uuid4().hex[:8]}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+            }
+        )
         consumer.subscribe([self.topic(spec)])
         return consumer
 
@@ -113,9 +123,13 @@ class Worker:
     def start(self) -> Worker:
         self.setup.base.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(WORKER_COMMAND, cwd=ROOT,
-                                         env=self.setup.env(self.name, self.port), stdout=out,
-                                         stderr=subprocess.STDOUT)  # fmt: skip
+            self.proc = subprocess.Popen(
+                WORKER_COMMAND,
+                cwd=ROOT,
+                env=self.setup.env(self.name, self.port),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         return self
 
     def wait_ready(self, timeout: float = 120) -> None:
@@ -131,13 +145,21 @@ class Worker:
     def get(self, path: str) -> tuple[int, Any]:
         return self.request("GET", path)
 
-    def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict[str, str] | None = None) -> tuple[int, Any]:  # fmt: skip
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
         token = self.setup.settings.get("scorer_web_token")
         auth = {"Authorization": f"Bearer {token}"} if token else {}
-        req = urllib.request.Request(self.url + path, data=body, method=method,
-                                     headers={"Content-Type": "application/json", **auth,
-                                              **(headers or {})})  # fmt: skip
+        req = urllib.request.Request(
+            self.url + path,
+            data=body,
+            method=method,
+            headers={"Content-Type": "application/json", **auth, **(headers or {})},
+        )
         try:
             with urllib.request.urlopen(req, timeout=10) as response:
                 return response.status, json.loads(response.read() or b"null")
@@ -155,8 +177,9 @@ class Worker:
         except subprocess.TimeoutExpired:  # record where it hangs, then kill it
             with self.log.open("ab") as out:
                 spy = str(Path(sys.executable).parent / "py-spy")
-                subprocess.run([spy, "dump", "--pid", str(self.proc.pid)], stdout=out,
-                               stderr=out, check=False)  # fmt: skip
+                subprocess.run(
+                    [spy, "dump", "--pid", str(self.proc.pid)], stdout=out, stderr=out, check=False
+                )
             self.proc.kill()
             return self.proc.wait(10)
 
@@ -167,9 +190,12 @@ class Worker:
                 text = response.read().decode()
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             return {}
-        return {tuple(sorted(s.labels.items())): s.value
-                for family in text_string_to_metric_families(text)
-                for s in family.samples if s.name == name}  # fmt: skip
+        return {
+            tuple(sorted(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+            if s.name == name
+        }
 
     def tail(self, lines: int = 40) -> str:
         try:
@@ -179,19 +205,43 @@ class Worker:
 
 
 def simulate(
-    setup: ScorerSetup, summary: Path, duration: float, seed: int, rate: float = 40,
-    users: int = 300, order_delay_s: tuple[float, float] = (1, 6),
-) -> subprocess.Popen[bytes]:  # fmt: skip
+    setup: ScorerSetup,
+    summary: Path,
+    duration: float,
+    seed: int,
+    rate: float = 40,
+    users: int = 300,
+    order_delay_s: tuple[float, float] = (1, 6),
+) -> subprocess.Popen[bytes]:
     """The station simulator at `rate` sessions/s for `duration` s (`users` users, 10
     stations, 60 days of past orders), on the setup's topics; what it sent goes to
     `summary`."""
-    args = ["--rate", str(rate), "--duration", str(duration), "--users", str(users),
-            "--stations", "10", "--history-days", "60",
-            "--order-delay", *(str(s) for s in order_delay_s), "--seed", str(seed),
-            "--summary", str(summary)]  # fmt: skip
+    args = [
+        "--rate",
+        str(rate),
+        "--duration",
+        str(duration),
+        "--users",
+        str(users),
+        "--stations",
+        "10",
+        "--history-days",
+        "60",
+        "--order-delay",
+        *(str(s) for s in order_delay_s),
+        "--seed",
+        str(seed),
+        "--summary",
+        str(summary),
+    ]
     log = (setup.base / "simulator.log").open("ab")
-    return subprocess.Popen([sys.executable, "-m", "stations.simulator", *args], cwd=ROOT,
-                            env=setup.env("simulator", 0), stdout=log, stderr=log)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "stations.simulator", *args],
+        cwd=ROOT,
+        env=setup.env("simulator", 0),
+        stdout=log,
+        stderr=log,
+    )
 
 
 def orders_of(body: Any) -> Any:
@@ -199,8 +249,9 @@ def orders_of(body: Any) -> Any:
     return body.get("history", {}).get("orders") if isinstance(body, dict) else None
 
 
-def collect(setup: ScorerSetup, spec: TopicSpec, until: Any, timeout: float = 60,
-            settle: float = 0.0) -> list[dict[str, Any]]:  # fmt: skip
+def collect(
+    setup: ScorerSetup, spec: TopicSpec, until: Any, timeout: float = 60, settle: float = 0.0
+) -> list[dict[str, Any]]:
     """Decoded records of a topic (read_committed) until `until(records)` holds or timeout,
     then `settle` seconds more to catch anything extra (a duplicate, say)."""
     consumer = setup.consumer(spec)
@@ -259,9 +310,10 @@ class OwnBroker:
         self.folder = folder
 
     def _run(self, command: str) -> str:
-        cmd = [sys.executable, "-m", "infra.kafka.broker", command]
-        done = subprocess.run(cmd, cwd=ROOT, env=self.env, capture_output=True, text=True,
-                              timeout=180)  # fmt: skip
+        cmd = [sys.executable, "-m", "infra.dev.broker", command]
+        done = subprocess.run(
+            cmd, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=180
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout.strip()
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.kafka import broker
+from infra.dev import broker
 from infra.kafka.settings import kafka_settings
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -35,7 +35,7 @@ def _cli(folder: Path, command: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SCORER_BROKER_DIR": str(folder)}
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
     return subprocess.run(
-        [sys.executable, "-m", "infra.kafka.broker", command],
+        [sys.executable, "-m", "infra.dev.broker", command],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -111,7 +111,7 @@ def test_a_port_taken_after_it_was_found_free_is_not_taken_for_this_broker(
 def test_bad_version_is_refused_with_the_variable_named() -> None:
     env = {**os.environ, "KAFKA_VERSION": "latest"}
     done = subprocess.run(
-        [sys.executable, "-m", "infra.kafka.broker", "start"],
+        [sys.executable, "-m", "infra.dev.broker", "start"],
         cwd=ROOT,
         env=env,
         capture_output=True,

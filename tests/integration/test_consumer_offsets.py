@@ -31,8 +31,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 async def _positions_after_reading_three(bootstrap: str, topic: str, group: str) -> list[int]:
     tp = TopicPartition(topic, 0)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
-                                enable_auto_commit=False, auto_offset_reset="earliest")  # fmt: skip
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
     await consumer.start()
     try:
         consumer.assign([tp])
@@ -88,8 +92,7 @@ async def _buffer_and_flush(bootstrap: str, topic: str, writes: int) -> tuple[bo
     try:
         changelog = app.topic(topic, partitions=1)
         for i in range(writes):  # as Table.send_changelog does
-            producer.send_soon(changelog.as_future_message(key=b"u", value=b"%d" % i,
-                                                           partition=0))  # fmt: skip
+            producer.send_soon(changelog.as_future_message(key=b"u", value=b"%d" % i, partition=0))
         delivered = await producer.flush_delivered()
         check = Consumer({"bootstrap.servers": bootstrap, "group.id": f"check-{topic}"})
         try:  # what the next owner of the partition would recover up to, read at once
@@ -110,8 +113,9 @@ def test_a_flush_leaves_every_buffered_table_write_on_the_broker(
 
 
 def _offsets_written(bootstrap: str, output: str, want: set[int], timeout: float) -> list[int]:
-    reader = Consumer({"bootstrap.servers": bootstrap, "group.id": f"check-{output}",
-                       "enable.auto.commit": False})  # fmt: skip
+    reader = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": f"check-{output}", "enable.auto.commit": False}
+    )
     reader.assign([KafkaTP(output, 0, 0)])
     seen: list[int] = []
     deadline = time.monotonic() + timeout
@@ -138,9 +142,11 @@ def _committed(bootstrap: str, group: str, topic: str, want: int, timeout: float
 
 
 def test_a_delivery_lost_after_its_fetch_is_fetched_again(
-    kafka_bootstrap: str, topic_factory: Callable[..., str], unique_name: Callable[[str], str],
+    kafka_bootstrap: str,
+    topic_factory: Callable[..., str],
+    unique_name: Callable[[str], str],
     tmp_path: Path,
-) -> None:  # fmt: skip
+) -> None:
     """A record handed out but never delivered holds up its partition's commits while later
     records go on; the consumer seeks the partition back to it, once."""
     topic, output, group = topic_factory("lose"), topic_factory("offsets"), unique_name("g")
@@ -150,10 +156,22 @@ def test_a_delivery_lost_after_its_fetch_is_fetched_again(
     assert producer.flush(10) == 0
     log = tmp_path / "worker.log"
     with log.open("w") as out:
-        worker = subprocess.Popen([sys.executable, "-m", "tests.integration.losing_worker",
-                                   kafka_bootstrap, topic, output, group, "7",
-                                   str(tmp_path / "faust")],
-                                  cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.integration.losing_worker",
+                kafka_bootstrap,
+                topic,
+                output,
+                group,
+                "7",
+                str(tmp_path / "faust"),
+            ],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
         try:
             seen = _offsets_written(kafka_bootstrap, output, set(range(20)), timeout=90)
             committed = _committed(kafka_bootstrap, group, topic, 20, timeout=30)

@@ -42,9 +42,17 @@ def _orders() -> pd.DataFrame:
     for u, user in enumerate(USERS):
         for k in range(1 + u % 6):  # 1 to 6 orders, spread over the last 300 days
             at = NOW - int(rng.integers(1, 300 * DAY))
-            rows.append({"order_id": f"cv-{u}-{k}", "session_id": None, "user_id": user,
-                         "station_id": STATION["station_id"], "lottery_type": "WELFARE_3D",
-                         "amount": int(rng.integers(200, 5000)), "placed_at": at})  # fmt: skip
+            rows.append(
+                {
+                    "order_id": f"cv-{u}-{k}",
+                    "session_id": None,
+                    "user_id": user,
+                    "station_id": STATION["station_id"],
+                    "lottery_type": "WELFARE_3D",
+                    "amount": int(rng.integers(200, 5000)),
+                    "placed_at": at,
+                }
+            )
     return pd.DataFrame(rows).sort_values("placed_at").reset_index(drop=True)
 
 
@@ -55,8 +63,9 @@ def deployment(
     customer_model: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[ScorerSetup, Worker, pd.DataFrame]]:
-    setup = ScorerSetup(kafka_bootstrap, trained_model, tmp_path_factory.mktemp("customers"),
-                        customer_model)  # fmt: skip
+    setup = ScorerSetup(
+        kafka_bootstrap, trained_model, tmp_path_factory.mktemp("customers"), customer_model
+    )
     ensure_topics(kafka_bootstrap, PARTITIONS, specs=topics.prefixed(setup.prefix))
     orders = _orders()
     p = setup.producer()
@@ -106,8 +115,14 @@ def test_recorded_orders_publish_their_customers_profiles_as_offline(
         assert record["model_version"] == model.version
         for name in ("segment", "cluster", "r_score", "f_score", "m_score", "frequency"):
             assert record[name] == expected[name], (user, name)
-        for name in ("p_alive", "expected_purchases_30d", "expected_spend_fen", "clv_fen",
-                     "monetary_fen", "recency_days"):  # fmt: skip
+        for name in (
+            "p_alive",
+            "expected_purchases_30d",
+            "expected_spend_fen",
+            "clv_fen",
+            "monetary_fen",
+            "recency_days",
+        ):
             assert record[name] == pytest.approx(float(expected[name]), rel=1e-9), (user, name)
         # this worker has no outlook artifact: the outlook's fields are there, and null
         assert all(record[name] is None for name in outlook_live.FIELDS), user
@@ -128,8 +143,9 @@ def _v1_reader_consume(setup: ScorerSetup, want: int) -> list[tuple[dict, dict, 
                 continue
             data = msg.value() or b""
             writer = setup.codec.writer_of(data)
-            old = fastavro.schemaless_reader(io.BytesIO(data[HEADER_SIZE:]), writer.parsed,
-                                             v1.parsed)  # fmt: skip
+            old = fastavro.schemaless_reader(
+                io.BytesIO(data[HEADER_SIZE:]), writer.parsed, v1.parsed
+            )
             out.append((dict(old), setup.codec.decode(data), writer.version))  # type: ignore[arg-type]
     finally:
         consumer.close()
@@ -143,9 +159,18 @@ def test_recommendations_carry_segment_and_value_and_v1_consumers_still_read_the
     collect(setup, topics.CUSTOMER_PROFILES, _complete(orders))
     p = setup.producer()
     for sid, user in (("cv-known", USERS[5]), ("cv-new", None)):
-        setup.send_record(p, topics.SESSIONS, sid, {"session_id": sid, "station_id":
-                          STATION["station_id"], "started_at": NOW, "user_id": user,
-                          "face": None})  # fmt: skip
+        setup.send_record(
+            p,
+            topics.SESSIONS,
+            sid,
+            {
+                "session_id": sid,
+                "station_id": STATION["station_id"],
+                "started_at": NOW,
+                "user_id": user,
+                "face": None,
+            },
+        )
     p.flush(10)
     both = _v1_reader_consume(setup, 2)
     assert len(both) == 2, worker.tail()
@@ -174,7 +199,13 @@ def test_a_corrupt_customer_model_stops_the_worker_with_the_reason(
     meta["params"]["bgnbd"]["r"] = 9.0
     (bad / profiles.FILE).write_text(json.dumps(meta))
     env = {**setup.env("bad", 0), "SCORER_CUSTOMER_MODEL_DIR": str(bad)}
-    done = subprocess.run([sys.executable, "-m", "streams.worker"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "streams.worker"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1
     assert "corrupt: its parameters do not match their SHA-256" in done.stderr

@@ -66,8 +66,13 @@ def _ms(at: datetime | int) -> int:
 def test_two_workers_lose_nothing_and_count_once(
     kafka_bootstrap: str, trained_model: Path, customer_model: Path, tmp_path: Path, mode: str
 ) -> None:
-    setup = ScorerSetup(kafka_bootstrap, trained_model, tmp_path, customer_model,
-                        settings={"scorer_conversion_window_s": 10})  # fmt: skip
+    setup = ScorerSetup(
+        kafka_bootstrap,
+        trained_model,
+        tmp_path,
+        customer_model,
+        settings={"scorer_conversion_window_s": 10},
+    )
     ensure_topics(kafka_bootstrap, PARTITIONS, specs=topics.prefixed(setup.prefix))
     w1, w2 = Worker(setup, "w1").start(), Worker(setup, "w2").start()
     wait_stable([w1, w2])
@@ -84,19 +89,29 @@ def test_two_workers_lose_nothing_and_count_once(
         assert sim.wait(180) == 0, (setup.base / "simulator.log").read_text()[-2000:]
         sent = json.loads(summary_path.read_text())
         expected = set(sent["session_ids"])
-        recs = collect(setup, topics.RECOMMENDATIONS,
-                       lambda rs: expected <= {r["session_id"] for r in rs}, timeout=180,
-                       settle=10)  # fmt: skip
+        recs = collect(
+            setup,
+            topics.RECOMMENDATIONS,
+            lambda rs: expected <= {r["session_id"] for r in rs},
+            timeout=180,
+            settle=10,
+        )
         per_session = Counter(r["session_id"] for r in recs)
         recommended = set(per_session)
-        outcomes = collect(setup, topics.CONVERSIONS,
-                           lambda cs: recommended <= {c["session_id"] for c in cs}, timeout=120,
-                           settle=5)  # fmt: skip
+        outcomes = collect(
+            setup,
+            topics.CONVERSIONS,
+            lambda cs: recommended <= {c["session_id"] for c in cs},
+            timeout=120,
+            settle=5,
+        )
         per_outcome = Counter(c["session_id"] for c in outcomes)
         histories = _histories(w1, w2, sent["orders_per_user"])
         letters = collect(setup, topics.DEAD_LETTERS, lambda ds: False, timeout=3)
         seen = {
-            "mode": mode, "topic_prefix": setup.prefix, "workers_folder": str(tmp_path),
+            "mode": mode,
+            "topic_prefix": setup.prefix,
+            "workers_folder": str(tmp_path),
             "sessions_sent": len(expected),
             "recommendations": sum(per_session.values()),
             "sessions_recommended": len(per_session),
@@ -109,18 +124,23 @@ def test_two_workers_lose_nothing_and_count_once(
             "users_checked": len(histories),
             "dead_letters": dict(Counter(d["error_class"] for d in letters)),
             "users_with_wrong_counts": sum(
-                1 for u, body in histories.items()
-                if orders_of(body) != sent["orders_per_user"][u]),
-        }  # fmt: skip
+                1 for u, body in histories.items() if orders_of(body) != sent["orders_per_user"][u]
+            ),
+        }
         # How long sessions waited for their recommendation: those of the stopped worker's
         # partitions wait for the rebalance (after a SIGKILL, for its session to time out).
         waits = sorted(_ms(r["scored_at"]) - _ms(r["event_time"]) for r in recs)
-        seen["wait_ms"] = {"p50": waits[len(waits) // 2], "p99": waits[len(waits) * 99 // 100],
-                           "max": waits[-1],
-                           "over_5s": sum(1 for w in waits if w > 5000)}  # fmt: skip
-        seen["wrong_counts"] = {u: {"history": orders_of(b), "sent": sent["orders_per_user"][u]}
-                                for u, b in histories.items()
-                                if orders_of(b) != sent["orders_per_user"][u]}  # fmt: skip
+        seen["wait_ms"] = {
+            "p50": waits[len(waits) // 2],
+            "p99": waits[len(waits) * 99 // 100],
+            "max": waits[-1],
+            "over_5s": sum(1 for w in waits if w > 5000),
+        }
+        seen["wrong_counts"] = {
+            u: {"history": orders_of(b), "sent": sent["orders_per_user"][u]}
+            for u, b in histories.items()
+            if orders_of(b) != sent["orders_per_user"][u]
+        }
         # The records of up to 20 sessions recommended without an outcome, to tell where a
         # rare one (seen once in CI) comes from.
         undecided = recommended - set(per_outcome)
@@ -131,7 +151,8 @@ def test_two_workers_lose_nothing_and_count_once(
         # undelivered when their orders were committed, sessions whose second fetch after
         # a seek Faust dropped; in streams/kafka/registry.py: the first orders of the run
         # dead-lettered as from unknown stations (the simulator's stations all exist,
-        # its malformed events are of other kinds). Without Faust's exactly_once (broken, README) a
+        # its malformed events are of other kinds). Without Faust's exactly_once (broken:
+        # docs/development/decisions.md, 1) a
         # recommendation published in the instant before a SIGKILL can repeat; that is
         # counted in out/reports and bounded here.
         assert seen["missing"] == 0, seen
@@ -183,8 +204,11 @@ def test_a_rebalance_in_the_middle_of_a_backlog_completes_and_loses_nothing(
     w1, w2 = Worker(setup, "w1").start(), Worker(setup, "w2").start()
     try:
         wait_stable([w1, w2])
-        workload.produce(workload.new_producer(kafka_bootstrap),
-                         setup.topic(topics.SESSIONS), iter(load.sessions))  # fmt: skip
+        workload.produce(
+            workload.new_producer(kafka_bootstrap),
+            setup.topic(topics.SESSIONS),
+            iter(load.sessions),
+        )
         assert _recommended(setup, 1, timeout=60, settle=0), "no recommendation in 60 s"
         published = sum(sum(w.samples("scorer_recommendations_total").values()) for w in (w1, w2))
         assert w2.stop(signal.SIGTERM) == 0, w2.tail()  # w1 takes w2's partitions
@@ -212,11 +236,13 @@ def _bundled(setup: ScorerSetup) -> dict[str, bool]:
     codec = Codec()
     counted = {}
     for name, spec, count in (
-        ("requests", topics.SCORING_REQUESTS,
-         lambda v: len(ScoringRequest.all_from_bytes(v))),
-        ("recommendations", topics.RECOMMENDATIONS_TO_TRACK,
-         lambda v: len(bundles.recommendations(codec, v))),
-    ):  # fmt: skip
+        ("requests", topics.SCORING_REQUESTS, lambda v: len(ScoringRequest.all_from_bytes(v))),
+        (
+            "recommendations",
+            topics.RECOMMENDATIONS_TO_TRACK,
+            lambda v: len(bundles.recommendations(codec, v)),
+        ),
+    ):
         written = read_tail(setup.bootstrap, setup.topic(spec), None, 0, strict=True)
         counted[name] = sum(count(w.value) for w in written) > len(written) > 0
     return counted

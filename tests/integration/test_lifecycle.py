@@ -48,19 +48,31 @@ CANARY_SHARE = 0.3
 
 
 def _model_command(setup: ScorerSetup, store: Path, *args: str) -> subprocess.CompletedProcess:
-    env = worker_env(setup.bootstrap, scorer_topic_prefix=setup.prefix,
-                     scorer_partitions=PARTITIONS)  # fmt: skip
-    return subprocess.run([sys.executable, "-m", "model", *args, "--store", str(store)]
-                          if args[0] in ("promote", "models") else
-                          [sys.executable, "-m", "model", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    env = worker_env(
+        setup.bootstrap, scorer_topic_prefix=setup.prefix, scorer_partitions=PARTITIONS
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "model", *args, "--store", str(store)]
+        if args[0] in ("promote", "models")
+        else [sys.executable, "-m", "model", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _served(workers: list[Worker]) -> list[set[tuple[str, str]]]:
     """Each worker's (version, role) pairs from scorer_model_info."""
-    return [{(dict(labels)["version"], dict(labels)["role"])
-             for labels, value in w.samples("scorer_model_info").items() if value == 1}
-            for w in workers]  # fmt: skip
+    return [
+        {
+            (dict(labels)["version"], dict(labels)["role"])
+            for labels, value in w.samples("scorer_model_info").items()
+            if value == 1
+        }
+        for w in workers
+    ]
 
 
 def _wait_served(workers: list[Worker], wanted: set[tuple[str, str]], timeout: float = 30) -> None:
@@ -72,12 +84,19 @@ def _wait_served(workers: list[Worker], wanted: set[tuple[str, str]], timeout: f
     raise AssertionError(f"workers serve {_served(workers)}, not {wanted}")
 
 
-def _read_all(setup: ScorerSetup, spec: topics.TopicSpec, until: Any,
-              timeout: float = 120, settle: float = 5) -> list[tuple[int, int, dict]]:  # fmt: skip
+def _read_all(
+    setup: ScorerSetup, spec: topics.TopicSpec, until: Any, timeout: float = 120, settle: float = 5
+) -> list[tuple[int, int, dict]]:
     """(partition, offset, record) of a topic until `until(records)`, then `settle` s."""
-    consumer = Consumer({"bootstrap.servers": setup.bootstrap, "group.id": uuid.uuid4().hex,
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False,
-                         "isolation.level": "read_committed"})  # fmt: skip
+    consumer = Consumer(
+        {
+            "bootstrap.servers": setup.bootstrap,
+            "group.id": uuid.uuid4().hex,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+        }
+    )
     consumer.subscribe([setup.topic(spec)])
     out: list[tuple[int, int, dict]] = []
     deadline, settled_at = time.monotonic() + timeout, None
@@ -89,8 +108,9 @@ def _read_all(setup: ScorerSetup, spec: topics.TopicSpec, until: Any,
                 break
             msg = consumer.poll(0.2)
             if msg is not None and not msg.error():
-                out.append((msg.partition() or 0, msg.offset() or 0,
-                            setup.codec.decode(msg.value())))  # fmt: skip
+                out.append(
+                    (msg.partition() or 0, msg.offset() or 0, setup.codec.decode(msg.value()))
+                )
     finally:
         consumer.close()
     return out
@@ -105,8 +125,9 @@ def _shadow_log_loss(workers: list[Worker]) -> dict[str, Any]:
         n = sum(w.samples("scorer_shadow_log_loss_count").get(key, 0) for w in workers)
         total = sum(w.samples("scorer_shadow_log_loss_sum").get(key, 0) for w in workers)
         out[role] = {"sessions": int(n), "mean": round(total / n, 4) if n else None}
-    out["decided"] = int(sum(sum(w.samples("scorer_outcome_log_loss_count").values())
-                             for w in workers))  # fmt: skip
+    out["decided"] = int(
+        sum(sum(w.samples("scorer_outcome_log_loss_count").values()) for w in workers)
+    )
     return out
 
 
@@ -115,24 +136,38 @@ def _third_version(other_model: Path, folder: Path) -> Path:
     with torch.no_grad():
         for parameter in model.network.parameters():
             parameter.mul_(0.9)
-    artifact.save(folder, model.network, model.imputation, metrics=model.metrics,
-                  data=model.data, created_at="2026-12-01T13:00:00+00:00",
-                  input_shares=model.input_shares)  # fmt: skip
+    artifact.save(
+        folder,
+        model.network,
+        model.imputation,
+        metrics=model.metrics,
+        data=model.data,
+        created_at="2026-12-01T13:00:00+00:00",
+        input_shares=model.input_shares,
+    )
     return folder
 
 
 def test_promote_refuse_canary_shadow_and_rollback_under_load(
-    kafka_bootstrap: str, trained_model: Path, other_model: Path, customer_model: Path,
+    kafka_bootstrap: str,
+    trained_model: Path,
+    other_model: Path,
+    customer_model: Path,
     tmp_path: Path,
-) -> None:  # fmt: skip
+) -> None:
     store = ModelStore(tmp_path / "models")
     v1, v2 = store.add(trained_model), store.add(other_model)
     v3 = store.add(_third_version(other_model, tmp_path / "third"))
     weights = store.path(v3) / artifact.WEIGHTS
     weights.write_bytes(weights.read_bytes()[: len(weights.read_bytes()) // 2])
     # The workers' own artifact is v2: that they serve v1 proves they read the announcement.
-    setup = ScorerSetup(kafka_bootstrap, other_model, tmp_path, customer_model,
-                        settings={"scorer_model_store": store.root})  # fmt: skip
+    setup = ScorerSetup(
+        kafka_bootstrap,
+        other_model,
+        tmp_path,
+        customer_model,
+        settings={"scorer_model_store": store.root},
+    )
     ensure_topics(kafka_bootstrap, PARTITIONS, specs=topics.prefixed(setup.prefix))
     # The commands that need no load run before it: the first live version, and the
     # corrupt one refused by `promote` itself.
@@ -166,8 +201,9 @@ def test_promote_refuse_canary_shadow_and_rollback_under_load(
         announce("live", v3)  # corrupt in the store: every worker must refuse it
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            failures = [sum(w.samples("scorer_model_load_failures_total").values())
-                        for w in workers]  # fmt: skip
+            failures = [
+                sum(w.samples("scorer_model_load_failures_total").values()) for w in workers
+            ]
             if all(f >= 1 for f in failures):
                 break
             time.sleep(0.2)
@@ -182,10 +218,14 @@ def test_promote_refuse_canary_shadow_and_rollback_under_load(
         sims.append(simulate(setup, summaries[1], duration=20, seed=12))
         for sim in sims:
             assert sim.wait(180) == 0, (tmp_path / "simulator.log").read_text()[-2000:]
-        expected = {session for summary in summaries
-                    for session in json.loads(summary.read_text())["session_ids"]}  # fmt: skip
-        recs = _read_all(setup, topics.RECOMMENDATIONS,
-                         lambda rs: expected <= {r["session_id"] for r in rs})  # fmt: skip
+        expected = {
+            session
+            for summary in summaries
+            for session in json.loads(summary.read_text())["session_ids"]
+        }
+        recs = _read_all(
+            setup, topics.RECOMMENDATIONS, lambda rs: expected <= {r["session_id"] for r in rs}
+        )
         shadow = _read_all(setup, topics.SHADOW, lambda rs: False, timeout=5, settle=0)
         per_session = Counter(r["session_id"] for _, _, r in recs)
         by_version = Counter(r["model_version"] for _, _, r in recs)
@@ -196,31 +236,42 @@ def test_promote_refuse_canary_shadow_and_rollback_under_load(
         for partition, offset, record in recs:
             by_partition[partition].append((offset, record))
         for rows in by_partition.values():
-            live = [r["model_version"] for _, r in sorted(rows, key=lambda x: x[0])
-                    if to_ms(r["scored_at"]) < canary_from]  # fmt: skip
+            live = [
+                r["model_version"]
+                for _, r in sorted(rows, key=lambda x: x[0])
+                if to_ms(r["scored_at"]) < canary_from
+            ]
             flips += sum(1 for pair in itertools.pairwise(live) if pair == (v2, v1))
         late = [r for _, _, r in recs if to_ms(r["scored_at"]) > split_at]
-        wrong_split = [r["session_id"] for r in late
-                       if (r["model_version"] == v1)
-                       != in_share(r["session_id"], CANARY_SHARE, CANARY_SALT)]  # fmt: skip
+        wrong_split = [
+            r["session_id"]
+            for r in late
+            if (r["model_version"] == v1) != in_share(r["session_id"], CANARY_SHARE, CANARY_SALT)
+        ]
         shadowed = {r["session_id"] for _, _, r in shadow}
         seen: dict[str, Any] = {
             "sessions_sent": len(expected),
             "recommendations": sum(per_session.values()),
             "lost": len(expected - set(per_session)),
             "repeated": sum(1 for n in per_session.values() if n > 1),
-            "recommendations_per_version": {v1: by_version[v1], v2: by_version[v2],
-                                            v3: by_version[v3]},
+            "recommendations_per_version": {
+                v1: by_version[v1],
+                v2: by_version[v2],
+                v3: by_version[v3],
+            },
             "live_version_back_to_old_in_a_partition": flips,
             "after_canary": len(late),
             "after_canary_on_canary": sum(1 for r in late if r["model_version"] == v1),
             "after_canary_wrong_split": len(wrong_split),
             "shadow_results": len(shadow),
             "after_canary_without_shadow": len({r["session_id"] for r in late} - shadowed),
-            "shadow_agreement": {dict(k)["agree"]: sum(w.samples(
-                "scorer_shadow_agreement_total").get(k, 0) for w in workers)
-                for k in workers[0].samples("scorer_shadow_agreement_total")},
-        }  # fmt: skip
+            "shadow_agreement": {
+                dict(k)["agree"]: sum(
+                    w.samples("scorer_shadow_agreement_total").get(k, 0) for w in workers
+                )
+                for k in workers[0].samples("scorer_shadow_agreement_total")
+            },
+        }
         seen["shadow_log_loss"] = _shadow_log_loss(workers)
         # Promoted after the refused v3, v1 names v2 as the version it replaced (what the
         # workers went on serving), so a rollback goes back to v2.
@@ -232,8 +283,10 @@ def test_promote_refuse_canary_shadow_and_rollback_under_load(
         _wait_served(workers, {(v2, "live"), (v1, "canary"), (v1, "shadow")})
         seen["rolled_back_to"] = v2
         report("lifecycle", seen)
-        for command in (("promote", v2, "--role", "canary", "--share", "0.05"),
-                        ("retire", "shadow")):  # fmt: skip
+        for command in (
+            ("promote", v2, "--role", "canary", "--share", "0.05"),
+            ("retire", "shadow"),
+        ):
             done = _model_command(setup, store.root, *command)
             assert done.returncode == 0, done.stderr
         _wait_served(workers, {(v2, "live"), (v2, "canary")})
@@ -276,11 +329,18 @@ def test_a_shifted_input_crosses_the_psi_threshold_and_the_logged_sessions_retra
     runs: dict[str, tuple[ScorerSetup, Worker]] = {}
     for name in ("as_trained", "clubhouses"):
         logging = {"scorer_feature_log_share": 1.0, "scorer_conversion_window_s": 60}
-        setup = ScorerSetup(kafka_bootstrap, trained_model, tmp_path / name, customer_model,
-                            settings={"scorer_drift_min_sessions": 1000,
-                                      "scorer_face_wait_ms": 10_000,
-                                      "scorer_feature_log_share": 0.0,
-                                      **(logging if name == "as_trained" else {})})  # fmt: skip
+        setup = ScorerSetup(
+            kafka_bootstrap,
+            trained_model,
+            tmp_path / name,
+            customer_model,
+            settings={
+                "scorer_drift_min_sessions": 1000,
+                "scorer_face_wait_ms": 10_000,
+                "scorer_feature_log_share": 0.0,
+                **(logging if name == "as_trained" else {}),
+            },
+        )
         ensure_topics(kafka_bootstrap, PARTITIONS, specs=topics.prefixed(setup.prefix))
         runs[name] = (setup, Worker(setup, "w1").start())
     sims: list[subprocess.Popen[bytes]] = []
@@ -293,15 +353,44 @@ def test_a_shifted_input_crosses_the_psi_threshold_and_the_logged_sessions_retra
             # stations. (Sent with the session, a face carries no face-library match.) The
             # live orders come after the last session, so that no history changes while a
             # session is scored: the simulator's record of what the scorer saw is exact.
-            args = ["--rate", "40", "--duration", "40", "--users", "2000", "--stations", "200",
-                    "--history-days", "540", "--seed", "5", "--order-delay", "42", "48",
-                    "--embedded-faces", "0", "--late-faces", "0", "--missing-faces", "0",
-                    "--wait-for-group", setup.app_id, "--truth", str(setup.base / "truth.csv"),
-                    *shift]  # fmt: skip
+            args = [
+                "--rate",
+                "40",
+                "--duration",
+                "40",
+                "--users",
+                "2000",
+                "--stations",
+                "200",
+                "--history-days",
+                "540",
+                "--seed",
+                "5",
+                "--order-delay",
+                "42",
+                "48",
+                "--embedded-faces",
+                "0",
+                "--late-faces",
+                "0",
+                "--missing-faces",
+                "0",
+                "--wait-for-group",
+                setup.app_id,
+                "--truth",
+                str(setup.base / "truth.csv"),
+                *shift,
+            ]
             log = (setup.base / "simulator.log").open("ab")
-            sims.append(subprocess.Popen([sys.executable, "-m", "stations.simulator", *args],
-                                         cwd=ROOT, env=setup.env("simulator", 0), stdout=log,
-                                         stderr=log))  # fmt: skip
+            sims.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "stations.simulator", *args],
+                    cwd=ROOT,
+                    env=setup.env("simulator", 0),
+                    stdout=log,
+                    stderr=log,
+                )
+            )
         for sim in sims:
             assert sim.wait(300) == 0
         psi: dict[str, dict[str, float]] = {}
@@ -332,17 +421,23 @@ def test_a_shifted_input_crosses_the_psi_threshold_and_the_logged_sessions_retra
                 worker.stop()
 
 
-def _retrain_from_the_log(setup: ScorerSetup, worker: Worker, store: ModelStore, truth: Path,
-                          tmp_path: Path) -> None:  # fmt: skip
+def _retrain_from_the_log(
+    setup: ScorerSetup, worker: Worker, store: ModelStore, truth: Path, tmp_path: Path
+) -> None:
     seen = pd.read_csv(truth, dtype={"class": object, "frequent_type": object})
     sessions = set(seen["session_id"])
-    decided = _read_all(setup, topics.CONVERSIONS,
-                        lambda rs: sessions <= {r["session_id"] for r in rs}, timeout=180,
-                        settle=0)  # fmt: skip
+    decided = _read_all(
+        setup,
+        topics.CONVERSIONS,
+        lambda rs: sessions <= {r["session_id"] for r in rs},
+        timeout=180,
+        settle=0,
+    )
     assert sessions <= {r["session_id"] for _, _, r in decided}, "outcomes missing"
     assert sum(worker.samples("scorer_features_logged_total").values()) == len(sessions)
-    logged = feature_log.read(setup.bootstrap, setup.topic(topics.FEATURES),
-                              setup.topic(topics.CONVERSIONS))  # fmt: skip
+    logged = feature_log.read(
+        setup.bootstrap, setup.topic(topics.FEATURES), setup.topic(topics.CONVERSIONS)
+    )
     frame = logged.frame.set_index("session_id")
     assert set(frame.index) == sessions and logged.undecided == 0, logged
     # The stream's raw inputs and labels against the simulator's record, field by field.
@@ -357,21 +452,36 @@ def _retrain_from_the_log(setup: ScorerSetup, worker: Worker, store: ModelStore,
     offline = tmp_path / "offline.csv"
     seen.sample(frac=1.0, random_state=3).to_csv(offline, index=False)  # another row order
     runs = {}
-    for name, source in (("from_log", ["--from-topic", topics.FEATURES.name]),
-                         ("offline", ["--from-file", str(offline)])):  # fmt: skip
+    for name, source in (
+        ("from_log", ["--from-topic", topics.FEATURES.name]),
+        ("offline", ["--from-file", str(offline)]),
+    ):
         out = tmp_path / name
-        done = _model_command(setup, store.root, "train", *source, "--out", str(out),
-                              "--seed", "7", "--store", str(store.root))  # fmt: skip
+        done = _model_command(
+            setup,
+            store.root,
+            "train",
+            *source,
+            "--out",
+            str(out),
+            "--seed",
+            "7",
+            "--store",
+            str(store.root),
+        )
         assert done.returncode == 0, done.stderr[-3000:]
         runs[name] = (artifact.load(out), done.stdout)
     (from_log, said), (offline_model, _) = runs["from_log"], runs["offline"]
     assert f"{len(sessions):,} with an outcome" in said and " 0 differ " in said, said
     weights = {k: v for k, v in offline_model.network.state_dict().items()}
-    gap = max(float((v - weights[k]).abs().max())
-              for k, v in from_log.network.state_dict().items())  # fmt: skip
-    parity = {"sessions": len(sessions), "served_by": logged.versions,
-              "largest_weight_difference": gap, "from_log": from_log.version,
-              "offline": offline_model.version,
-              "imputation_equal": from_log.imputation == offline_model.imputation}  # fmt: skip
+    gap = max(float((v - weights[k]).abs().max()) for k, v in from_log.network.state_dict().items())
+    parity = {
+        "sessions": len(sessions),
+        "served_by": logged.versions,
+        "largest_weight_difference": gap,
+        "from_log": from_log.version,
+        "offline": offline_model.version,
+        "imputation_equal": from_log.imputation == offline_model.imputation,
+    }
     report("feature_log", parity)
     assert parity["imputation_equal"] and gap <= 1e-6, parity

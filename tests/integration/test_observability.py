@@ -49,16 +49,28 @@ class Prometheus:
             pytest.fail("prometheus is missing: `make setup` installs Debian's package")
         self.port = free_port()
         config = folder / "prometheus.yml"
-        config.write_text(json.dumps({
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": [str(RULES)],
-            "scrape_configs": [{"job_name": "scorer", "static_configs": [{"targets": targets}]}],
-        }))  # fmt: skip
+        config.write_text(
+            json.dumps(
+                {
+                    "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                    "rule_files": [str(RULES)],
+                    "scrape_configs": [
+                        {"job_name": "scorer", "static_configs": [{"targets": targets}]}
+                    ],
+                }
+            )
+        )
         self.log = (folder / "prometheus.log").open("wb")
         self.proc = subprocess.Popen(
-            [binary, f"--config.file={config}", f"--storage.tsdb.path={folder / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{self.port}"],
-            stdout=self.log, stderr=subprocess.STDOUT)  # fmt: skip
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={folder / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         url = f"http://127.0.0.1:{self.port}/api/v1/query?" + urllib.parse.urlencode(
@@ -88,10 +100,16 @@ class Prometheus:
 
 
 @pytest.fixture
-def deployment(kafka_bootstrap: str, trained_model: Path, customer_model: Path,
-               tmp_path: Path) -> Iterator[tuple[ScorerSetup, Prometheus]]:  # fmt: skip
-    setup = ScorerSetup(kafka_bootstrap, trained_model, tmp_path, customer_model,
-                        settings={"scorer_conversion_window_s": 8})  # fmt: skip
+def deployment(
+    kafka_bootstrap: str, trained_model: Path, customer_model: Path, tmp_path: Path
+) -> Iterator[tuple[ScorerSetup, Prometheus]]:
+    setup = ScorerSetup(
+        kafka_bootstrap,
+        trained_model,
+        tmp_path,
+        customer_model,
+        settings={"scorer_conversion_window_s": 8},
+    )
     ensure_topics(kafka_bootstrap, PARTITIONS, specs=topics.prefixed(setup.prefix))
     workers = [Worker(setup, "w1").start(), Worker(setup, "w2").start()]
     wait_stable(workers)
@@ -113,28 +131,59 @@ def test_every_panel_has_data_and_the_conversion_rate_matches_the_topic(
     setup, prometheus = deployment
     summary = setup.base / "sent.json"
     done = subprocess.run(
-        [sys.executable, "-m", "stations.simulator", "--rate", "30", "--duration", "15",
-         "--users", "300", "--stations", "10", "--history-days", "60", "--order-delay", "1",
-         "4", "--malformed", "0.05", "--seed", "11", "--summary", str(summary)],
-        cwd=ROOT, env=setup.env("simulator", 0), capture_output=True, timeout=300)  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "stations.simulator",
+            "--rate",
+            "30",
+            "--duration",
+            "15",
+            "--users",
+            "300",
+            "--stations",
+            "10",
+            "--history-days",
+            "60",
+            "--order-delay",
+            "1",
+            "4",
+            "--malformed",
+            "0.05",
+            "--seed",
+            "11",
+            "--summary",
+            str(summary),
+        ],
+        cwd=ROOT,
+        env=setup.env("simulator", 0),
+        capture_output=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     sent = json.loads(summary.read_text())
     sessions = set(sent["session_ids"])
-    outcomes = collect(setup, topics.CONVERSIONS,
-                       lambda cs: sessions <= {c["session_id"] for c in cs}, timeout=120,
-                       settle=3)  # fmt: skip
+    outcomes = collect(
+        setup,
+        topics.CONVERSIONS,
+        lambda cs: sessions <= {c["session_id"] for c in cs},
+        timeout=120,
+        settle=3,
+    )
     decided = {c["session_id"]: c["outcome"] for c in outcomes}
     assert len(outcomes) == len(decided) == len(sessions), "one outcome per session"
     converted = sum(1 for o in decided.values() if o.startswith("CONVERTED"))
     topic_rate = converted / len(decided)
 
-    total = prometheus.wait_until("sum(scorer_conversions_total)",
-                                  lambda r: r and _number(r) == len(sessions))  # fmt: skip
+    total = prometheus.wait_until(
+        "sum(scorer_conversions_total)", lambda r: r and _number(r) == len(sessions)
+    )
     assert _number(total) == len(sessions)
     # Each malformed event is one dead letter, and nothing else is one (no good event).
     assert sent["malformed"] > 0
-    letters = prometheus.wait_until("sum(scorer_dead_letters_total)",
-                                    lambda r: r and _number(r) >= sent["malformed"])  # fmt: skip
+    letters = prometheus.wait_until(
+        "sum(scorer_dead_letters_total)", lambda r: r and _number(r) >= sent["malformed"]
+    )
     time.sleep(3)  # a few more scrapes: a dead letter too many would show now
     assert _number(prometheus.query("sum(scorer_dead_letters_total)")) == sent["malformed"], letters
     rate = _number(prometheus.wait_until("scorer:conversion_rate:ratio", bool))

@@ -89,25 +89,33 @@ def test_the_worker_rides_out_a_broker_outage(
         assert sim.wait(300) == 0, (setup.base / "simulator.log").read_text()[-2000:]
         sent = json.loads(summary_path.read_text())
         expected = set(sent["session_ids"])
-        recs = collect(setup, topics.RECOMMENDATIONS,
-                       lambda rs: expected <= {r["session_id"] for r in rs}, timeout=240,
-                       settle=10)  # fmt: skip
+        recs = collect(
+            setup,
+            topics.RECOMMENDATIONS,
+            lambda rs: expected <= {r["session_id"] for r in rs},
+            timeout=240,
+            settle=10,
+        )
         per_session = Counter(r["session_id"] for r in recs)
         wrong = _wrong_histories(worker, sent["orders_per_user"])
         ready_after = worker.get("/readyz")
         not_ready = [body for status, body in answers if status == 503]
         seen: dict[str, Any] = {
-            "mode": mode, "outage_s": OUTAGE_S, "sessions_sent": len(expected),
+            "mode": mode,
+            "outage_s": OUTAGE_S,
+            "sessions_sent": len(expected),
             "recommendations": sum(per_session.values()),
             "missing": len(expected - set(per_session)),
             "repeated": sum(n - 1 for n in per_session.values() if n > 1),
-            "users_checked": len(sent["orders_per_user"]), "users_with_wrong_counts": len(wrong),
+            "users_checked": len(sent["orders_per_user"]),
+            "users_with_wrong_counts": len(wrong),
             "wrong_counts": dict(list(wrong.items())[:10]),
             "readyz_during_outage": dict(Counter(str(status) for status, _ in answers)),
             "broker_reachable_false": sum(1 for b in not_ready if not b["broker_reachable"]),
-            "readyz_after": ready_after[0], "worker_exit_code": worker.proc.poll(),  # type: ignore[union-attr]
+            "readyz_after": ready_after[0],
+            "worker_exit_code": worker.proc.poll(),  # type: ignore[union-attr]
             "log_lines_during_outage": _log_lines(worker) - lines_before,
-        }  # fmt: skip
+        }
         report(f"outage-{mode}", seen)
         assert seen["worker_exit_code"] is None, worker.tail()
         assert seen["missing"] == 0 and seen["repeated"] <= 1, seen

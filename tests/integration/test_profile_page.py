@@ -45,9 +45,13 @@ def workers(
     outlook_model: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[ScorerSetup, list[Worker]]]:
-    setup = ScorerSetup(kafka_bootstrap, trained_model, tmp_path_factory.mktemp("pages"),
-                        customer_model, settings={"scorer_web_token": TOKEN,
-                                                  "scorer_outlook_dir": outlook_model})  # fmt: skip
+    setup = ScorerSetup(
+        kafka_bootstrap,
+        trained_model,
+        tmp_path_factory.mktemp("pages"),
+        customer_model,
+        settings={"scorer_web_token": TOKEN, "scorer_outlook_dir": outlook_model},
+    )
     ensure_topics(kafka_bootstrap, PARTITIONS, specs=topics.prefixed(setup.prefix))
     rng = np.random.default_rng(11)
     p = setup.producer()
@@ -55,10 +59,20 @@ def workers(
     for u, user in enumerate(USERS):
         times = sorted(NOW - int(t) for t in rng.integers(DAY, 400 * DAY, 1 + u % 14))
         for k, at in enumerate(times):
-            setup.send_record(p, topics.ORDERS, user, {
-                "order_id": f"pp-{u}-{k}", "session_id": None, "user_id": user,
-                "station_id": STATION["station_id"], "lottery_type": "TWO_COLOR_BALL",
-                "amount": int(rng.integers(200, 4000)), "placed_at": at})  # fmt: skip
+            setup.send_record(
+                p,
+                topics.ORDERS,
+                user,
+                {
+                    "order_id": f"pp-{u}-{k}",
+                    "session_id": None,
+                    "user_id": user,
+                    "station_id": STATION["station_id"],
+                    "lottery_type": "TWO_COLOR_BALL",
+                    "amount": int(rng.integers(200, 4000)),
+                    "placed_at": at,
+                },
+            )
     p.flush(10)
     pool = [Worker(setup, "w1").start(), Worker(setup, "w2").start()]
     wait_stable(pool)
@@ -78,8 +92,13 @@ def browser() -> Iterator[webdriver.Chrome]:
     assert CHROMIUM and DRIVER, "chromium and chromium-driver are installed by `make setup`"
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1200,1600"):  # fmt: skip
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1200,1600",
+    ):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(executable_path=DRIVER), options=options)
     yield driver
@@ -115,7 +134,8 @@ def _open(driver: webdriver.Chrome, url: str) -> None:
     alone, whatever the ones before it left in the browser)."""
     driver.get(url)
     WebDriverWait(driver, 20).until(
-        lambda d: d.find_elements(By.ID, "token") or d.find_elements(By.ID, "q"))  # fmt: skip
+        lambda d: d.find_elements(By.ID, "token") or d.find_elements(By.ID, "q")
+    )
     if driver.find_elements(By.ID, "token"):
         _sign_in(driver)
         driver.get(url)
@@ -137,7 +157,8 @@ def test_a_searched_customer_shows_the_figures_of_the_json_api(
     browser.find_element(By.ID, "sign-in").click()
     # the click returns before the answer is shown: wait for it (fails after 20 s)
     WebDriverWait(browser, 20).until(
-        ec.text_to_be_present_in_element((By.ID, "error"), "not this worker's"))  # fmt: skip
+        ec.text_to_be_present_in_element((By.ID, "error"), "not this worker's")
+    )
     _sign_in(browser)
     assert browser.current_url == f"{searched.url}/profiles"
     box = browser.find_element(By.ID, "q")
@@ -155,14 +176,21 @@ def test_a_searched_customer_shows_the_figures_of_the_json_api(
     # the page and the API are computed a moment apart: P(alive) moves a little with time
     assert float(_text(browser, "p_alive")) == pytest.approx(p["p_alive"], abs=2e-4)
     assert float(_text(browser, "expected_purchases_30d")) == pytest.approx(
-        p["expected_purchases_30d"], abs=2e-4)  # fmt: skip
+        p["expected_purchases_30d"], abs=2e-4
+    )
     assert float(_text(browser, "clv_yuan")) == pytest.approx(p["clv_fen"] / 100, abs=0.02)
     assert float(_text(browser, "recency_days")) == pytest.approx(p["recency_days"], abs=0.01)
     # the outlook: the month in progress, from the months before it, by the outlook artifact
-    assert _text(browser, "outlook_month") == p["outlook_month"] == time.strftime(
-        "%Y-%m", time.gmtime(time.time() + 8 * 3600))  # fmt: skip
-    assert _text(browser, "next_month_class") == p["next_month_class"] == max(
-        ("high", "medium", "low"), key=lambda c: p[f"p_{c}"])  # fmt: skip
+    assert (
+        _text(browser, "outlook_month")
+        == p["outlook_month"]
+        == time.strftime("%Y-%m", time.gmtime(time.time() + 8 * 3600))
+    )
+    assert (
+        _text(browser, "next_month_class")
+        == p["next_month_class"]
+        == max(("high", "medium", "low"), key=lambda c: p[f"p_{c}"])
+    )
     assert float(_text(browser, "loyalty_score")) == pytest.approx(p["loyalty_score"], abs=0.05)
     assert _text(browser, "outlook_version") == p["outlook_version"]
     assert p["outlook_version"].startswith("outlook-20261203-")
@@ -179,8 +207,9 @@ def test_the_profiles_on_kafka_carry_the_outlook(
     """Each CustomerProfile (v2) the workers publish has the outlook of the month of its
     last order, by the artifact they serve."""
     setup, _ = workers
-    records = collect(setup, topics.CUSTOMER_PROFILES,
-                      lambda rs: {r["user_id"] for r in rs} >= set(USERS))  # fmt: skip
+    records = collect(
+        setup, topics.CUSTOMER_PROFILES, lambda rs: {r["user_id"] for r in rs} >= set(USERS)
+    )
     version = outlook_artifact.load(outlook_model).version
     assert {r["user_id"] for r in records} >= set(USERS)
     for r in records:
@@ -199,8 +228,10 @@ def test_browsing_a_segment_lists_its_customers_from_every_worker(
     _, mix = pool[1].get("/api/segments")
     assert mix["customers"] == len(USERS) and not mix["missing_workers"]
     _open(browser, f"{pool[0].url}/profiles")
-    shown = {e.get_attribute("data-segment"): int(e.text)
-             for e in browser.find_elements(By.CSS_SELECTOR, "td[data-segment]")}  # fmt: skip
+    shown = {
+        e.get_attribute("data-segment"): int(e.text)
+        for e in browser.find_elements(By.CSS_SELECTOR, "td[data-segment]")
+    }
     assert shown == mix["counts"]
     biggest = max(mix["counts"], key=mix["counts"].get)
     _open(browser, f"{pool[0].url}/profiles?segment={quote(biggest)}&size=5")

@@ -21,15 +21,18 @@ def _count(bootstrap: str, topic: str) -> int:
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "count", "log_level": 3})
     try:
         meta = consumer.list_topics(topic, timeout=10).topics[topic]
-        return sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                   for p in meta.partitions)  # fmt: skip
+        return sum(
+            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in meta.partitions
+        )
     finally:
         consumer.close()
 
 
 @pytest.mark.parametrize("queue", [None, 50], ids=["default-queue", "queue-of-50"])
-def test_delivered_means_on_the_topic(kafka_bootstrap: str, topic_factory: Callable[..., str],
-                                      queue: int | None) -> None:  # fmt: skip
+def test_delivered_means_on_the_topic(
+    kafka_bootstrap: str, topic_factory: Callable[..., str], queue: int | None
+) -> None:
     """With a queue of 50, a burst larger than librdkafka's queue waits in `publish` while
     deliveries complete, and loses nothing."""
     topic = topic_factory("published", partitions=3)
@@ -70,8 +73,9 @@ def test_what_is_held_is_on_the_topic_once_delivered_confirms(
     publisher = Publisher(kafka_bootstrap)
     held = Held(topic, b"|".join)
     try:
-        held.add(publisher, [(i % 2, f"k-{i}".encode(), b"v%d" % i) for i in range(10)],
-                 backlog=True)  # fmt: skip
+        held.add(
+            publisher, [(i % 2, f"k-{i}".encode(), b"v%d" % i) for i in range(10)], backlog=True
+        )
         assert asyncio.run(publisher.delivered(30)) is True
         assert len(held) == 0 and _count(kafka_bootstrap, topic) == 2  # one per partition
         held.add(publisher, [(0, b"k-10", b"v10")], backlog=True)
@@ -103,8 +107,14 @@ def test_a_key_lands_where_key_partition_says(
         assert asyncio.run(publisher.delivered(30)) is True
     finally:
         publisher.close()
-    consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": "keyed",
-                         "auto.offset.reset": "earliest", "log_level": 3})  # fmt: skip
+    consumer = Consumer(
+        {
+            "bootstrap.servers": kafka_bootstrap,
+            "group.id": "keyed",
+            "auto.offset.reset": "earliest",
+            "log_level": 3,
+        }
+    )
     landed: dict[bytes, int | None] = {}
     try:
         consumer.subscribe([topic])

@@ -12,8 +12,8 @@ from collections.abc import Callable
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from infra.kafka.broker import BrokerError
 from infra.kafka.client import client_config
+from infra.kafka.cluster import BrokerError
 from infra.kafka.reading import first_unconsumed_ms, read_tail
 from streams.kafka.outputs import RecentKeys, replay_start
 
@@ -25,11 +25,13 @@ def _write(producer: Producer, topic: str, partition: int, key: str, at_ms: int)
 
 
 def _commit(bootstrap: str, group: str, topic: str, offsets: dict[int, int]) -> None:
-    consumer = Consumer(client_config(bootstrap, **{"group.id": group,
-                                                    "enable.auto.commit": False}))  # fmt: skip
+    consumer = Consumer(
+        client_config(bootstrap, **{"group.id": group, "enable.auto.commit": False})
+    )
     try:
-        consumer.commit(offsets=[TopicPartition(topic, p, o) for p, o in offsets.items()],
-                        asynchronous=False)  # fmt: skip
+        consumer.commit(
+            offsets=[TopicPartition(topic, p, o) for p, o in offsets.items()], asynchronous=False
+        )
     finally:
         consumer.close()
 

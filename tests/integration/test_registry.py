@@ -32,8 +32,9 @@ def registry(kafka_bootstrap: str, registry_topic: str) -> Iterator[StationRegis
 
 
 def _publish(producer: Producer, topic: str, station_id: str, city: str = "Wuhan") -> None:
-    value = Codec().encode("Station", {"station_id": station_id, "city": city,
-                                       "station_type": "supermarket"})  # fmt: skip
+    value = Codec().encode(
+        "Station", {"station_id": station_id, "city": city, "station_type": "supermarket"}
+    )
     producer.produce(topic, key=station_id.encode(), value=value)
     producer.flush(10)
 

@@ -35,15 +35,26 @@ STATIONS = {"st-wh-1": ("Wuhan", "supermarket"), "st-es-1": ("Enshi", "chess_roo
 DAY = 86_400_000
 NOW = int(time.time() * 1000)
 HISTORY_ORDERS = [
-    {"order_id": f"h-{i}", "session_id": None, "user_id": "u-hist", "station_id": "st-wh-1",
-     "lottery_type": kind, "amount": 1000, "placed_at": NOW - (10 - i) * DAY}
+    {
+        "order_id": f"h-{i}",
+        "session_id": None,
+        "user_id": "u-hist",
+        "station_id": "st-wh-1",
+        "lottery_type": kind,
+        "amount": 1000,
+        "placed_at": NOW - (10 - i) * DAY,
+    }
     for i, kind in enumerate(["TEN_TIMES_GOOD_LUCK", "TEN_TIMES_GOOD_LUCK", "TWO_COLOR_BALL"])
-]  # fmt: skip
+]
 
 
 def face(beauty: float, expression: str = "none", emotion: str = "neutral") -> dict[str, Any]:
-    return {**FACE, "beauty": beauty, "expression": {"type": expression, "probability": 0.9},
-            "emotion": {"type": emotion, "probability": 0.8}}  # fmt: skip
+    return {
+        **FACE,
+        "beauty": beauty,
+        "expression": {"type": expression, "probability": 0.9},
+        "emotion": {"type": emotion, "probability": 0.8},
+    }
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +87,10 @@ def worker(setup: ScorerSetup) -> Iterator[Worker]:
     producer.flush(10)
     w = Worker(setup, "w1").start()
     w.wait_ready()
-    _wait_for(lambda: (w.get("/users/u-hist")[1] or {}).get("history", {}).get("orders") == 3,
-              "history of u-hist")  # fmt: skip
+    _wait_for(
+        lambda: (w.get("/users/u-hist")[1] or {}).get("history", {}).get("orders") == 3,
+        "history of u-hist",
+    )
     yield w
     w.stop()
 
@@ -94,29 +107,43 @@ def _wait_for(check: Any, what: str, timeout: float = 60) -> None:
 def _summary() -> dict[str, Any] | None:
     h = None
     for order in HISTORY_ORDERS:
-        h, _ = history.add_order(h, {**order, "placed_at_ms": order["placed_at"]}, "Wuhan",
-                                 "supermarket")  # fmt: skip
+        h, _ = history.add_order(
+            h, {**order, "placed_at_ms": order["placed_at"]}, "Wuhan", "supermarket"
+        )
     return history.summary(h)
 
 
-def offline(setup: ScorerSetup, started: int, f: dict | None, station: str,
-            known: bool) -> dict[str, Any]:  # fmt: skip
+def offline(
+    setup: ScorerSetup, started: int, f: dict | None, station: str, known: bool
+) -> dict[str, Any]:
     city, kind = STATIONS[station]
-    row = session_row(started, f, {"city": city, "station_type": kind},
-                      _summary() if known else None)  # fmt: skip
+    row = session_row(
+        started, f, {"city": city, "station_type": kind}, _summary() if known else None
+    )
     return score_rows(Predictor.from_artifact(setup.model_dir), [row])[0]
 
 
-def session(sid: str, user: str | None = None, f: dict | None = None,
-            station: str = "st-wh-1") -> dict[str, Any]:  # fmt: skip
-    return {"session_id": sid, "station_id": station, "started_at": NOW, "user_id": user,
-            "face": f}  # fmt: skip
+def session(
+    sid: str, user: str | None = None, f: dict | None = None, station: str = "st-wh-1"
+) -> dict[str, Any]:
+    return {"session_id": sid, "station_id": station, "started_at": NOW, "user_id": user, "face": f}
 
 
-def face_event(sid: str, f: dict, matched: str | None = None, score: float | None = None,
-               station: str = "st-wh-1") -> dict[str, Any]:  # fmt: skip
-    return {"session_id": sid, "station_id": station, "detected_at": NOW + 300, "face": f,
-            "matched_user_id": matched, "match_score": score}  # fmt: skip
+def face_event(
+    sid: str,
+    f: dict,
+    matched: str | None = None,
+    score: float | None = None,
+    station: str = "st-wh-1",
+) -> dict[str, Any]:
+    return {
+        "session_id": sid,
+        "station_id": station,
+        "detected_at": NOW + 300,
+        "face": f,
+        "matched_user_id": matched,
+        "match_score": score,
+    }
 
 
 def _by_session(records: list[dict[str, Any]], prefix: str) -> dict[str, list[dict[str, Any]]]:
@@ -151,8 +178,9 @@ def test_every_session_gets_one_recommendation_with_the_offline_scores(
     time.sleep(0.5)  # the face waits for its session
     setup.send_record(p, topics.SESSIONS, "e2e-early", session("e2e-early"))
     p.flush(10)
-    recs = collect(setup, topics.RECOMMENDATIONS,
-                   lambda rs: len(_by_session(rs, "e2e-")) >= 5, settle=3)  # fmt: skip
+    recs = collect(
+        setup, topics.RECOMMENDATIONS, lambda rs: len(_by_session(rs, "e2e-")) >= 5, settle=3
+    )
     by = _by_session(recs, "e2e-")
     assert sorted(by) == ["e2e-early", "e2e-embed", "e2e-joined", "e2e-timeout", "e2e-weak"]
     assert all(len(v) == 1 for v in by.values()), {k: len(v) for k, v in by.items()}
@@ -189,14 +217,20 @@ def test_a_batch_reads_each_history_from_its_users_partition(
         order = {**HISTORY_ORDERS[0], "order_id": f"o-{user}", "user_id": user}
         setup.send_record(p, topics.ORDERS, user, order)
     p.flush(10)
-    _wait_for(lambda: all((worker.get(f"/users/{u}")[1] or {}).get("history", {}).get("orders")
-                          == 1 for u in users), "the batch users' histories")  # fmt: skip
+    _wait_for(
+        lambda: all(
+            (worker.get(f"/users/{u}")[1] or {}).get("history", {}).get("orders") == 1
+            for u in users
+        ),
+        "the batch users' histories",
+    )
     sessions = [(f"batch-{n}-{user}", user) for n in range(5) for user in users]
     for sid, user in sessions:  # all at once: they meet in the scorer's batches
         setup.send_record(p, topics.SESSIONS, sid, session(sid, user, face(50)))
     p.flush(10)
-    recs = collect(setup, topics.RECOMMENDATIONS,
-                   lambda rs: len(_by_session(rs, "batch-")) >= len(sessions))  # fmt: skip
+    recs = collect(
+        setup, topics.RECOMMENDATIONS, lambda rs: len(_by_session(rs, "batch-")) >= len(sessions)
+    )
     by = _by_session(recs, "batch-")
     assert len(by) == len(sessions)
     assert [k for k, v in by.items() if v[0]["is_new_user"]] == []
@@ -218,12 +252,19 @@ def _last_per_key(setup: ScorerSetup, table: str, prefix: bytes) -> dict[bytes, 
     """The last value of each key starting with `prefix` in a table's changelog, read
     from its start to its end: what compaction keeps, and what a recovery rebuilds."""
     name = f"{setup.app_id}-{table}-changelog"
-    consumer = Consumer({"bootstrap.servers": setup.bootstrap, "group.id": f"check-{NOW}",
-                         "enable.auto.commit": False})  # fmt: skip
+    consumer = Consumer(
+        {
+            "bootstrap.servers": setup.bootstrap,
+            "group.id": f"check-{NOW}",
+            "enable.auto.commit": False,
+        }
+    )
     try:
         partitions = consumer.list_topics(name, timeout=10).topics[name].partitions
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)[1]
-                for p in partitions}  # fmt: skip
+        ends = {
+            p: consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)[1]
+            for p in partitions
+        }
         consumer.assign([TopicPartition(name, p, OFFSET_BEGINNING) for p in partitions])
         last: dict[bytes, bytes | None] = {}
         read = dict.fromkeys(partitions, 0)
@@ -248,21 +289,27 @@ def test_joined_timed_out_and_orphaned_waits_leave_only_tombstones(
     is scored or its face wait is over, and its changelog's last word on it is a tombstone,
     so that compaction removes it and a recovery does not bring it back."""
     p = setup.producer()
-    joined, timed_out, orphans = ["exp-j1", "exp-j2", "exp-j3"], ["exp-t1", "exp-t2"], [
-        "exp-o1", "exp-o2"]  # fmt: skip
+    joined, timed_out, orphans = (
+        ["exp-j1", "exp-j2", "exp-j3"],
+        ["exp-t1", "exp-t2"],
+        ["exp-o1", "exp-o2"],
+    )
     for sid in joined + timed_out:
         setup.send_record(p, topics.SESSIONS, sid, session(sid))
     for sid in joined + orphans:
         setup.send_record(p, topics.FACES, sid, face_event(sid, face(55)))
     p.flush(10)
-    recs = collect(setup, topics.RECOMMENDATIONS,
-                   lambda rs: len(_by_session(rs, "exp-")) >= 5, settle=2)  # fmt: skip
+    recs = collect(
+        setup, topics.RECOMMENDATIONS, lambda rs: len(_by_session(rs, "exp-")) >= 5, settle=2
+    )
     by = _by_session(recs, "exp-")
     assert sorted(by) == sorted(joined + timed_out)
     assert [sid for sid in timed_out if not by[sid][0]["imputed_face"]] == []
     waiting = (("state", "joins_waiting"),)
-    _wait_for(lambda: worker.samples("scorer_state_entries").get(waiting) == 0,
-              "no session or face waiting")  # fmt: skip
+    _wait_for(
+        lambda: worker.samples("scorer_state_entries").get(waiting) == 0,
+        "no session or face waiting",
+    )
     last = _last_per_key(setup, "pending-sessions", b"exp-")
     assert sorted(last) == sorted(k.encode() for k in joined + timed_out + orphans)
     assert {k: v for k, v in last.items() if v is not None} == {}
@@ -316,23 +363,33 @@ def test_bad_input_goes_to_dead_letters_and_the_next_event_is_scored(
     good = setup.codec.encode("SessionStarted", session("bad-x"))
     cases = {
         "bad-garbage": (topics.SESSIONS, b"\x00\x01 not avro", "bad_magic"),
-        "bad-fingerprint": (topics.SESSIONS, b"\xc3\x01" + b"\xab" * 8 + good[10:],
-                            "unknown_fingerprint"),
+        "bad-fingerprint": (
+            topics.SESSIONS,
+            b"\xc3\x01" + b"\xab" * 8 + good[10:],
+            "unknown_fingerprint",
+        ),
         "bad-truncated": (topics.SESSIONS, good[:-7], "truncated"),
-        "bad-beauty": (topics.SESSIONS, _raw_session(setup, session("bad-beauty", None,
-                                                                    face(150.0))),
-                       "invalid_datum"),
-        "bad-station": (topics.SESSIONS, setup.codec.encode("SessionStarted", session(
-            "bad-station", station="st-unknown")), "unknown_station"),
+        "bad-beauty": (
+            topics.SESSIONS,
+            _raw_session(setup, session("bad-beauty", None, face(150.0))),
+            "invalid_datum",
+        ),
+        "bad-station": (
+            topics.SESSIONS,
+            setup.codec.encode("SessionStarted", session("bad-station", station="st-unknown")),
+            "unknown_station",
+        ),
         "bad-lottery": (topics.ORDERS, _order_with_enum_index(setup, 9), "invalid_datum"),
-    }  # fmt: skip
+    }
     for key, (spec, value, _) in cases.items():
         setup.send(p, spec, key, value)
     setup.send_record(p, topics.SESSIONS, "after-bad", session("after-bad", None, face(55)))
     p.flush(10)
-    letters = collect(setup, topics.DEAD_LETTERS,
-                      lambda ds: len([d for d in ds if (d["key"] or b"").startswith(b"bad-")])
-                      >= len(cases))  # fmt: skip
+    letters = collect(
+        setup,
+        topics.DEAD_LETTERS,
+        lambda ds: len([d for d in ds if (d["key"] or b"").startswith(b"bad-")]) >= len(cases),
+    )
     got = {d["key"].decode(): d for d in letters if (d["key"] or b"").startswith(b"bad-")}
     assert {k: d["error_class"] for k, d in got.items()} == {k: c[2] for k, c in cases.items()}
     for key, (spec, value, _) in cases.items():
@@ -353,29 +410,40 @@ def test_a_new_stations_first_events_count(setup: ScorerSetup, worker: Worker) -
     for station in new:
         record = {"station_id": station, "city": "Yichang", "station_type": "restaurant"}
         setup.send_record(p, topics.REGISTRY, station, record)
-        setup.send_record(p, topics.SESSIONS, f"first-{station}",
-                          session(f"first-{station}", station=station))  # fmt: skip
-        order = {**HISTORY_ORDERS[0], "order_id": f"first-{station}", "user_id": f"u-{station}",
-                 "station_id": station}  # fmt: skip
+        setup.send_record(
+            p, topics.SESSIONS, f"first-{station}", session(f"first-{station}", station=station)
+        )
+        order = {
+            **HISTORY_ORDERS[0],
+            "order_id": f"first-{station}",
+            "user_id": f"u-{station}",
+            "station_id": station,
+        }
         setup.send_record(p, topics.ORDERS, f"u-{station}", order)
     p.flush(10)
-    recs = collect(setup, topics.RECOMMENDATIONS,
-                   lambda rs: len(_by_session(rs, "first-")) == len(new), timeout=30)  # fmt: skip
+    recs = collect(
+        setup,
+        topics.RECOMMENDATIONS,
+        lambda rs: len(_by_session(rs, "first-")) == len(new),
+        timeout=30,
+    )
     assert sorted(_by_session(recs, "first-")) == sorted(f"first-{s}" for s in new)
     for station in new:
         status, body = worker.get(f"/users/u-{station}")
         assert status == 200 and body["history"]["home_city"] == "Yichang", (station, body)
     letters = collect(setup, topics.DEAD_LETTERS, lambda ds: False, timeout=3)
-    assert not [d for d in letters if d["error_class"] == "unknown_station"
-                and d["key"] != b"bad-station"]  # fmt: skip
+    assert not [
+        d for d in letters if d["error_class"] == "unknown_station" and d["key"] != b"bad-station"
+    ]
 
 
 def test_http_scoring_matches_the_stream_and_bad_bodies_get_400(
     setup: ScorerSetup, worker: Worker
 ) -> None:
     f = face(72, "laugh", "happy")
-    body = json.dumps({"station_id": "st-wh-1", "started_at": NOW, "user_id": "u-hist",
-                       "face": f}).encode()  # fmt: skip
+    body = json.dumps(
+        {"station_id": "st-wh-1", "started_at": NOW, "user_id": "u-hist", "face": f}
+    ).encode()
     status, answer = worker.request("POST", "/score", body)
     assert status == 200, answer
     ScoreResponse.model_validate(answer)  # the documented body (schemas/http/), exactly
@@ -404,16 +472,19 @@ def test_http_scoring_matches_the_stream_and_bad_bodies_get_400(
         b'{"station_id": "st-wh-1", "face": ' + b"[" * 4_000 + b"]" * 4_000 + b"}": "not JSON",
         b'{"station_id": "st-wh-1", "started_at": ' + b"9" * 5_000 + b"}": "not JSON",
         b'{"station_id": "st-wh-1", "user_id": "\\ud800"}': "not JSON",
-        json.dumps({"station_id": "st-wh-1", "started_at": 253_402_300_800_000}).encode():
-            "plausible window",  # the year 10000: the Kafka path dead-letters it too
-        json.dumps({"station_id": "st-wh-1", "started_at": -1e15}).encode():
-            "started_at: Input should be a valid integer",
+        json.dumps(
+            {"station_id": "st-wh-1", "started_at": 253_402_300_800_000}
+        ).encode(): "plausible window",  # the year 10000: the Kafka path dead-letters it too
+        json.dumps(
+            {"station_id": "st-wh-1", "started_at": -1e15}
+        ).encode(): "started_at: Input should be a valid integer",
         json.dumps({"station_id": "st-wh-1", "started_at": True}).encode(): "started_at",
-        json.dumps({"station_id": "st-wh-1", "user_id": "u" * 300}).encode():
-            "user_id is 300 characters, at most 256",
+        json.dumps(
+            {"station_id": "st-wh-1", "user_id": "u" * 300}
+        ).encode(): "user_id is 300 characters, at most 256",
         json.dumps({"station_id": "st-wh-1", "user_id": "u" * 900_000}).encode(): "at most 8192",
         json.dumps({"station_id": "st-wh-1", "user_id": "u" * 9_000}).encode(): "at most 8192",
-    }  # fmt: skip
+    }
     for payload, words in bad.items():
         status, answer = worker.request("POST", "/score", payload)
         expected = 413 if len(payload) > 8192 else 400
@@ -529,7 +600,7 @@ def _letters_for(setup: ScorerSetup, prefix: bytes, n: int) -> dict[bytes, dict[
         topics.DEAD_LETTERS,
         lambda ds: len([d for d in ds if (d["key"] or b"").startswith(prefix)]) >= n,
     )
-    return {d["key"]: d for d in letters if (d["key"] or b"").startswith(prefix)}  # fmt: skip
+    return {d["key"]: d for d in letters if (d["key"] or b"").startswith(prefix)}
 
 
 def _scored_after(setup: ScorerSetup, session_id: str) -> None:
@@ -583,9 +654,11 @@ def test_oversized_inputs_are_refused_before_anything_is_written(
     p.flush(10)
     got = _letters_for(setup, b"big-", len(sent))
     assert {k: d["error_class"] for k, d in got.items()} == {
-        b"big-1": "too_large", b"big-2": "too_large", b"big-3": "too_long",
+        b"big-1": "too_large",
+        b"big-2": "too_large",
+        b"big-3": "too_long",
         b"big-face": "too_large",
-    }  # fmt: skip
+    }
     assert "cut to its first 57344 of" in got[b"big-1"]["error_message"]
     assert got[b"big-1"]["value"] == sent[b"big-1"][:57344]
     assert got[b"big-3"]["value"] == sent[b"big-3"]  # small enough to keep whole
@@ -618,20 +691,26 @@ def test_a_long_lived_customer_is_bounded_and_a_republished_order_never_counts_t
     p = setup.producer()
     n = history.REMEMBERED_ORDER_IDS + 1
     base = {**HISTORY_ORDERS[0], "user_id": "u-loyal", "session_id": None}
-    orders = [{**base, "order_id": f"loyal-{i}", "placed_at": NOW - DAY + i * 1000}
-              for i in range(n)]  # fmt: skip
+    orders = [
+        {**base, "order_id": f"loyal-{i}", "placed_at": NOW - DAY + i * 1000} for i in range(n)
+    ]
     for o in orders:
         setup.send_record(p, topics.ORDERS, "u-loyal", o)
     p.flush(10)
-    _wait_for(lambda: ((worker.get("/users/u-loyal")[1] or {}).get("history") or {})
-              .get("orders") == n, "1,001 orders of u-loyal")  # fmt: skip
+    _wait_for(
+        lambda: ((worker.get("/users/u-loyal")[1] or {}).get("history") or {}).get("orders") == n,
+        "1,001 orders of u-loyal",
+    )
     for o in (orders[0], orders[1], orders[-1]):  # published again by the station
         setup.send_record(p, topics.ORDERS, "u-loyal", o)
-    setup.send_record(p, topics.ORDERS, "u-loyal", {**base, "order_id": "loyal-new",
-                                                    "placed_at": NOW})  # fmt: skip
+    setup.send_record(
+        p, topics.ORDERS, "u-loyal", {**base, "order_id": "loyal-new", "placed_at": NOW}
+    )
     p.flush(10)
-    _wait_for(lambda: worker.get("/users/u-loyal")[1]["history"]["orders"] == n + 1,
-              "the new order of u-loyal")  # fmt: skip
+    _wait_for(
+        lambda: worker.get("/users/u-loyal")[1]["history"]["orders"] == n + 1,
+        "the new order of u-loyal",
+    )
     # The oldest id was forgotten (1,000 are kept): that copy is refused; the others are
     # known repeats. Either way none is counted again.
     letters = collect(setup, topics.DEAD_LETTERS, lambda ds: False, timeout=4)

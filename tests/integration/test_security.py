@@ -1,7 +1,7 @@
 """Security against real processes: Kafka over SASL_SSL and the web views' token.
 
 Kafka: a second local broker of the project's own whose only client listener is SASL_SSL
-with SCRAM-SHA-512 (certificates from infra/kafka/tls.py, the user added when its storage
+with SCRAM-SHA-512 (certificates from infra/dev/tls.py, the user added when its storage
 is formatted). A worker and the simulator round-trip through it; a wrong password, a
 plaintext client and an untrusted authority are each refused with a message naming the
 cause, by the admin command line and by the simulator alike; the password is in no log.
@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer
 
-from infra.kafka import tls
+from infra.dev import tls
 from infra.kafka.admin import ensure_topics
 from infra.kafka.client import client_config
 from infra.kafka.settings import KafkaSettings
@@ -40,19 +40,39 @@ pytestmark = pytest.mark.kafka
 
 TOKEN = "sec-" + "k3y" * 10
 STATION = {"station_id": "st-sec-1", "city": "Wuhan", "station_type": "supermarket"}
-ORDER = {"order_id": "sec-1", "session_id": None, "user_id": "u-sec", "station_id": "st-sec-1",
-         "lottery_type": "TWO_COLOR_BALL", "amount": 1000}  # fmt: skip
-GUARDED = ["/users/u-sec", "/profiles", "/profiles/u-sec", "/api/profiles/u-sec",
-           "/api/segments", "/api/segments/Loyal", "/api/segments-local"]  # fmt: skip
+ORDER = {
+    "order_id": "sec-1",
+    "session_id": None,
+    "user_id": "u-sec",
+    "station_id": "st-sec-1",
+    "lottery_type": "TWO_COLOR_BALL",
+    "amount": 1000,
+}
+GUARDED = [
+    "/users/u-sec",
+    "/profiles",
+    "/profiles/u-sec",
+    "/api/profiles/u-sec",
+    "/api/segments",
+    "/api/segments/Loyal",
+    "/api/segments-local",
+]
 
 
 SASL_USER = "scorer"
 
 
-def _module(env: dict[str, str], *args: str,
-            timeout: float = 180) -> subprocess.CompletedProcess[str]:  # fmt: skip
-    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout)  # fmt: skip
+def _module(
+    env: dict[str, str], *args: str, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -63,16 +83,24 @@ def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
     password.write_text(secrets.token_urlsafe(18) + "\n")
     password.chmod(0o600)
     env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
-    env.update(SCORER_BROKER_DIR=str(base / "broker"), KAFKA_SECURITY_PROTOCOL="SASL_SSL",
-               KAFKA_SASL_USERNAME=SASL_USER, KAFKA_SASL_PASSWORD_FILE=str(password))  # fmt: skip
-    started = _module(env, "infra.kafka.broker", "start")
+    env.update(
+        SCORER_BROKER_DIR=str(base / "broker"),
+        KAFKA_SECURITY_PROTOCOL="SASL_SSL",
+        KAFKA_SASL_USERNAME=SASL_USER,
+        KAFKA_SASL_PASSWORD_FILE=str(password),
+    )
+    started = _module(env, "infra.dev.broker", "start")
     assert started.returncode == 0, started.stdout + started.stderr
-    address = _module(env, "infra.kafka.broker", "address").stdout.strip()
-    yield {"kafka_bootstrap_servers": address, "kafka_security_protocol": "SASL_SSL",
-           "kafka_sasl_username": SASL_USER, "kafka_sasl_password_file": str(password),
-           "kafka_ssl_ca_file": str(base / "broker" / "tls" / "ca.pem"),
-           "scorer_broker_dir": str(base / "broker")}  # fmt: skip
-    _module(env, "infra.kafka.broker", "stop")
+    address = _module(env, "infra.dev.broker", "address").stdout.strip()
+    yield {
+        "kafka_bootstrap_servers": address,
+        "kafka_security_protocol": "SASL_SSL",
+        "kafka_sasl_username": SASL_USER,
+        "kafka_sasl_password_file": str(password),
+        "kafka_ssl_ca_file": str(base / "broker" / "tls" / "ca.pem"),
+        "scorer_broker_dir": str(base / "broker"),
+    }
+    _module(env, "infra.dev.broker", "stop")
 
 
 def _env(settings: dict[str, str], **changed: str) -> dict[str, str]:
@@ -91,12 +119,39 @@ def test_a_worker_and_the_simulator_round_trip_over_sasl_ssl(
     try:
         worker.wait_ready()
         summary = tmp_path / "sent.json"
-        sim = _module(setup.env("simulator", 0), "stations.simulator", "--rate", "20",
-                      "--duration", "4", "--stations", "4", "--users", "40", "--seed", "3",
-                      "--embedded-faces", "1", "--late-faces", "0", "--missing-faces", "0",
-                      "--duplicate-faces", "0", "--duplicate-sessions", "0", "--malformed",
-                      "0", "--order-delay", "1", "2", "--wait-for-group", setup.app_id,
-                      "--summary", str(summary))  # fmt: skip
+        sim = _module(
+            setup.env("simulator", 0),
+            "stations.simulator",
+            "--rate",
+            "20",
+            "--duration",
+            "4",
+            "--stations",
+            "4",
+            "--users",
+            "40",
+            "--seed",
+            "3",
+            "--embedded-faces",
+            "1",
+            "--late-faces",
+            "0",
+            "--missing-faces",
+            "0",
+            "--duplicate-faces",
+            "0",
+            "--duplicate-sessions",
+            "0",
+            "--malformed",
+            "0",
+            "--order-delay",
+            "1",
+            "2",
+            "--wait-for-group",
+            setup.app_id,
+            "--summary",
+            str(summary),
+        )
         assert sim.returncode == 0, sim.stderr
         sent = set(json.loads(summary.read_text())["session_ids"])
         assert len(sent) >= 60
@@ -116,8 +171,11 @@ def test_a_worker_and_the_simulator_round_trip_over_sasl_ssl(
         worker.stop()
     password = Path(kafka["kafka_sasl_password_file"]).read_text().strip()
     broker_log = Path(secure_broker["scorer_broker_dir"]) / "broker.log"
-    for text in (worker.log.read_text(errors="replace"), sim.stdout + sim.stderr,
-                 broker_log.read_text(errors="replace")):  # fmt: skip
+    for text in (
+        worker.log.read_text(errors="replace"),
+        sim.stdout + sim.stderr,
+        broker_log.read_text(errors="replace"),
+    ):
         assert password not in text
 
 
@@ -130,15 +188,21 @@ def test_a_wrong_password_a_plaintext_client_and_an_untrusted_authority_are_refu
     password = Path(secure_broker["kafka_sasl_password_file"]).read_text().strip()
     cases = {
         "wrong password": ({"kafka_sasl_password_file": str(wrong)}, "Authentication failed"),
-        "plaintext": ({"kafka_security_protocol": "PLAINTEXT"},
-                      "set KAFKA_SECURITY_PROTOCOL=SASL_SSL"),
-        "untrusted authority": ({"kafka_ssl_ca_file": str(other.certificate)},
-                                "certificate verify failed"),
-    }  # fmt: skip
+        "plaintext": (
+            {"kafka_security_protocol": "PLAINTEXT"},
+            "set KAFKA_SECURITY_PROTOCOL=SASL_SSL",
+        ),
+        "untrusted authority": (
+            {"kafka_ssl_ca_file": str(other.certificate)},
+            "certificate verify failed",
+        ),
+    }
     # The admin command line, and a station's producer (the simulator), which used to wait
     # on its flush for minutes and then report the events as sent.
-    clients = {"admin": ("infra.kafka.admin", "list-topics"),
-               "simulator": ("stations.simulator", "--duration", "1", "--users", "5")}  # fmt: skip
+    clients = {
+        "admin": ("infra.kafka.admin", "list-topics"),
+        "simulator": ("stations.simulator", "--duration", "1", "--users", "5"),
+    }
     for case, (changed, cause) in cases.items():
         for client, command in clients.items():
             done = _module(_env(secure_broker, **changed), *command, timeout=120)
@@ -157,8 +221,13 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirect)
 
 
-def _call(url: str, *, data: bytes | None = None, headers: dict[str, str] | None = None,
-          method: str | None = None) -> tuple[int, dict[str, str], bytes]:  # fmt: skip
+def _call(
+    url: str,
+    *,
+    data: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    method: str | None = None,
+) -> tuple[int, dict[str, str], bytes]:
     req = urllib.request.Request(url, data=data, headers=headers or {}, method=method)
     try:
         with _opener.open(req, timeout=10) as response:
@@ -178,13 +247,19 @@ def secured(
     token_file = base / "web-token"
     token_file.write_text(TOKEN + "\n")
     token_file.chmod(0o600)
-    setup = ScorerSetup(kafka_bootstrap, trained_model, base, customer_model,
-                        settings={"scorer_web_token_file": token_file})  # fmt: skip
+    setup = ScorerSetup(
+        kafka_bootstrap,
+        trained_model,
+        base,
+        customer_model,
+        settings={"scorer_web_token_file": token_file},
+    )
     ensure_topics(kafka_bootstrap, PARTITIONS, specs=topics.prefixed(setup.prefix))
     p = setup.producer()
     setup.send_record(p, topics.REGISTRY, STATION["station_id"], STATION)
-    setup.send_record(p, topics.ORDERS, "u-sec",
-                      {**ORDER, "placed_at": int(time.time() * 1000) - 86_400_000})  # fmt: skip
+    setup.send_record(
+        p, topics.ORDERS, "u-sec", {**ORDER, "placed_at": int(time.time() * 1000) - 86_400_000}
+    )
     p.flush(10)
     worker = Worker(setup, "w1").start()
     worker.wait_ready()  # /readyz needs no token
@@ -204,8 +279,12 @@ def test_views_that_show_customers_or_score_need_the_token(
     score = json.dumps({"station_id": "st-sec-1", "user_id": "u-sec"}).encode()
     for path in [*GUARDED, "/score"]:
         body = score if path == "/score" else None
-        wrong = [{}, {"Authorization": "Bearer " + TOKEN[:-1] + "x"}, {"Authorization": TOKEN},
-                 {"Cookie": f"scorer_session={TOKEN}"}]  # fmt: skip
+        wrong = [
+            {},
+            {"Authorization": "Bearer " + TOKEN[:-1] + "x"},
+            {"Authorization": TOKEN},
+            {"Cookie": f"scorer_session={TOKEN}"},
+        ]
         for headers in wrong:
             status, got, answer = _call(worker.url + path, data=body, headers=headers)
             assert status == 401, (path, headers, status)
@@ -258,10 +337,17 @@ def test_the_token_is_in_no_log_and_a_bad_one_stops_the_start_without_showing_it
     assert "SCORER_WEB_TOKEN is not set" not in log  # the file's token was taken
 
     def start(**settings: object) -> tuple[int, str]:
-        env = ScorerSetup(setup.bootstrap, setup.model_dir, tmp_path, setup.customer_model_dir,
-                          prefix=setup.prefix, settings=settings).env("bad", 0)  # fmt: skip
-        done = subprocess.run(WORKER_COMMAND, cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=120)  # fmt: skip
+        env = ScorerSetup(
+            setup.bootstrap,
+            setup.model_dir,
+            tmp_path,
+            setup.customer_model_dir,
+            prefix=setup.prefix,
+            settings=settings,
+        ).env("bad", 0)
+        done = subprocess.run(
+            WORKER_COMMAND, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
         return done.returncode, done.stdout + done.stderr
 
     code, out = start(scorer_web_token="short-secret")

@@ -14,7 +14,7 @@ import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource
 
 from infra.kafka.admin import TopicError, check_reachable, ensure_topics
-from infra.kafka.broker import BrokerError
+from infra.kafka.cluster import BrokerError
 from schemas.topics import ALL, TopicSpec
 
 pytestmark = pytest.mark.kafka
@@ -60,14 +60,18 @@ def test_unreachable_broker_names_the_address_and_the_fix() -> None:
 
 
 def test_the_simulator_names_the_topics_that_do_not_exist(kafka_bootstrap: str) -> None:
-    # The broker creates no topic on its own (infra/kafka/server.properties.template): a
+    # The broker creates no topic on its own (infra/dev/server.properties.template): a
     # station publishing before `make topics` would only see its events time out.
     prefix = f"test.missing.{uuid.uuid4().hex[:8]}."
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-           "SCORER_TOPIC_PREFIX": prefix}  # fmt: skip
-    done = subprocess.run([sys.executable, "-m", "stations.simulator", "--duration", "1"],
-                          cwd=Path(__file__).resolve().parents[2], env=env,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "SCORER_TOPIC_PREFIX": prefix}
+    done = subprocess.run(
+        [sys.executable, "-m", "stations.simulator", "--duration", "1"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1, done.stdout + done.stderr[-2000:]
     said = done.stderr
     assert f"has no topic {prefix}station.registry, {prefix}station.orders" in said, said

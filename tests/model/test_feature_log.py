@@ -27,8 +27,10 @@ STATION = {"city": "Wuhan", "station_type": "clubhouse"}
 
 
 def test_the_label_is_the_class_of_the_first_order_or_no_buy() -> None:
-    assert CLASSES[feature_log.label_of({"outcome": "NO_PURCHASE", "purchased_type": None})] \
-        == "NO_BUY"  # fmt: skip
+    assert (
+        CLASSES[feature_log.label_of({"outcome": "NO_PURCHASE", "purchased_type": None})]
+        == "NO_BUY"
+    )
     for bought, label in (("QILECAI", "OTHER"), ("WELFARE_3D", "WELFARE_3D")):
         for outcome in ("CONVERTED_TOP_PICK", "CONVERTED_OTHER"):
             conversion = {"outcome": outcome, "purchased_type": bought}
@@ -38,14 +40,19 @@ def test_the_label_is_the_class_of_the_first_order_or_no_buy() -> None:
 def test_a_served_record_round_trips_with_its_float32_inputs(trained_model: Path) -> None:
     model = artifact.load(trained_model)
     face = {"beauty": 61.25, "expression": {"type": "laugh"}, "emotion": {"type": "happy"}}
-    history = {"home_city": "Enshi", "usual_station_type": "restaurant",
-               "total_purchase_days": 7, "frequent_type": "QILECAI"}  # fmt: skip
+    history = {
+        "home_city": "Enshi",
+        "usual_station_type": "restaurant",
+        "total_purchase_days": 7,
+        "frequent_type": "QILECAI",
+    }
     codec = Codec()
     for face_, history_ in ((face, history), (None, None)):
         row = session_row(1_764_000_000_000, face_, STATION, history_)
         x = encode(pd.DataFrame([row], columns=list(RAW_COLUMNS)), model.imputation).x[0]
-        request = ScoringRequest("s-1", "st-1", 1_764_000_000_000, "u-1", face_, "joined",
-                                 1_764_000_000_500)  # fmt: skip
+        request = ScoringRequest(
+            "s-1", "st-1", 1_764_000_000_000, "u-1", face_, "joined", 1_764_000_000_500
+        )
         record = served_features(request, row, x, model.version, 1_764_000_000_600)
         back = codec.decode(codec.encode("ServedFeatures", record), expect="ServedFeatures")
         assert back["raw"] == row and back["model_version"] == model.version
@@ -54,12 +61,10 @@ def test_a_served_record_round_trips_with_its_float32_inputs(trained_model: Path
 
 def _logged(frame: pd.DataFrame, served: np.ndarray, version: str) -> feature_log.Logged:
     frame = frame.assign(model_version=version)
-    return feature_log.Logged(frame, served, logged=len(frame),
-                              versions={version: len(frame)})  # fmt: skip
+    return feature_log.Logged(frame, served, logged=len(frame), versions={version: len(frame)})
 
 
-def test_a_served_vector_unlike_its_raw_inputs_is_skew(trained_model: Path,
-                                                       tmp_path: Path) -> None:  # fmt: skip
+def test_a_served_vector_unlike_its_raw_inputs_is_skew(trained_model: Path, tmp_path: Path) -> None:
     store = ModelStore(tmp_path / "models")
     version = store.add(trained_model)
     frame = generator.generate(300, 3)
@@ -78,11 +83,11 @@ def test_the_same_sessions_train_the_same_model_in_any_order(tmp_path: Path) -> 
     frame["session_id"] = [f"s-{i:05d}" for i in range(len(frame))]
     shuffled = frame.sample(frac=1.0, random_state=1)
     one = train_frame(frame, 7, tmp_path / "one", {"source": "test"}, epochs=3, progress=False)
-    two = train_frame(shuffled, 7, tmp_path / "two", {"source": "test"}, epochs=3,
-                      progress=False)  # fmt: skip
+    two = train_frame(shuffled, 7, tmp_path / "two", {"source": "test"}, epochs=3, progress=False)
     assert one.version == two.version and one.imputation == two.imputation
-    for (name, a), b in zip(one.network.state_dict().items(),
-                            two.network.state_dict().values(), strict=True):  # fmt: skip
+    for (name, a), b in zip(
+        one.network.state_dict().items(), two.network.state_dict().values(), strict=True
+    ):
         assert torch.equal(a, b), name
     assert one.data["sessions"] == 3_000 and one.data["source"] == "test"
 
@@ -93,10 +98,26 @@ def test_too_few_sessions_are_refused_with_the_count(tmp_path: Path) -> None:
 
 
 def _train_from_file(path: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "model", "train", "--from-file", str(path),
-                           "--out", str(tmp_path / "out"), "--store", str(tmp_path / "store"),
-                           "--epochs", "2"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)  # fmt: skip
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "model",
+            "train",
+            "--from-file",
+            str(path),
+            "--out",
+            str(tmp_path / "out"),
+            "--store",
+            str(tmp_path / "store"),
+            "--epochs",
+            "2",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_train_from_file_takes_labelled_sessions_and_names_a_bad_class(tmp_path: Path) -> None:

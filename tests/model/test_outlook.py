@@ -1,5 +1,6 @@
 """The outlook's commands end to end on journeys whose truth is known: train-outlook, then
-evaluate, judged against the generator's ceilings (smaller than the README's run, so the
+evaluate, judged against the generator's ceilings (smaller than the run in
+docs/concepts/customers.md, so the
 slack is for the draws)."""
 
 from __future__ import annotations
@@ -16,15 +17,30 @@ pytestmark = pytest.mark.slow
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "model", "customers", *args],
-                          capture_output=True, text=True, timeout=900)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "model", "customers", *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     root = tmp_path_factory.mktemp("outlook")
-    done = _run("train-outlook", "--out", str(root / "model"), "--customers", "6000",
-                "--months", "12", "--epochs", "12", "--seed", "5")  # fmt: skip
+    done = _run(
+        "train-outlook",
+        "--out",
+        str(root / "model"),
+        "--customers",
+        "6000",
+        "--months",
+        "12",
+        "--epochs",
+        "12",
+        "--seed",
+        "5",
+    )
     assert done.returncode == 0, done.stderr
     done = _run("evaluate", "--model", str(root / "model"), "--out", str(root / "report"))
     assert done.returncode == 0, done.stderr

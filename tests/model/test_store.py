@@ -23,8 +23,9 @@ def test_an_artifact_is_kept_under_its_version_once(trained_model: Path, tmp_pat
     assert store.load(version).version == version
 
 
-def test_versions_are_listed_oldest_first(trained_model: Path, other_model: Path,
-                                          tmp_path: Path) -> None:  # fmt: skip
+def test_versions_are_listed_oldest_first(
+    trained_model: Path, other_model: Path, tmp_path: Path
+) -> None:
     store = ModelStore(tmp_path / "models")
     second, first = store.add(other_model), store.add(trained_model)
     created = {e.version: e.created_at for e in store.entries()}
@@ -32,8 +33,9 @@ def test_versions_are_listed_oldest_first(trained_model: Path, other_model: Path
     assert {first, second} == set(created) and first != second
 
 
-def test_a_corrupt_or_misfiled_version_is_refused(trained_model: Path, other_model: Path,
-                                                  tmp_path: Path) -> None:  # fmt: skip
+def test_a_corrupt_or_misfiled_version_is_refused(
+    trained_model: Path, other_model: Path, tmp_path: Path
+) -> None:
     store = ModelStore(tmp_path / "models")
     version = store.add(trained_model)
     with pytest.raises(ArtifactError, match="not in the store"):
@@ -62,8 +64,9 @@ def test_an_announcement_round_trips_and_names_what_it_replaced() -> None:
     assert (back.version, back.previous) == ("v1", "v2")
     # After a refused version, what it replaced is what served: that is what is replaced.
     refused = lifecycle.announcement("live", "bad", 1.0, {"live": made}, by="ops")
-    after = lifecycle.announcement("live", "v3", 1.0, {"live": refused}, by="ops",
-                                   sound=lambda v: v != "bad")  # fmt: skip
+    after = lifecycle.announcement(
+        "live", "v3", 1.0, {"live": refused}, by="ops", sound=lambda v: v != "bad"
+    )
     assert after.previous == "v2"
 
 

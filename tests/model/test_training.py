@@ -201,8 +201,14 @@ def test_evaluate_writes_the_report_with_every_figure(model_dir: Path, tmp_path:
         "OTHER",
     }
     buy = metrics["buy_no_buy"]
-    assert set(buy) == {"mlp", "bayes", "logistic_regression", "random_forest", "xgboost",
-                        "lightgbm"}  # fmt: skip
+    assert set(buy) == {
+        "mlp",
+        "bayes",
+        "logistic_regression",
+        "random_forest",
+        "xgboost",
+        "lightgbm",
+    }
     for name, scores in buy.items():
         assert {"accuracy", "precision", "recall", "f1", "auc"} <= scores.keys(), name
         assert scores["auc"] < buy["bayes"]["auc"] + 0.01, name  # none beats the truth

@@ -2,7 +2,8 @@
 
 Two workers of one group on a broker of the soak's own (the project's launcher, a folder
 of its own); the station simulator at `--rate` sessions/s (default: half the highest rate
-the scorer held in the README's full bench) for `--minutes`. Every `--kill-every` seconds
+the scorer held in the full bench on docs/development/benchmarks.md) for `--minutes`. Every
+`--kill-every` seconds
 one worker, in turn, is killed with SIGKILL and started again 3 s later; half way through,
 the broker is stopped and started again on the same data. Every 10 s each worker's
 resident memory and the state it holds (scorer_state_entries) are sampled.
@@ -49,7 +50,7 @@ from tests.integration.scorer import (
 )
 
 OUT = ROOT / "out" / "soak"
-HELD_RATE = 340  # the highest rate the scorer held in the README's full bench run
+HELD_RATE = 340  # the highest rate the scorer held in a full bench (docs/development/benchmarks.md)
 SAMPLE_S = 10
 # Windows short enough that the state fills and turns over several times in a soak.
 CONVERSION_WINDOW_S = 120
@@ -79,8 +80,9 @@ class Soak:
             except psutil.NoSuchProcess:
                 continue
             state = {dict(k)["state"]: v for k, v in w.samples("scorer_state_entries").items()}
-            self.samples.append({"t": self.at(), "worker": w.name, "rss_mb": round(rss, 1),
-                                 "state": state})  # fmt: skip
+            self.samples.append(
+                {"t": self.at(), "worker": w.name, "rss_mb": round(rss, 1), "state": state}
+            )
 
     def kill_and_restart(self, w: Worker) -> None:
         w.stop(signal.SIGKILL)
@@ -99,8 +101,11 @@ class Soak:
 def _schedule(seconds: float, kill_every: float) -> list[tuple[float, str]]:
     """(when, what): a kill every `kill_every` s, the broker's restart half way (moved off
     a kill by 45 s when they would meet)."""
-    plan = [(k * kill_every, "kill") for k in range(1, int(seconds // kill_every) + 1)
-            if k * kill_every < seconds - 30]  # fmt: skip
+    plan = [
+        (k * kill_every, "kill")
+        for k in range(1, int(seconds // kill_every) + 1)
+        if k * kill_every < seconds - 30
+    ]
     middle = seconds / 2
     if any(abs(middle - t) < 45 for t, _ in plan):
         middle += 45
@@ -111,16 +116,21 @@ def _peaks(samples: list[dict[str, Any]], seconds: float) -> dict[str, dict[str,
     """Peak total (both workers) of memory and of each state, in the run's middle and
     last thirds."""
     out: dict[str, dict[str, float]] = {}
-    for name, lo, hi in (("middle", seconds / 3, 2 * seconds / 3), ("last", 2 * seconds / 3,
-                                                                     seconds)):  # fmt: skip
+    for name, lo, hi in (
+        ("middle", seconds / 3, 2 * seconds / 3),
+        ("last", 2 * seconds / 3, seconds),
+    ):
         totals: dict[float, Counter[str]] = {}
         for s in samples:
             if lo <= s["t"] < hi:
                 t = s["t"] // SAMPLE_S
                 totals.setdefault(t, Counter())["rss_mb"] += s["rss_mb"]
                 totals[t].update(s["state"])
-        out[name] = {k: max(c[k] for c in totals.values()) for k in
-                     set().union(*totals.values())} if totals else {}  # fmt: skip
+        out[name] = (
+            {k: max(c[k] for c in totals.values()) for k in set().union(*totals.values())}
+            if totals
+            else {}
+        )
     return out
 
 
@@ -163,8 +173,15 @@ def run(args: argparse.Namespace, base: Path) -> dict[str, Any]:
         wait_stable(workers)
         seconds = args.minutes * 60
         summary_path = base / "sent.json"
-        sim = simulate(setup, summary_path, duration=seconds, seed=args.seed, rate=args.rate,
-                       users=args.users, order_delay_s=(5, 60))  # fmt: skip
+        sim = simulate(
+            setup,
+            summary_path,
+            duration=seconds,
+            seed=args.seed,
+            rate=args.rate,
+            users=args.users,
+            order_delay_s=(5, 60),
+        )
         soak.started = time.monotonic()
         plan, kills = _schedule(seconds, args.kill_every), 0
         while sim.poll() is None:
@@ -180,11 +197,15 @@ def run(args: argparse.Namespace, base: Path) -> dict[str, Any]:
         simulator_rc = sim.wait()
         sent = json.loads(summary_path.read_text())
         expected = set(sent["session_ids"])
-        recs = collect(setup, topics.RECOMMENDATIONS, _all_of(expected), timeout=600,
-                       settle=10)  # fmt: skip
+        recs = collect(setup, topics.RECOMMENDATIONS, _all_of(expected), timeout=600, settle=10)
         per_session = Counter(r["session_id"] for r in recs)
-        outcomes = collect(setup, topics.CONVERSIONS, _all_of(set(per_session)),
-                           timeout=CONVERSION_WINDOW_S + 300, settle=5)  # fmt: skip
+        outcomes = collect(
+            setup,
+            topics.CONVERSIONS,
+            _all_of(set(per_session)),
+            timeout=CONVERSION_WINDOW_S + 300,
+            settle=5,
+        )
         per_outcome = Counter(c["session_id"] for c in outcomes)
         wrong = _histories(workers, sent["orders_per_user"])
         soak.sample()
@@ -196,31 +217,42 @@ def run(args: argparse.Namespace, base: Path) -> dict[str, Any]:
         broker.stop()
     repeated = sum(1 for n in per_session.values() if n > 1)
     return {
-        "rate": args.rate, "minutes": args.minutes, "kill_every_s": args.kill_every,
-        "settings": SETTINGS, "simulator_rc": simulator_rc, "workers_alive_at_end": alive,
-        "sessions_sent": len(expected), "orders_sent": sent["orders"],
+        "rate": args.rate,
+        "minutes": args.minutes,
+        "kill_every_s": args.kill_every,
+        "settings": SETTINGS,
+        "simulator_rc": simulator_rc,
+        "workers_alive_at_end": alive,
+        "sessions_sent": len(expected),
+        "orders_sent": sent["orders"],
         "recommendations": sum(per_session.values()),
         "lost": len(expected - set(per_session)),
-        "repeated_sessions": repeated, "repeated_share": repeated / max(1, len(expected)),
+        "repeated_sessions": repeated,
+        "repeated_share": repeated / max(1, len(expected)),
         "recommended_without_outcome": len(set(per_session) - set(per_outcome)),
         "sessions_with_two_outcomes": sum(1 for n in per_outcome.values() if n > 1),
-        "users": len(sent["orders_per_user"]), "users_with_wrong_history": len(wrong),
-        "wrong_histories": dict(list(wrong.items())[:20]), "events": soak.events,
+        "users": len(sent["orders_per_user"]),
+        "users_with_wrong_history": len(wrong),
+        "wrong_histories": dict(list(wrong.items())[:20]),
+        "events": soak.events,
         "repeated_examples": _examples(recs, per_session),
         "two_outcome_examples": _examples(outcomes, per_outcome),
-        "peaks": _peaks(soak.samples, seconds), "samples": soak.samples,
-    }  # fmt: skip
+        "peaks": _peaks(soak.samples, seconds),
+        "samples": soak.samples,
+    }
 
 
-def _examples(records: list[dict[str, Any]], per_session: Counter[str], most: int = 20
-              ) -> dict[str, list[dict[str, Any]]]:  # fmt: skip
+def _examples(
+    records: list[dict[str, Any]], per_session: Counter[str], most: int = 20
+) -> dict[str, list[dict[str, Any]]]:
     """Every record of up to `most` sessions that have more than one, to tell why."""
     twice = [sid for sid, n in per_session.items() if n > 1][:most]
     out: dict[str, list[dict[str, Any]]] = {sid: [] for sid in twice}
     for record in records:
         if record["session_id"] in out:
-            out[record["session_id"]].append({k: str(v) for k, v in record.items()
-                                               if k != "ranking"})  # fmt: skip
+            out[record["session_id"]].append(
+                {k: str(v) for k, v in record.items() if k != "ranking"}
+            )
     return out
 
 
@@ -242,12 +274,24 @@ def goals(r: dict[str, Any]) -> dict[str, bool]:
 
 
 def markdown(r: dict[str, Any], met: dict[str, bool]) -> str:
-    lines = [f"Soak of {r['finished']}: {r['minutes']} min at {r['rate']:g} sessions/s, "
-             f"two workers, SIGKILL every {r['kill_every_s']:g} s in turn, one broker restart.",
-             "", "| figure | value |", "|---|---:|"]  # fmt: skip
-    for key in ("sessions_sent", "recommendations", "lost", "repeated_sessions",
-                "recommended_without_outcome", "sessions_with_two_outcomes", "orders_sent",
-                "users", "users_with_wrong_history"):  # fmt: skip
+    lines = [
+        f"Soak of {r['finished']}: {r['minutes']} min at {r['rate']:g} sessions/s, "
+        f"two workers, SIGKILL every {r['kill_every_s']:g} s in turn, one broker restart.",
+        "",
+        "| figure | value |",
+        "|---|---:|",
+    ]
+    for key in (
+        "sessions_sent",
+        "recommendations",
+        "lost",
+        "repeated_sessions",
+        "recommended_without_outcome",
+        "sessions_with_two_outcomes",
+        "orders_sent",
+        "users",
+        "users_with_wrong_history",
+    ):
         lines.append(f"| {key.replace('_', ' ')} | {r[key]:,} |")
     for third in ("middle", "last"):
         peaks = r["peaks"][third]
@@ -258,8 +302,11 @@ def markdown(r: dict[str, Any], met: dict[str, bool]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tests.soak.run", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p = argparse.ArgumentParser(
+        prog="python -m tests.soak.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--model", type=Path, default=ROOT / "out" / "model")
     p.add_argument("--customers", type=Path, default=ROOT / "out" / "customers")
     p.add_argument("--minutes", type=float, default=20)

@@ -1,7 +1,8 @@
-"""The architecture's rules, read from the source (DESIGN section 10, README Layout).
+"""The architecture's rules, read from the source (docs/concepts/architecture.md, Layers;
+docs/development/layout.md).
 
 Each is one command: `pytest tests/unit/test_layout.py -k cycles` (or `streams`,
-`stations`, `lines`, `exceptions`).
+`stations`, `dev`, `exceptions`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("streams", "schemas", "model", "infra", "stations")
-MOST_LINES = 250
 
 
 def modules() -> dict[str, Path]:
@@ -54,8 +54,10 @@ def _of(package: str) -> dict[str, Path]:
 
 
 def test_no_import_cycles() -> None:
-    graph = {name: set(imports(path, top_level_only=True)) & set(MODULES)
-             for name, path in MODULES.items()}  # fmt: skip
+    graph = {
+        name: set(imports(path, top_level_only=True)) & set(MODULES)
+        for name, path in MODULES.items()
+    }
     state: dict[str, int] = {}  # 1: on the current path, 2: done
     cycles: list[list[str]] = []
 
@@ -78,29 +80,44 @@ def test_no_import_cycles() -> None:
 def test_model_and_schemas_import_nothing_of_streams(package: str) -> None:
     """model/ and schemas/ are below streams/; of each other model/ uses only the public
     face of schemas/ (the error base, and the codec and topic catalogue its model
-    announcements are written with: DESIGN section 10 forbids internals), and schemas/
-    nothing of model/."""
-    allowed_other = {"model": {"schemas.errors", "schemas.codec", "schemas.topics"},
-                     "schemas": set()}[package]  # fmt: skip
+    announcements are written with: docs/concepts/architecture.md, Layers, forbids
+    internals), and schemas/ nothing of model/."""
+    allowed_other = {
+        "model": {"schemas.errors", "schemas.codec", "schemas.topics"},
+        "schemas": set(),
+    }[package]
     other = "schemas" if package == "model" else "model"
-    bad = {name: sorted(i for i in imports(path)
-                        if i.startswith(("streams", "stations", "tests"))
-                        or (i.startswith(other) and i not in allowed_other))
-           for name, path in _of(package).items()}  # fmt: skip
+    bad = {
+        name: sorted(
+            i
+            for i in imports(path)
+            if i.startswith(("streams", "stations", "tests"))
+            or (i.startswith(other) and i not in allowed_other)
+        )
+        for name, path in _of(package).items()
+    }
     assert not {k: v for k, v in bad.items() if v}
 
 
 def test_stations_import_nothing_of_streams() -> None:
     """The simulator and the demo speak the wire format only, like a station's producer."""
-    bad = {name: sorted(i for i in imports(path) if i.startswith(("streams", "tests")))
-           for name, path in _of("stations").items()}  # fmt: skip
+    bad = {
+        name: sorted(i for i in imports(path) if i.startswith(("streams", "tests")))
+        for name, path in _of("stations").items()
+    }
     assert not {k: v for k, v in bad.items() if v}
 
 
-def test_no_module_of_streams_over_250_lines() -> None:
-    long = {name: n for name, path in _of("streams").items()
-            if (n := len(path.read_text().splitlines())) > MOST_LINES}  # fmt: skip
-    assert not long
+def test_no_product_module_imports_the_developer_tools() -> None:
+    """infra/dev/ drives Java and Maven on a developer's machine: a deployed worker, the
+    stations' tools and the model's commands never import it."""
+    bad = {
+        name: sorted(i for i in imports(path) if i.startswith("infra.dev"))
+        for name, path in MODULES.items()
+        if not name.startswith(("infra.dev", "tests"))
+    }
+    assert "infra.dev.broker" in MODULES  # the check sees the package
+    assert not {k: v for k, v in bad.items() if v}
 
 
 def test_every_exception_class_derives_from_the_one_base() -> None:
@@ -117,8 +134,10 @@ def test_every_exception_class_derives_from_the_one_base() -> None:
         return isinstance(kind, type) and issubclass(kind, BaseException)
 
     def is_exception(cls: str, seen: frozenset[str] = frozenset()) -> bool:
-        return any(builtin_exception(b) or (b in bases and b not in seen
-                   and is_exception(b, seen | {cls})) for b in bases.get(cls, []))  # fmt: skip
+        return any(
+            builtin_exception(b) or (b in bases and b not in seen and is_exception(b, seen | {cls}))
+            for b in bases.get(cls, [])
+        )
 
     def has_base(cls: str, seen: frozenset[str] = frozenset()) -> bool:
         return cls == "ScorerError" or any(

@@ -17,9 +17,17 @@ from schemas import topics
 
 def main(argv: list[str]) -> int:
     bootstrap, prefix, output, group = argv
-    consumer = Consumer(client_config(bootstrap, **{"group.id": group,
-                        "auto.offset.reset": "earliest", "enable.auto.commit": True,
-                        "log_level": 3}))  # fmt: skip
+    consumer = Consumer(
+        client_config(
+            bootstrap,
+            **{
+                "group.id": group,
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": True,
+                "log_level": 3,
+            },
+        )
+    )
     producer = Producer(producer_config(bootstrap, **{"linger.ms": 5}))
     consumer.subscribe([topics.named(topics.SESSIONS, prefix)])
     stopping = []

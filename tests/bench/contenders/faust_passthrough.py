@@ -21,16 +21,26 @@ from schemas import topics
 from tests.bench.contenders.faust_app import faust_app, run
 
 #: What the scorer's agents read (streams/channels.py), sessions first.
-SCORER_INPUTS = (topics.SESSIONS, topics.FACES, topics.ORDERS, topics.SCORING_REQUESTS,
-                 topics.RECOMMENDATIONS_TO_TRACK, topics.SESSION_ORDERS, topics.SHADOW)  # fmt: skip
+SCORER_INPUTS = (
+    topics.SESSIONS,
+    topics.FACES,
+    topics.ORDERS,
+    topics.SCORING_REQUESTS,
+    topics.RECOMMENDATIONS_TO_TRACK,
+    topics.SESSION_ORDERS,
+    topics.SHADOW,
+)
 
 
 def build(bootstrap: str, prefix: str, output: str, group: str, wide: bool = False) -> faust.App:
     app, sessions, out = faust_app(bootstrap, prefix, output, group)
     source = sessions
     if wide:
-        source = app.topic(*(topics.named(spec, prefix) for spec in SCORER_INPUTS),
-                           key_serializer="raw", value_serializer="raw")  # fmt: skip
+        source = app.topic(
+            *(topics.named(spec, prefix) for spec in SCORER_INPUTS),
+            key_serializer="raw",
+            value_serializer="raw",
+        )
 
     @app.agent(source)
     async def forward(stream: Any) -> None:

@@ -30,8 +30,9 @@ class Job:
         torch.set_num_threads(1)  # as the scorer's worker runs the model (streams/worker.py)
         self.predictor = Predictor.from_artifact(model_dir)
         self.codec = Codec()
-        self.registry = StationRegistry(bootstrap, self.codec, topics.named(topics.REGISTRY,
-                                                                            prefix))  # fmt: skip
+        self.registry = StationRegistry(
+            bootstrap, self.codec, topics.named(topics.REGISTRY, prefix)
+        )
         self.registry.start()
         if not self.registry.wait_loaded(60):
             raise RuntimeError("the station registry did not load in 60 s")
@@ -50,8 +51,15 @@ class Job:
         out = []
         for s, r in zip(sessions, ranked, strict=True):
             started = to_ms(s["started_at"])
-            request = ScoringRequest(s["session_id"], s["station_id"], started, s["user_id"],
-                                     s["face"], "embedded", started)  # fmt: skip
+            request = ScoringRequest(
+                s["session_id"],
+                s["station_id"],
+                started,
+                s["user_id"],
+                s["face"],
+                "embedded",
+                started,
+            )
             record = scoring.recommendation(request, r, self.predictor.version, now)
             out.append((s["session_id"].encode(), self.codec.encode("Recommendation", record)))
         return out

@@ -25,11 +25,17 @@ def main(argv: list[str]) -> int:
     # The same cluster and security as every other client (infra/kafka/client.py).
     conf = client_config(bootstrap)
     address = ConnectionConfig(**{k.replace(".", "_"): v for k, v in conf.items()})
-    app = Application(broker_address=address, consumer_group=group,
-                      auto_offset_reset="earliest", auto_create_topics=False,
-                      use_changelog_topics=False, loglevel="WARNING")  # fmt: skip
-    sessions = app.topic(topics.named(topics.SESSIONS, prefix), key_deserializer="bytes",
-                         value_deserializer="bytes")  # fmt: skip
+    app = Application(
+        broker_address=address,
+        consumer_group=group,
+        auto_offset_reset="earliest",
+        auto_create_topics=False,
+        use_changelog_topics=False,
+        loglevel="WARNING",
+    )
+    sessions = app.topic(
+        topics.named(topics.SESSIONS, prefix), key_deserializer="bytes", value_deserializer="bytes"
+    )
     out = app.topic(output, key_serializer="bytes", value_serializer="bytes")
     sdf = app.dataframe(sessions)
     sdf = sdf.apply(lambda value: job.score([value])[0][1])

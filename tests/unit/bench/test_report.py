@@ -31,27 +31,40 @@ def test_percentiles_and_slope() -> None:
 
 
 def test_profile_shares_own_time_and_project_callers() -> None:
-    stacks = "\n".join([
-        "<module> (streams/worker.py:1);join (streams/agents/join_faces.py:4);"
-        "_read_body (schemas/codec.py:9) 30",
-        "<module> (streams/worker.py:1);select (asyncio/selectors.py:3) 70",
-    ])  # fmt: skip
+    stacks = "\n".join(
+        [
+            "<module> (streams/worker.py:1);join (streams/agents/join_faces.py:4);"
+            "_read_body (schemas/codec.py:9) 30",
+            "<module> (streams/worker.py:1);select (asyncio/selectors.py:3) 70",
+        ]
+    )
     top = profile.summarize(stacks)
     assert top["samples"] == 100
-    assert top["own"] == [("select (asyncio/selectors.py)", 70.0),
-                          ("_read_body (schemas/codec.py)", 30.0)]  # fmt: skip
-    assert sorted(top["inclusive"]) == [("_read_body (schemas/codec.py)", 30.0),
-                                        ("join (streams/agents/join_faces.py)", 30.0)]  # fmt: skip
+    assert top["own"] == [
+        ("select (asyncio/selectors.py)", 70.0),
+        ("_read_body (schemas/codec.py)", 30.0),
+    ]
+    assert sorted(top["inclusive"]) == [
+        ("_read_body (schemas/codec.py)", 30.0),
+        ("join (streams/agents/join_faces.py)", 30.0),
+    ]
 
 
 def _entry(eps: float, p99: float = 10.0, held: bool = True) -> dict[str, Any]:
-    return {"throughput_eps": eps, "held_eps": 1000 if held else None,
-            "latency_ms": {"1000": {"offered": 1000, "p99": p99, "held": held}}}  # fmt: skip
+    return {
+        "throughput_eps": eps,
+        "held_eps": 1000 if held else None,
+        "latency_ms": {"1000": {"offered": 1000, "p99": p99, "held": held}},
+    }
 
 
 def test_goals_are_judged_on_the_measured_figures() -> None:
-    contenders = {"ceiling": _entry(10_000), "faust_passthrough": _entry(2500),
-                  "scorer": _entry(6000, p99=40), "quix": _entry(7000, p99=20)}  # fmt: skip
+    contenders = {
+        "ceiling": _entry(10_000),
+        "faust_passthrough": _entry(2500),
+        "scorer": _entry(6000, p99=40),
+        "quix": _entry(7000, p99=20),
+    }
     results: dict[str, Any] = {"contenders": contenders, "ratios": report.ratios(contenders)}
     goals = report.goals(results)
     assert results["ratios"]["scorer/ceiling"] == pytest.approx(0.6)
@@ -114,8 +127,12 @@ def test_the_cores_a_drain_used_are_the_busy_seconds_over_its_window() -> None:
     from tests.bench.measure import cores_used
 
     cores = cores_used((10.0, 0, 5.0, 100.0, 40.0), (20.0, 50_000, 14.0, 119.0, 45.0), 2)
-    assert cores == {"contender": pytest.approx(0.9), "broker": pytest.approx(0.5),
-                     "host": pytest.approx(1.9), "of": 2}  # fmt: skip
+    assert cores == {
+        "contender": pytest.approx(0.9),
+        "broker": pytest.approx(0.5),
+        "host": pytest.approx(1.9),
+        "of": 2,
+    }
     assert report._cores(cores) == "the worker(s) 0.90, the broker 0.50, the host in all 1.90"
     away = {**cores, "broker": math.nan}  # a broker on another host
     assert report._cores(away) == "the worker(s) 0.90, the host in all 1.90"
@@ -123,16 +140,38 @@ def test_the_cores_a_drain_used_are_the_busy_seconds_over_its_window() -> None:
 
 def test_two_scorers_apart_bound_two_of_one_group_in_the_report() -> None:
     """Two workers of one group are set beside one worker and beside two scorers apart."""
-    scorer = {**_entry(2000), "title": "scorer", "cpu_s_per_1k": 0.1, "peak_rss_mb": 900,
-              "two_workers_eps": 2500, "two_workers": {"cpu_s_per_1k": 0.16},
-              "two_apart_eps": 3000, "two_apart": {"throughput_eps": 3000, "cpu_s_per_1k": 0.13,
-              "cores": {"contender": 1.7, "broker": 0.2, "host": 1.95, "of": 2}}}  # fmt: skip
+    scorer = {
+        **_entry(2000),
+        "title": "scorer",
+        "cpu_s_per_1k": 0.1,
+        "peak_rss_mb": 900,
+        "two_workers_eps": 2500,
+        "two_workers": {"cpu_s_per_1k": 0.16},
+        "two_apart_eps": 3000,
+        "two_apart": {
+            "throughput_eps": 3000,
+            "cpu_s_per_1k": 0.13,
+            "cores": {"contender": 1.7, "broker": 0.2, "host": 1.95, "of": 2},
+        },
+    }
     scorer["latency_ms"]["1000"].update(p50=5.0, p95=8.0)
-    machine = {"cpu": "x", "cores": 2, "memory_gib": 1, "python": "3.11", "torch": "2",
-               "torch_threads": 1, "kafka": "3.9.1"}  # fmt: skip
-    results: dict[str, Any] = {"mode": "quick", "date": "today", "input_sessions": 100,
-                               "machine": machine, "contenders": {"scorer": scorer},
-                               "inference": {"batches": {}}}  # fmt: skip
+    machine = {
+        "cpu": "x",
+        "cores": 2,
+        "memory_gib": 1,
+        "python": "3.11",
+        "torch": "2",
+        "torch_threads": 1,
+        "kafka": "3.9.1",
+    }
+    results: dict[str, Any] = {
+        "mode": "quick",
+        "date": "today",
+        "input_sessions": 100,
+        "machine": machine,
+        "contenders": {"scorer": scorer},
+        "inference": {"batches": {}},
+    }
     results["ratios"] = report.ratios(results["contenders"])
     results["goals"] = report.goals(results)
     text = report.markdown(results)
@@ -144,8 +183,11 @@ def test_two_scorers_apart_bound_two_of_one_group_in_the_report() -> None:
 
 def test_the_engines_own_tail_is_set_beside_the_scorers_and_the_peers() -> None:
     """The wide passthrough's p99 at each rate it held, with the scorer's and Quix's."""
-    contenders = {"faust_passthrough_wide": _entry(3000, p99=17), "scorer": _entry(6000, p99=16),
-                  "quix": _entry(2000, p99=12, held=False)}  # fmt: skip
+    contenders = {
+        "faust_passthrough_wide": _entry(3000, p99=17),
+        "scorer": _entry(6000, p99=16),
+        "quix": _entry(2000, p99=12, held=False),
+    }
     assert report.engine_bound(contenders) == (
         "Faust reading the scorer's seven topics and doing no work (the wide passthrough) "
         "has a p99 of 17.0 ms at 1000/s (the scorer's 16.0, the Quix peer's 12.0, not held)."

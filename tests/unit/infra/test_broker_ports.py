@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.kafka import broker
+from infra.dev import broker
 from infra.kafka.settings import KafkaSettings, SettingsError, kafka_settings, load_settings
 
 

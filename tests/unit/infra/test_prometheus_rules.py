@@ -21,8 +21,9 @@ def promtool(*args: str) -> subprocess.CompletedProcess[str]:
     tool = shutil.which("promtool")
     if tool is None:
         pytest.fail("promtool is missing: `make setup` installs Debian's prometheus package")
-    return subprocess.run([tool, *args], cwd=PROMETHEUS, capture_output=True, text=True,
-                          timeout=120)  # fmt: skip
+    return subprocess.run(
+        [tool, *args], cwd=PROMETHEUS, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_config_is_valid() -> None:
@@ -39,16 +40,22 @@ def test_rules_are_valid() -> None:
 def test_every_alert_has_a_unit_test_and_they_pass() -> None:
     done = promtool("test", "rules", "rules_test.yml")
     assert done.returncode == 0, done.stdout + done.stderr
-    alerts = {line.split(":", 1)[1].strip() for line in (PROMETHEUS / "rules.yml").read_text()
-              .splitlines() if line.strip().startswith("- alert:")}  # fmt: skip
+    alerts = {
+        line.split(":", 1)[1].strip()
+        for line in (PROMETHEUS / "rules.yml").read_text().splitlines()
+        if line.strip().startswith("- alert:")
+    }
     tested = (PROMETHEUS / "rules_test.yml").read_text()
     assert alerts and all(f"alertname: {a}" in tested for a in alerts), alerts
 
 
 NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
-SUFFIXES = {"counter": ("_total", "_created"), "gauge": ("",),
-            "histogram": ("_bucket", "_sum", "_count", "_created"),
-            "summary": ("_sum", "_count", "_created")}  # fmt: skip
+SUFFIXES = {
+    "counter": ("_total", "_created"),
+    "gauge": ("",),
+    "histogram": ("_bucket", "_sum", "_count", "_created"),
+    "summary": ("_sum", "_count", "_created"),
+}
 
 
 def exported_series() -> set[str]:
@@ -71,6 +78,10 @@ def test_every_query_names_only_series_the_scorer_exports_or_records() -> None:
     panels = json.loads(DASHBOARD.read_text())["panels"]
     assert len(panels) >= 12
     queries += [(p["title"], t["expr"]) for p in panels for t in p["targets"]]
-    unknown = {(where, name) for where, expr in queries for name in NAME.findall(expr)
-               if "scorer" in name and name not in known}  # fmt: skip
+    unknown = {
+        (where, name)
+        for where, expr in queries
+        for name in NAME.findall(expr)
+        if "scorer" in name and name not in known
+    }
     assert not unknown

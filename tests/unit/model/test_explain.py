@@ -18,8 +18,13 @@ IMPUTATION = Imputation(50.0, "none", "neutral", 5.0, "TWO_COLOR_BALL")
 
 
 def _artifact(network: torch.nn.Module, shares: dict[str, list[float]]) -> Artifact:
-    return Artifact("test", network, IMPUTATION, CLASSES,  # type: ignore[arg-type]
-                    input_shares=shares)  # fmt: skip
+    return Artifact(
+        "test",
+        network,  # type: ignore[arg-type]
+        IMPUTATION,
+        CLASSES,
+        input_shares=shares,
+    )
 
 
 def _one_hot_session(rng: np.random.Generator) -> np.ndarray:

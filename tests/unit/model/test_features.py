@@ -1,4 +1,5 @@
-"""The 18 features of hand-written sessions are exactly what DESIGN section 2 says."""
+"""The 18 features of hand-written sessions are exactly what the seed model says
+(docs/concepts/model.md)."""
 
 from __future__ import annotations
 
@@ -166,9 +167,10 @@ def test_hour_is_taken_in_hubei_time() -> None:
 )
 def test_bad_values_name_the_row_and_column(change: dict[str, Any], column: str) -> None:
     rows = [REGULAR, REGULAR, {**REGULAR, **change}]
-    for encode_rows in (lambda: encode(frame_from_records(rows), IMPUTATION),
-                        lambda: encode_columns(columns_from_records(rows),
-                                               IMPUTATION)):  # fmt: skip
+    for encode_rows in (
+        lambda: encode(frame_from_records(rows), IMPUTATION),
+        lambda: encode_columns(columns_from_records(rows), IMPUTATION),
+    ):
         with pytest.raises(FeatureError) as caught:
             encode_rows()
         assert caught.value.row == 2 and caught.value.column == column
@@ -181,8 +183,10 @@ def test_records_and_frames_encode_alike() -> None:
     frame = generator.sample_sessions(generator.make_world(rng, 50, 2_000), 3_000, rng)
     frame = frame[list(RAW_COLUMNS)].copy()
     frame.loc[::3, ["beauty", "expression", "emotion"]] = None  # sessions without a face
-    records = [{str(k): (None if isinstance(v, float) and np.isnan(v) else v)
-                for k, v in r.items()} for r in frame.to_dict("records")]  # fmt: skip
+    records = [
+        {str(k): (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()}
+        for r in frame.to_dict("records")
+    ]
     a, b = encode(frame, IMPUTATION), encode_columns(columns_from_records(records), IMPUTATION)
     assert a.imputed_face.any() and a.imputed_history.any()  # both kinds are in the sample
     assert np.array_equal(a.x, b.x) and np.array_equal(a.imputed_face, b.imputed_face)

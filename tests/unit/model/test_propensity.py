@@ -41,8 +41,11 @@ def test_gain_shares_are_per_class_and_find_the_feature_that_splits() -> None:
     x = rng.integers(0, 2, (3000, N)).astype(np.float32)
     hour = drift.INPUTS[[i.name for i in drift.INPUTS].index("hour")].columns[0]
     y = np.where(x[:, hour] > 0, 3, rng.integers(0, len(CLASSES), len(x)))
-    booster = lgb.train({"objective": "multiclass", "num_class": len(CLASSES), "verbose": -1},
-                        lgb.Dataset(x, y), num_boost_round=20)  # fmt: skip
+    booster = lgb.train(
+        {"objective": "multiclass", "num_class": len(CLASSES), "verbose": -1},
+        lgb.Dataset(x, y),
+        num_boost_round=20,
+    )
     got = propensity.gain_per_class(booster)
     for c in CLASSES:
         assert sum(got[f][c] for f in got) == pytest.approx(1.0)

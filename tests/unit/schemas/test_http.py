@@ -22,10 +22,17 @@ def test_the_models_refuse_unknown_fields_and_bad_values() -> None:
     ScoreRequest.model_validate({"station_id": "st-1"})
     with pytest.raises(ValidationError, match="colour"):
         ScoreRequest.model_validate({"station_id": "st-1", "colour": "red"})
-    answer = {"ranking": [{"lottery_type": "OTHER", "probability": 1.5}], "p_no_buy": 0.1,
-              "top_pick": "OTHER", "predicted_class": "OTHER", "imputed_face": False,
-              "imputed_history": True, "user_id": None, "is_new_user": True,
-              "model_version": "m"}  # fmt: skip
+    answer = {
+        "ranking": [{"lottery_type": "OTHER", "probability": 1.5}],
+        "p_no_buy": 0.1,
+        "top_pick": "OTHER",
+        "predicted_class": "OTHER",
+        "imputed_face": False,
+        "imputed_history": True,
+        "user_id": None,
+        "is_new_user": True,
+        "model_version": "m",
+    }
     with pytest.raises(ValidationError, match="less than or equal to 1"):
         ScoreResponse.model_validate(answer)
 

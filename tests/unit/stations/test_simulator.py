@@ -17,9 +17,12 @@ ROOT = Path(__file__).resolve().parents[3]
 
 @pytest.mark.parametrize(
     ("args", "words"),
-    [(["--rate", "0"], "must be positive"), (["--malformed", "1.5"], "share between 0 and 1"),
-     (["--history-days", str(MOST_HISTORY_DAYS + 1)], "SCORER_MAX_EVENT_AGE_DAYS")],
-)  # fmt: skip
+    [
+        (["--rate", "0"], "must be positive"),
+        (["--malformed", "1.5"], "share between 0 and 1"),
+        (["--history-days", str(MOST_HISTORY_DAYS + 1)], "SCORER_MAX_EVENT_AGE_DAYS"),
+    ],
+)
 def test_a_bad_argument_is_refused_with_why(
     args: list[str], words: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -16,9 +16,11 @@ from streams.batching import batches
 
 
 def handled(
-    groups: list[list[int]], most: int, fail_at: int | None = None,
+    groups: list[list[int]],
+    most: int,
+    fail_at: int | None = None,
     on_value: Callable[[faust.App, Any], None] | None = None,
-) -> tuple[list[list[int]], list[int], BaseException | None]:  # fmt: skip
+) -> tuple[list[list[int]], list[int], BaseException | None]:
     """The batches an agent gets when `groups` are delivered one after another (each
     group queued at once, as a fetch hands it over, the next once the stream has read
     the last), checking at each batch that exactly the earlier batches were acknowledged;

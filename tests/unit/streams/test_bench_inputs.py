@@ -11,8 +11,7 @@ from streams.settings import settings
 from tests.bench.contenders.faust_passthrough import SCORER_INPUTS
 
 
-def test_the_wide_passthrough_reads_the_topics_of_the_workers_agents(scorer_app: faust.App
-                                                                     ) -> None:  # fmt: skip
+def test_the_wide_passthrough_reads_the_topics_of_the_workers_agents(scorer_app: faust.App) -> None:
     importlib.import_module("streams.agents")  # every agent, as the worker imports them
     read = {t for agent in scorer_app.agents.values() for t in agent.channel.topics}
     prefix = settings().scorer_topic_prefix

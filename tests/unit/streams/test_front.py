@@ -16,14 +16,24 @@ from tests.bench.http_burst import bodies
 
 
 def test_headers_of_one_hop_stay_and_every_cookie_is_handed_on() -> None:
-    answer = CIMultiDict([("Content-Type", "application/json"), ("Connection", "close"),
-                          ("Transfer-Encoding", "chunked"), ("Content-Length", "9"),
-                          ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"),
-                          ("Retry-After", "1")])  # fmt: skip
+    answer = CIMultiDict(
+        [
+            ("Content-Type", "application/json"),
+            ("Connection", "close"),
+            ("Transfer-Encoding", "chunked"),
+            ("Content-Length", "9"),
+            ("Set-Cookie", "a=1"),
+            ("Set-Cookie", "b=2"),
+            ("Retry-After", "1"),
+        ]
+    )
     handed = _end_to_end(answer)
     assert handed.getall("Set-Cookie") == ["a=1", "b=2"]
-    assert dict(handed) == {"Content-Type": "application/json", "Set-Cookie": "a=1",
-                            "Retry-After": "1"}  # fmt: skip
+    assert dict(handed) == {
+        "Content-Type": "application/json",
+        "Set-Cookie": "a=1",
+        "Retry-After": "1",
+    }
 
 
 def test_admitted_scoring_requests_reach_the_worker_two_at_a_time(tmp_path: Path) -> None:
@@ -57,9 +67,11 @@ def test_admitted_scoring_requests_reach_the_worker_two_at_a_time(tmp_path: Path
             async with aiohttp.ClientSession() as client:
 
                 async def post(body: bytes) -> int:
-                    async with client.post(f"http://127.0.0.1:{port}/score", data=body,
-                                           headers={"Content-Type": "application/json"}
-                                           ) as answer:  # fmt: skip
+                    async with client.post(
+                        f"http://127.0.0.1:{port}/score",
+                        data=body,
+                        headers={"Content-Type": "application/json"},
+                    ) as answer:
                         return answer.status
 
                 return list(await asyncio.gather(*(post(b) for b in bodies(["st-1"], 12))))

@@ -9,8 +9,9 @@ from schemas.codec import InvalidDatum
 from schemas.examples import FACE
 from streams.records import ScoringRequest
 
-REQUEST = ScoringRequest("s-1", "st-1", 1_700_000_000_000, "u-1", dict(FACE), "joined",
-                         1_700_000_000_300)  # fmt: skip
+REQUEST = ScoringRequest(
+    "s-1", "st-1", 1_700_000_000_000, "u-1", dict(FACE), "joined", 1_700_000_000_300
+)
 
 
 def test_a_request_round_trips() -> None:
@@ -21,10 +22,16 @@ def test_a_request_round_trips() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [b"", b"\x00\x01 garbage", b"[1, 2]", b'{"session_id": "s"}', b"null",
-     REQUEST.to_bytes().replace(b'"started_at_ms":1700000000000', b'"started_at_ms":"soon"'),
-     REQUEST.to_bytes()[:-1] + b',"extra":1}'],
-)  # fmt: skip
+    [
+        b"",
+        b"\x00\x01 garbage",
+        b"[1, 2]",
+        b'{"session_id": "s"}',
+        b"null",
+        REQUEST.to_bytes().replace(b'"started_at_ms":1700000000000', b'"started_at_ms":"soon"'),
+        REQUEST.to_bytes()[:-1] + b',"extra":1}',
+    ],
+)
 def test_anything_else_is_invalid(value: bytes) -> None:
     with pytest.raises(InvalidDatum, match="not a ScoringRequest"):
         ScoringRequest.all_from_bytes(value)
@@ -38,8 +45,9 @@ def test_a_bundle_of_requests_round_trips_and_one_alone_is_the_request_itself() 
     assert ScoringRequest.bundle([REQUEST.to_bytes()]) == REQUEST.to_bytes()
 
 
-@pytest.mark.parametrize("value", [b"[]", b"[null]", b'[{"session_id": "s"}]',
-                                   b"[" + REQUEST.to_bytes() + b", 7]"])  # fmt: skip
+@pytest.mark.parametrize(
+    "value", [b"[]", b"[null]", b'[{"session_id": "s"}]', b"[" + REQUEST.to_bytes() + b", 7]"]
+)
 def test_a_bundle_with_anything_but_requests_is_invalid(value: bytes) -> None:
     with pytest.raises(InvalidDatum, match="not a ScoringRequest"):
         ScoringRequest.all_from_bytes(value)

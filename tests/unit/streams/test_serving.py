@@ -14,9 +14,17 @@ from streams import metrics
 from streams.rules.score_sessions import CANARY_SALT, score_served
 from streams.serving import ModelSet, in_share
 
-ROW = {"beauty": 60.0, "expression": "smile", "emotion": "happy", "hour": 20,
-       "is_new_user": False, "city": "Wuhan", "station_type": "supermarket",
-       "total_purchase_days": 12, "frequent_type": "TWO_COLOR_BALL"}  # fmt: skip
+ROW = {
+    "beauty": 60.0,
+    "expression": "smile",
+    "emotion": "happy",
+    "hour": 20,
+    "is_new_user": False,
+    "city": "Wuhan",
+    "station_type": "supermarket",
+    "total_purchase_days": 12,
+    "frequent_type": "TWO_COLOR_BALL",
+}
 
 
 @pytest.fixture
@@ -28,16 +36,18 @@ def store(trained_model: Path, other_model: Path, tmp_path: Path) -> ModelStore:
 
 
 @pytest.fixture
-def served(store: ModelStore, trained_model: Path, other_model: Path
-           ) -> tuple[ModelSet, str, str]:  # fmt: skip
+def served(store: ModelStore, trained_model: Path, other_model: Path) -> tuple[ModelSet, str, str]:
     """A model set serving the first version live, and the two versions."""
     old, new = artifact.load(trained_model).version, artifact.load(other_model).version
     return ModelSet(store, Predictor(store.load(old))), old, new
 
 
 def _info() -> dict[tuple[str, str], float]:
-    return {(s.labels["version"], s.labels["role"]): s.value
-            for m in metrics.MODEL_INFO.collect() for s in m.samples}  # fmt: skip
+    return {
+        (s.labels["version"], s.labels["role"]): s.value
+        for m in metrics.MODEL_INFO.collect()
+        for s in m.samples
+    }
 
 
 def test_an_offered_version_serves_from_the_next_batch_only(

@@ -83,8 +83,10 @@ def test_the_web_token_comes_from_the_file_first_and_is_never_shown(
 
 def test_a_variable_no_longer_read_is_said_with_what_took_its_place() -> None:
     said = retired({"SCORER_BATCH_WAIT_MS": "5", "SCORER_BATCH_MAX": "64"})
-    assert said == ["SCORER_BATCH_WAIT_MS is no longer read: a micro-batch is what is queued "
-                    "when the agent takes it, up to SCORER_BATCH_MAX, with no wait to fill it "
-                    "(streams/batching.py)"]  # fmt: skip
+    assert said == [
+        "SCORER_BATCH_WAIT_MS is no longer read: a micro-batch is what is queued "
+        "when the agent takes it, up to SCORER_BATCH_MAX, with no wait to fill it "
+        "(streams/batching.py)"
+    ]
     assert retired({"SCORER_BATCH_MAX": "64"}) == []
     assert not {name.lower() for name in RETIRED} & set(Settings.model_fields)

@@ -55,8 +55,13 @@ sys.exit(99)  # not reached: the watchdog leaves the process itself
 def test_a_stop_that_hangs_leaves_non_zero_after_a_crash(crash: str, code: int) -> None:
     """A supervisor restarts a worker that exits non-zero: one that crashed and then hung
     while stopping must say so; one asked to stop leaves as asked."""
-    done = subprocess.run([sys.executable, "-c", _HUNG_STOP.format(crash=crash)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", _HUNG_STOP.format(crash=crash)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == code, done.stderr
     assert "stop took over" in done.stderr
 
@@ -96,8 +101,9 @@ def test_what_lives_at_the_start_is_left_out_of_collections_and_later_cycles_are
     """Full collections skip the objects that live as long as the worker; a cycle made
     before the freeze is collected then, and one made after it by the next young
     collection, which 16,500 short-lived objects do not bring (700 would)."""
-    done = subprocess.run([sys.executable, "-c", _FROZEN], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", _FROZEN], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["True 0 True", "True False", "[0] True"]
 
@@ -115,7 +121,8 @@ def test_the_outlook_is_optional_and_a_bad_one_stops_the_start(
     with pytest.raises(ArtifactError, match="corrupt"):
         load_outlook(bad)
     longer = tmp_path / "longer"
-    outlook_artifact.save(longer, replace(served, data={**served.data, "months": 24}),
-                          "2026-12-03T12:00:00+00:00")  # fmt: skip
+    outlook_artifact.save(
+        longer, replace(served, data={**served.data, "months": 24}), "2026-12-03T12:00:00+00:00"
+    )
     with pytest.raises(ArtifactError, match="series of 24 months; a user history keeps 18"):
         load_outlook(longer)

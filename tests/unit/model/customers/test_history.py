@@ -1,4 +1,4 @@
-"""The user history: counted once per order, with RFM as DESIGN section 2 defines it."""
+"""The user history: counted once per order, with RFM as the seed model defines it."""
 
 from __future__ import annotations
 
@@ -73,11 +73,13 @@ def test_a_record_read_again_is_known_by_its_position() -> None:
     h, _ = history.add_order(None, order("o1", T0), "Wuhan", "supermarket", position=(3, 40))
     h, _ = history.add_order(h, order("o2", T0 + DAY), "Wuhan", "supermarket", position=(3, 41))
     for offset in (40, 41):  # the same records, with ids the history may have forgotten
-        _, added = history.add_order(h, order(f"other-{offset}", T0), "Wuhan", "supermarket",
-                                     position=(3, offset))  # fmt: skip
+        _, added = history.add_order(
+            h, order(f"other-{offset}", T0), "Wuhan", "supermarket", position=(3, offset)
+        )
         assert added == "repeated"
-    _, added = history.add_order(h, order("o3", T0 + 2 * DAY), "Wuhan", "supermarket",
-                                 position=(3, 42))  # fmt: skip
+    _, added = history.add_order(
+        h, order("o3", T0 + 2 * DAY), "Wuhan", "supermarket", position=(3, 42)
+    )
     assert added == "recorded"
 
 
@@ -109,7 +111,8 @@ def test_a_years_long_history_stays_small_and_its_days_exact() -> None:
     assert s is not None
     days = {history.local_day(T0 + i * (DAY // 2)) for i in range(2000)}
     assert s["total_purchase_days"] == len(days) and s["orders"] == 2000
-    late, added = history.add_order(h, order("late", T0 + 1999 * (DAY // 2) - DAY), "Wuhan",
-                                    "supermarket")  # fmt: skip
+    late, added = history.add_order(
+        h, order("late", T0 + 1999 * (DAY // 2) - DAY), "Wuhan", "supermarket"
+    )
     assert added == "recorded"  # a day late is well inside the horizon
     assert history.summary(late)["total_purchase_days"] == len(days)  # type: ignore[index]

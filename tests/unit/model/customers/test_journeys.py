@@ -52,8 +52,12 @@ def test_each_customer_buys_cells_by_their_own_taste(drawn: journeys.Journeys) -
     heavy = drawn.orders["customer_id"].value_counts().index[0]
     theirs = drawn.orders[drawn.orders["customer_id"] == heavy]
     cells = {c: i for i, c in enumerate(journeys.CELLS)}
-    index = [cells[c] for c in zip(theirs["lottery_type"], theirs["station_type"],
-                                   theirs["hour_band"], strict=True)]  # fmt: skip
+    index = [
+        cells[c]
+        for c in zip(
+            theirs["lottery_type"], theirs["station_type"], theirs["hour_band"], strict=True
+        )
+    ]
     seen = np.bincount(index, minlength=len(cells)) / len(index)
     p = journeys.cell_probabilities(drawn.taste[[heavy]])[0]
     assert 0.5 * np.abs(seen - p).sum() < 0.15 + 3 / np.sqrt(len(index))  # total variation

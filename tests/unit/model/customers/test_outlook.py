@@ -12,8 +12,7 @@ from model.customers import journeys, outlook, profitability
 
 @pytest.fixture(scope="module")
 def report() -> dict[str, Any]:
-    return outlook.evaluate(journeys.generate(3_000, 10, seed=2), seed=0, progress=False,
-                            epochs=4)  # fmt: skip
+    return outlook.evaluate(journeys.generate(3_000, 10, seed=2), seed=0, progress=False, epochs=4)
 
 
 def test_every_prediction_is_judged_on_the_same_held_out_months(report: dict[str, Any]) -> None:

@@ -36,11 +36,14 @@ def test_a_saved_artifact_loads_and_predicts_the_same(
     x = data.x[:50]
     from model.customers import sequence
 
-    assert np.allclose(sequence.predict_proba(back.network, x),
-                       sequence.predict_proba(model.network, x), atol=1e-6)  # fmt: skip
+    assert np.allclose(
+        sequence.predict_proba(back.network, x), sequence.predict_proba(model.network, x), atol=1e-6
+    )
     inputs = loyalty.Inputs.of(data.drawn, data.days, data.spend)
-    assert np.allclose(back.loyalty.predict(inputs.counts, inputs.history),
-                       model.loyalty.predict(inputs.counts, inputs.history))  # fmt: skip
+    assert np.allclose(
+        back.loyalty.predict(inputs.counts, inputs.history),
+        model.loyalty.predict(inputs.counts, inputs.history),
+    )
 
 
 def _copy(folder: Path, tmp_path: Path) -> Path:

@@ -21,8 +21,14 @@ def test_window_rfm_counts_recency_frequency_and_spend() -> None:
 
 
 def test_grids_need_one_row_per_customer_and_month() -> None:
-    rows = pd.DataFrame({"customer_id": [0, 0, 1], "month": [0, 1, 0],
-                         "purchase_days": [1, 2, 3], "spend": [1.0, 2.0, 3.0]})  # fmt: skip
+    rows = pd.DataFrame(
+        {
+            "customer_id": [0, 0, 1],
+            "month": [0, 1, 0],
+            "purchase_days": [1, 2, 3],
+            "spend": [1.0, 2.0, 3.0],
+        }
+    )
     with pytest.raises(ValueError, match="one each"):
         profitability.grids(rows)
 

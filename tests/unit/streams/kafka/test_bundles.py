@@ -26,8 +26,9 @@ class Recorder:
     def flush_before_waits(self, flush: Callable[[], object]) -> None:
         self.flushers.append(flush)
 
-    def publish(self, topic: str, key: bytes | None, value: bytes,
-                partition: int | None = None) -> None:  # fmt: skip
+    def publish(
+        self, topic: str, key: bytes | None, value: bytes, partition: int | None = None
+    ) -> None:
         self.sent.append((topic, key, value, partition))
 
 
@@ -40,16 +41,23 @@ def test_each_partition_in_order_in_messages_cut_at_the_byte_bound() -> None:
     big = 20 * 1024  # three of them pass BUNDLE_MAX_BYTES, two do not
     requests = [(i % 2, _request(i, big if i < 6 else 0)) for i in range(10)]
     out = Recorder()
-    sent = bundles.publish(cast(Publisher, out), "t", [(p, r.key(), r.to_bytes())
-                                                       for p, r in requests],
-                           ScoringRequest.bundle)  # fmt: skip
-    got = [(partition, key, ScoringRequest.all_from_bytes(value))
-           for _, key, value, partition in out.sent]  # fmt: skip
+    sent = bundles.publish(
+        cast(Publisher, out),
+        "t",
+        [(p, r.key(), r.to_bytes()) for p, r in requests],
+        ScoringRequest.bundle,
+    )
+    got = [
+        (partition, key, ScoringRequest.all_from_bytes(value))
+        for _, key, value, partition in out.sent
+    ]
     # partition 0: s-0 s-2 (big, big) | s-4 (big) s-6 s-8; partition 1 alike, from s-1
     assert [(p, [r.session_id for r in rs]) for p, _, rs in got] == [
-        (0, ["s-0", "s-2"]), (0, ["s-4", "s-6", "s-8"]),
-        (1, ["s-1", "s-3"]), (1, ["s-5", "s-7", "s-9"]),
-    ]  # fmt: skip
+        (0, ["s-0", "s-2"]),
+        (0, ["s-4", "s-6", "s-8"]),
+        (1, ["s-1", "s-3"]),
+        (1, ["s-5", "s-7", "s-9"]),
+    ]
     assert sent == 4 and all(len(value) <= 64 * 1024 for _, _, value, _ in out.sent)
     assert [key for _, key, _ in got] == [b"u-0", b"u-4", b"u-1", b"u-5"]  # the first's key
 
@@ -65,16 +73,17 @@ def _held(out: Recorder) -> tuple[bundles.Held, Callable[..., int]]:
     held = bundles.Held("t", ScoringRequest.bundle)
 
     def add(ids: range, backlog: bool | None, padding: int = 0) -> int:
-        records = [(i % 2, r.key(), r.to_bytes()) for i in ids
-                   for r in [_request(i, padding)]]  # fmt: skip
+        records = [(i % 2, r.key(), r.to_bytes()) for i in ids for r in [_request(i, padding)]]
         return held.add(cast(Publisher, out), records, backlog)
 
     return held, add
 
 
 def _sessions(out: Recorder) -> list[tuple[int | None, list[str]]]:
-    return [(partition, [r.session_id for r in ScoringRequest.all_from_bytes(value)])
-            for _, _, value, partition in out.sent]  # fmt: skip
+    return [
+        (partition, [r.session_id for r in ScoringRequest.all_from_bytes(value)])
+        for _, _, value, partition in out.sent
+    ]
 
 
 def test_held_records_wait_until_the_backlog_is_over() -> None:
@@ -83,8 +92,10 @@ def test_held_records_wait_until_the_backlog_is_over() -> None:
     assert add(range(0, 4), backlog=True) == 0 and add(range(4, 8), backlog=None) == 0
     assert out.sent == [] and len(held) == 8
     assert add(range(8, 10), backlog=False) == 2  # one message per partition, in order
-    assert _sessions(out) == [(0, ["s-0", "s-2", "s-4", "s-6", "s-8"]),
-                              (1, ["s-1", "s-3", "s-5", "s-7", "s-9"])]  # fmt: skip
+    assert _sessions(out) == [
+        (0, ["s-0", "s-2", "s-4", "s-6", "s-8"]),
+        (1, ["s-1", "s-3", "s-5", "s-7", "s-9"]),
+    ]
     assert len(held) == 0 and add(range(10, 11), backlog=None) == 1  # as last said: none
 
 
@@ -151,11 +162,12 @@ def test_recommendations_come_back_from_a_bundle_and_alone(codec: Codec) -> None
 def test_a_bundle_of_anything_else_is_refused_with_its_reason(codec: Codec) -> None:
     order = codec.encode("OrderPlaced", EXAMPLES["OrderPlaced"])
     cases: dict[str, Any] = {
-        "wrong_schema": codec.encode("RecommendationBundle",
-                                     {"recommendations": [_recommendation(codec, "s"), order]}),
+        "wrong_schema": codec.encode(
+            "RecommendationBundle", {"recommendations": [_recommendation(codec, "s"), order]}
+        ),
         "bad_magic": codec.encode("RecommendationBundle", {"recommendations": [b"\x00junk"]}),
         "invalid_datum": codec.encode("RecommendationBundle", {"recommendations": []}),
-    }  # fmt: skip
+    }
     for reason, value in cases.items():
         with pytest.raises(CodecError) as caught:
             bundles.recommendations(codec, value)

@@ -86,8 +86,18 @@ def test_a_run_from_the_committed_offset_is_committed(consumer: ExactConsumer) -
 
 
 def _message(offset: int, generation: int) -> Message:
-    return Message(TOPIC.topic, TOPIC.partition, offset, 0.0, 0, None, b"k", b"v", None,
-                   generation_id=generation)  # fmt: skip
+    return Message(
+        TOPIC.topic,
+        TOPIC.partition,
+        offset,
+        0.0,
+        0,
+        None,
+        b"k",
+        b"v",
+        None,
+        generation_id=generation,
+    )
 
 
 def test_an_event_skipped_or_done_during_a_rebalance_is_not_acked(
@@ -320,8 +330,10 @@ def test_fetched_stream_records_carry_their_partitions_seek_count(
 ) -> None:
     thread = cast(ExactConsumerThread, consumer._thread)
     changelog = TP("scorer-user-history-changelog", 0)
-    batch = {tp: [ConsumerRecord(tp.topic, tp.partition, 5, 0, 0, b"k", b"v", None, 1, 1, ())]
-             for tp in (TOPIC, changelog)}  # fmt: skip
+    batch = {
+        tp: [ConsumerRecord(tp.topic, tp.partition, 5, 0, 0, b"k", b"v", None, 1, 1, ())]
+        for tp in (TOPIC, changelog)
+    }
 
     async def aiokafka_fetch(*args: object) -> RecordMap:
         return batch

@@ -11,8 +11,12 @@ from streams.kafka.registry import RegistryUnavailable, StationRegistry
 
 
 def test_an_unreachable_registry_raises_rather_than_miss() -> None:
-    registry = StationRegistry("127.0.0.1:9", Codec(), "t.station.registry",  # nothing listens
-                               refresh_timeout_s=0.3)  # fmt: skip
+    registry = StationRegistry(
+        "127.0.0.1:9",
+        Codec(),
+        "t.station.registry",  # nothing listens
+        refresh_timeout_s=0.3,
+    )
     registry.start()
     try:
         assert not registry.loaded

@@ -21,8 +21,12 @@ def test_times_inside_the_window_pass() -> None:
 
 
 def test_times_outside_the_window_are_refused_with_the_settings_named() -> None:
-    for at in (datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, tzinfo=UTC),
-               NOW - 731 * 86_400_000, NOW + 301_000):  # fmt: skip
+    for at in (
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(9999, 12, 31, tzinfo=UTC),
+        NOW - 731 * 86_400_000,
+        NOW + 301_000,
+    ):
         why = implausible_time(order(at), "OrderPlaced", CONF, NOW)
         assert why is not None and "placed_at=" in why and "SCORER_MAX_EVENT_AGE_DAYS" in why
 

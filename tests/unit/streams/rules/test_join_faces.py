@@ -5,8 +5,13 @@ from __future__ import annotations
 from streams.records import Face, Match, Session
 from streams.rules import join_faces as join
 
-SESSION: Session = {"session_id": "s1", "station_id": "st", "started_at_ms": 1_000,
-                    "user_id": None, "face": None}  # fmt: skip
+SESSION: Session = {
+    "session_id": "s1",
+    "station_id": "st",
+    "started_at_ms": 1_000,
+    "user_id": None,
+    "face": None,
+}
 FACE: Face = {"beauty": 50.0}
 
 

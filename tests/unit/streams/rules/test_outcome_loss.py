@@ -31,15 +31,19 @@ def test_the_loss_is_of_the_probability_given_to_what_happened() -> None:
 
 
 def test_a_certain_miss_costs_a_bounded_loss() -> None:
-    sure = {"p_no_buy": 1.0, "ranking": [{"lottery_type": t, "probability": 0.0}
-            for t in ("TWO_COLOR_BALL", "TEN_TIMES_GOOD_LUCK", "WELFARE_3D", "OTHER")]}  # fmt: skip
+    sure = {
+        "p_no_buy": 1.0,
+        "ranking": [
+            {"lottery_type": t, "probability": 0.0}
+            for t in ("TWO_COLOR_BALL", "TEN_TIMES_GOOD_LUCK", "WELFARE_3D", "OTHER")
+        ],
+    }
     bought = loss.outcome_label("CONVERTED_OTHER", "WELFARE_3D")
     assert loss.log_loss(loss.probabilities(sure), bought) == pytest.approx(-math.log(1e-15))
 
 
 def test_the_served_loss_of_a_decided_entry_uses_its_first_order() -> None:
-    entry = {"rec": {"p": loss.probabilities(REC)},
-             "order": {"lottery_type": "TWO_COLOR_BALL"}}  # fmt: skip
+    entry = {"rec": {"p": loss.probabilities(REC)}, "order": {"lottery_type": "TWO_COLOR_BALL"}}
     label, served = loss.served_loss(entry, "CONVERTED_OTHER")
     assert label == 1 and served == pytest.approx(math.log(8))
 

@@ -21,8 +21,7 @@ def test_a_new_customer_takes_the_station_s_city_and_type_and_no_history() -> No
 
 
 def test_a_known_customer_brings_home_city_usual_station_type_and_history() -> None:
-    order = {"order_id": "o1", "placed_at_ms": STARTED_AT, "lottery_type": "QILECAI",
-             "amount": 200}  # fmt: skip
+    order = {"order_id": "o1", "placed_at_ms": STARTED_AT, "lottery_type": "QILECAI", "amount": 200}
     h, _ = history.add_order(None, order, "Wuhan", "supermarket")
     row = session_row(STARTED_AT, None, STATION, history.summary(h))
     assert not row["is_new_user"] and row["city"] == "Wuhan"
@@ -32,8 +31,13 @@ def test_a_known_customer_brings_home_city_usual_station_type_and_history() -> N
 
 def test_the_recommendation_is_a_valid_record_of_its_schema() -> None:
     request = ScoringRequest("s-1", "st-1", STARTED_AT, None, None, "timed_out", STARTED_AT + 1500)
-    ranked = {"ranking": [{"lottery_type": "OTHER", "probability": 0.3}], "p_no_buy": 0.7,
-              "top_pick": "OTHER", "imputed_face": True, "imputed_history": True}  # fmt: skip
+    ranked = {
+        "ranking": [{"lottery_type": "OTHER", "probability": 0.3}],
+        "p_no_buy": 0.7,
+        "top_pick": "OTHER",
+        "imputed_face": True,
+        "imputed_history": True,
+    }
     record = recommendation(request, ranked, "mlp-1", STARTED_AT + 1510)
     codec = Codec()
     back = codec.decode(codec.encode("Recommendation", record), expect="Recommendation")

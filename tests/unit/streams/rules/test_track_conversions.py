@@ -68,8 +68,11 @@ def test_a_replay_of_the_topics_gives_what_the_live_rules_gave() -> None:
         (60 + W + 1, 0, "order", "s4", order("TWO_COLOR_BALL")),  # too late for s4
     ]
     entries, decided = c.replay(list(reversed(written)), W)
-    assert decided == [("s1", "CONVERTED_TOP_PICK"), ("s2", "CONVERTED_OTHER"),
-                       ("s4", "NO_PURCHASE")]  # fmt: skip
+    assert decided == [
+        ("s1", "CONVERTED_TOP_PICK"),
+        ("s2", "CONVERTED_OTHER"),
+        ("s4", "NO_PURCHASE"),
+    ]
     assert entries["s3"]["done"] is False and entries["s3"]["deadline_ms"] == 50 + W
     assert entries["s4"]["done"] and entries["s4"]["order"] is None
     assert entries["s2"]["partition"] == 1 and entries["s2"]["done"]

@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infra.kafka.broker import BrokerError
+from infra.kafka.cluster import BrokerError
 
 SUBJECT_NAMES = "SAN=dns:localhost,ip:127.0.0.1"
 DAYS = 825
@@ -61,14 +61,41 @@ def make_authority(folder: Path, name: str = "station-scorer local CA") -> Autho
     store, pem = folder / "ca.p12", folder / "ca.pem"
     password = _password(folder / "ca.password")
     if not store.exists():
-        _keytool("-genkeypair", "-alias", "ca", "-keyalg", "RSA", "-keysize", "2048",
-                 "-validity", str(3 * DAYS), "-dname", f"CN={name}", "-ext", "bc:c",
-                 "-keystore", str(store), "-storetype", "PKCS12",
-                 "-storepass", password)  # fmt: skip
+        _keytool(
+            "-genkeypair",
+            "-alias",
+            "ca",
+            "-keyalg",
+            "RSA",
+            "-keysize",
+            "2048",
+            "-validity",
+            str(3 * DAYS),
+            "-dname",
+            f"CN={name}",
+            "-ext",
+            "bc:c",
+            "-keystore",
+            str(store),
+            "-storetype",
+            "PKCS12",
+            "-storepass",
+            password,
+        )
         pem.unlink(missing_ok=True)
     if not pem.exists():
-        _keytool("-exportcert", "-alias", "ca", "-rfc", "-keystore", str(store),
-                 "-storepass", password, "-file", str(pem))  # fmt: skip
+        _keytool(
+            "-exportcert",
+            "-alias",
+            "ca",
+            "-rfc",
+            "-keystore",
+            str(store),
+            "-storepass",
+            password,
+            "-file",
+            str(pem),
+        )
     return Authority(store, pem, password)
 
 
@@ -80,15 +107,48 @@ def make_broker_keystore(folder: Path, authority: Authority) -> BrokerKeystore:
         return BrokerKeystore(store, password)
     request, signed = folder / "broker.csr", folder / "broker.pem"
     common = ["-keystore", str(store), "-storepass", password]
-    _keytool("-genkeypair", "-alias", "broker", "-keyalg", "RSA", "-keysize", "2048",
-             "-validity", str(DAYS), "-dname", "CN=localhost", "-ext", SUBJECT_NAMES,
-             "-storetype", "PKCS12", *common)  # fmt: skip
+    _keytool(
+        "-genkeypair",
+        "-alias",
+        "broker",
+        "-keyalg",
+        "RSA",
+        "-keysize",
+        "2048",
+        "-validity",
+        str(DAYS),
+        "-dname",
+        "CN=localhost",
+        "-ext",
+        SUBJECT_NAMES,
+        "-storetype",
+        "PKCS12",
+        *common,
+    )
     _keytool("-certreq", "-alias", "broker", "-file", str(request), *common)
-    _keytool("-gencert", "-alias", "ca", "-keystore", str(authority.store), "-storepass",
-             authority.password, "-infile", str(request), "-outfile", str(signed), "-rfc",
-             "-validity", str(DAYS), "-ext", SUBJECT_NAMES, "-ext", "eku=serverAuth")  # fmt: skip
-    _keytool("-importcert", "-alias", "ca", "-file", str(authority.certificate), "-noprompt",
-             *common)  # fmt: skip
+    _keytool(
+        "-gencert",
+        "-alias",
+        "ca",
+        "-keystore",
+        str(authority.store),
+        "-storepass",
+        authority.password,
+        "-infile",
+        str(request),
+        "-outfile",
+        str(signed),
+        "-rfc",
+        "-validity",
+        str(DAYS),
+        "-ext",
+        SUBJECT_NAMES,
+        "-ext",
+        "eku=serverAuth",
+    )
+    _keytool(
+        "-importcert", "-alias", "ca", "-file", str(authority.certificate), "-noprompt", *common
+    )
     _keytool("-importcert", "-alias", "broker", "-file", str(signed), *common)
     request.unlink()
     return BrokerKeystore(store, password)

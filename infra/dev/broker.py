@@ -1,8 +1,8 @@
 """The project's own single-node Apache Kafka broker (KRaft, broker and controller in one).
 
-`python -m infra.kafka.broker start|stop|status|address` is what `make broker`,
+`python -m infra.dev.broker start|stop|status|address` is what `make broker`,
 `make broker-stop` and `make broker-status` call. The jars come from Maven Central
-through infra/kafka/pom.xml into `.cache/kafka/<version>/libs`, once. The broker keeps
+through infra/dev/pom.xml into `.cache/kafka/<version>/libs`, once. The broker keeps
 its data, pid, log and chosen ports in `.cache/broker/` (SCORER_BROKER_DIR), so a later
 command finds it, and a broker killed without notice leaves nothing that blocks the next start.
 """
@@ -22,10 +22,18 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import cast
 
+from infra.kafka.cluster import (
+    BrokerError,
+    BrokerState,
+    bootstrap_servers,
+    is_local_broker,
+    running,
+    state_dir,
+)
 from infra.kafka.settings import kafka_settings
 from schemas.errors import ScorerError
 
@@ -35,33 +43,8 @@ START_ATTEMPTS = 3
 STOP_TIMEOUT_S = 30.0
 
 
-class BrokerError(ScorerError):
-    """No broker to talk to, or the local one could not be set up, started or stopped; the
-    message says why and what to do."""
-
-    reason = "broker_unavailable"
-
-
-def _state_dir() -> Path:
-    return kafka_settings().broker_dir
-
-
 def _cache_dir() -> Path:
     return kafka_settings().scorer_cache_dir
-
-
-@dataclass(frozen=True)
-class BrokerState:
-    """What a running (or last started) broker recorded about itself."""
-
-    version: str
-    port: int
-    controller_port: int
-    pid: int
-
-    @property
-    def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
 
 
 def kafka_version() -> str:
@@ -101,22 +84,6 @@ def ensure_jars(version: str) -> Path:
         raise BrokerError(f"Maven could not resolve org.apache.kafka:kafka_2.13:{version}")
     done.touch()
     return libs
-
-
-def _read_state() -> BrokerState | None:
-    try:
-        return BrokerState(**json.loads((_state_dir() / "broker.json").read_text()))
-    except (FileNotFoundError, json.JSONDecodeError, TypeError):
-        return None
-
-
-def _is_our_broker(pid: int) -> bool:
-    """True when pid is alive and is a kafka.Kafka process using our state folder."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return False
-    return "kafka.Kafka" in cmdline and str(_state_dir()) in cmdline
 
 
 def _port_free(port: int) -> bool:
@@ -164,33 +131,25 @@ def metadata_ok(bootstrap: str, timeout: float = 3.0) -> bool:
 def own_cluster() -> str | None:
     """The cluster id the storage tool wrote into the local broker's data, if formatted."""
     try:
-        lines = (_state_dir() / "data" / "meta.properties").read_text().splitlines()
+        lines = (state_dir() / "data" / "meta.properties").read_text().splitlines()
     except FileNotFoundError:
         return None
-    return next((line.split("=", 1)[1].strip() for line in lines
-                 if line.startswith("cluster.id=")), None)  # fmt: skip
-
-
-def running() -> BrokerState | None:
-    """The running local broker, or None (cleaning up a stale pid file on the way)."""
-    state = _read_state()
-    if state is None:
-        return None
-    if _is_our_broker(state.pid):
-        return state
-    (_state_dir() / "broker.json").unlink(missing_ok=True)
-    return None
+    return next(
+        (line.split("=", 1)[1].strip() for line in lines if line.startswith("cluster.id=")), None
+    )
 
 
 def _prepare_data(version: str) -> Path:
     """The log folder, formatted for this version and listener; a folder from another
     release, or formatted without the SCRAM user a secure listener needs, is reset."""
-    data = _state_dir() / "data"
-    marker = _state_dir() / "data-version"
+    data = state_dir() / "data"
+    marker = state_dir() / "data-version"
     made_for = f"{version} {kafka_settings().kafka_security_protocol}"
     if data.exists() and (not marker.exists() or marker.read_text().strip() != made_for):
-        print(f"Resetting local broker data (was made by another Kafka release or for "
-              f"another listener) in {data}")  # fmt: skip
+        print(
+            f"Resetting local broker data (was made by another Kafka release or for "
+            f"another listener) in {data}"
+        )
         shutil.rmtree(data)
     data.mkdir(parents=True, exist_ok=True)
     marker.write_text(made_for)
@@ -202,7 +161,7 @@ def _write_config(version: str, port: int, controller_port: int, data: Path) -> 
     text = template.substitute(port=port, controller_port=controller_port, data_dir=data)
     if kafka_settings().secure:
         text = _secured(text, port, controller_port)
-    props = _state_dir() / "server.properties"
+    props = state_dir() / "server.properties"
     props.touch(mode=0o600)
     props.chmod(0o600)  # it holds the keystore's and the broker user's passwords
     props.write_text(text)
@@ -212,11 +171,11 @@ def _write_config(version: str, port: int, controller_port: int, data: Path) -> 
 def _secured(text: str, port: int, controller_port: int) -> str:
     """The broker's listener for clients and itself as SASL_SSL with SCRAM; the controller
     listener stays on loopback in plaintext (only this node speaks it)."""
-    from infra.kafka import tls
+    from infra.dev import tls
 
     conf = kafka_settings()
     user, password = _broker_credentials()
-    folder = _state_dir() / "tls"
+    folder = state_dir() / "tls"
     keystore = tls.make_broker_keystore(folder, tls.make_authority(folder))
     mechanism = conf.kafka_sasl_mechanism
     settings = {
@@ -226,9 +185,10 @@ def _secured(text: str, port: int, controller_port: int) -> str:
         "inter.broker.listener.name": "SASL_SSL",
         "sasl.enabled.mechanisms": mechanism,
         "sasl.mechanism.inter.broker.protocol": mechanism,
-        f"listener.name.sasl_ssl.{mechanism.lower()}.sasl.jaas.config":
+        f"listener.name.sasl_ssl.{mechanism.lower()}.sasl.jaas.config": (
             "org.apache.kafka.common.security.scram.ScramLoginModule required "
-            f'username="{user}" password="{password}";',
+            f'username="{user}" password="{password}";'
+        ),
         "ssl.keystore.type": "PKCS12",
         "ssl.keystore.location": str(keystore.store),
         "ssl.keystore.password": keystore.password,
@@ -238,17 +198,27 @@ def _secured(text: str, port: int, controller_port: int) -> str:
         "ssl.truststore.type": "PKCS12",
         "ssl.truststore.location": str(keystore.store),
         "ssl.truststore.password": keystore.password,
-    }  # fmt: skip
+    }
     kept = [line for line in text.splitlines() if line.split("=", 1)[0] not in settings]
-    return "\n".join([*kept, "# SASL_SSL (KAFKA_SECURITY_PROTOCOL)",
-                      *(f"{k}={v}" for k, v in settings.items())]) + "\n"  # fmt: skip
+    return (
+        "\n".join(
+            [
+                *kept,
+                "# SASL_SSL (KAFKA_SECURITY_PROTOCOL)",
+                *(f"{k}={v}" for k, v in settings.items()),
+            ]
+        )
+        + "\n"
+    )
 
 
 def _broker_credentials() -> tuple[str, str]:
     user, password = kafka_settings().sasl_credentials()
     if any(c in password for c in '"\\\n\r'):
-        raise BrokerError("the local broker cannot take a SASL password with quotes, "
-                          "backslashes or line breaks (KAFKA_SASL_PASSWORD_FILE)")  # fmt: skip
+        raise BrokerError(
+            "the local broker cannot take a SASL password with quotes, "
+            "backslashes or line breaks (KAFKA_SASL_PASSWORD_FILE)"
+        )
     return user, password
 
 
@@ -266,7 +236,7 @@ def _java_cmd(version: str, libs: Path, main: list[str]) -> list[str]:
         "-XX:MaxGCPauseMillis=20",
         "-Djava.awt.headless=true",
         logging,
-        f"-Dkafka.logs.dir={_state_dir() / 'logs'}",
+        f"-Dkafka.logs.dir={state_dir() / 'logs'}",
         "-cp",
         f"{libs}/*",
         *main,
@@ -291,8 +261,11 @@ def _format_storage(version: str, libs: Path, props: Path, data: Path) -> None:
         user, password = _broker_credentials()
         mechanism = kafka_settings().kafka_sasl_mechanism
         scram = ["--add-scram", f"{mechanism}=[name={user},password={password}]"]
-    cmd = _java_cmd(version, libs, ["kafka.tools.StorageTool", "format", "-t", cluster_id,
-                                    "-c", str(props), *scram])  # fmt: skip
+    cmd = _java_cmd(
+        version,
+        libs,
+        ["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props), *scram],
+    )
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         said = done.stdout + done.stderr
@@ -325,7 +298,7 @@ def start(version: str | None = None, timeout: float = START_TIMEOUT_S) -> Broke
         _wait_ready(current, timeout)
         return current
     libs = ensure_jars(version)
-    _state_dir().mkdir(parents=True, exist_ok=True)
+    state_dir().mkdir(parents=True, exist_ok=True)
     data = _prepare_data(version)
     last = last_ports()
     # A port found free can be bound by another broker starting at the same moment (the
@@ -340,18 +313,19 @@ def start(version: str | None = None, timeout: float = START_TIMEOUT_S) -> Broke
         props = _write_config(version, port, controller_port, data)
         _format_storage(version, libs, props, data)
         proc = _launch(version, libs, props)
-        state = BrokerState(version=version, port=port, controller_port=controller_port,
-                            pid=proc.pid)  # fmt: skip
-        (_state_dir() / "broker.json").write_text(json.dumps(asdict(state)))
+        state = BrokerState(
+            version=version, port=port, controller_port=controller_port, pid=proc.pid
+        )
+        (state_dir() / "broker.json").write_text(json.dumps(asdict(state)))
         try:
             _wait_ready(state, timeout, proc)
         except PortTaken as taken:
             print(f"{taken}: starting again on other ports")
             proc.kill()
             proc.wait()
-            (_state_dir() / "broker.json").unlink(missing_ok=True)
+            (state_dir() / "broker.json").unlink(missing_ok=True)
             continue
-        (_state_dir() / "ports.json").write_text(
+        (state_dir() / "ports.json").write_text(
             json.dumps({"port": port, "controller_port": controller_port})
         )
         return state
@@ -361,7 +335,7 @@ def start(version: str | None = None, timeout: float = START_TIMEOUT_S) -> Broke
 def last_ports() -> dict[str, int | None]:
     """The ports the broker of this folder had last (ports.json), else SCORER_BROKER_PORT
     and any controller port."""
-    saved = _state_dir() / "ports.json"
+    saved = state_dir() / "ports.json"
     if saved.exists():
         return cast(dict[str, int | None], json.loads(saved.read_text()))
     return {"port": kafka_settings().scorer_broker_port, "controller_port": None}
@@ -370,7 +344,7 @@ def last_ports() -> dict[str, int | None]:
 def _launch(version: str, libs: Path, props: Path) -> subprocess.Popen[bytes]:
     """The broker's JVM, logging to broker.log; the previous start's log is kept as
     broker.log.1, so that the log does not grow with every start."""
-    log = _state_dir() / "broker.log"
+    log = state_dir() / "broker.log"
     if log.exists():
         log.replace(log.with_name("broker.log.1"))
     with log.open("ab") as out:
@@ -389,21 +363,23 @@ def _wait_ready(state: BrokerState, timeout: float, proc: subprocess.Popen | Non
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            (_state_dir() / "broker.json").unlink(missing_ok=True)
+            (state_dir() / "broker.json").unlink(missing_ok=True)
             raise BrokerError(
                 f"Kafka exited with code {proc.returncode} while starting; "
-                f"end of {_state_dir() / 'broker.log'}:\n{_tail(_state_dir() / 'broker.log')}"
+                f"end of {state_dir() / 'broker.log'}:\n{_tail(state_dir() / 'broker.log')}"
             )
         answered = cluster_at(state.bootstrap, timeout=2.0)
         if answered is not None and ours is not None and answered != ours:
-            raise PortTaken(f"port {state.port} is answered by another Kafka cluster "
-                            f"({answered}, this broker's is {ours})")  # fmt: skip
+            raise PortTaken(
+                f"port {state.port} is answered by another Kafka cluster "
+                f"({answered}, this broker's is {ours})"
+            )
         if answered is not None:
             return
         time.sleep(0.3)
     raise BrokerError(
         f"Kafka at {state.bootstrap} did not answer within {timeout:.0f}s; "
-        f"end of {_state_dir() / 'broker.log'}:\n{_tail(_state_dir() / 'broker.log')}"
+        f"end of {state_dir() / 'broker.log'}:\n{_tail(state_dir() / 'broker.log')}"
     )
 
 
@@ -414,15 +390,15 @@ def stop(timeout: float = STOP_TIMEOUT_S) -> bool:
         return False
     os.kill(state.pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while _is_our_broker(state.pid) and time.monotonic() < deadline:
+    while is_local_broker(state.pid) and time.monotonic() < deadline:
         _reap(state.pid)
         time.sleep(0.2)
-    if _is_our_broker(state.pid):
+    if is_local_broker(state.pid):
         os.kill(state.pid, signal.SIGKILL)
-        while _is_our_broker(state.pid):
+        while is_local_broker(state.pid):
             _reap(state.pid)
             time.sleep(0.1)
-    (_state_dir() / "broker.json").unlink(missing_ok=True)
+    (state_dir() / "broker.json").unlink(missing_ok=True)
     return True
 
 
@@ -432,23 +408,9 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def bootstrap_servers() -> str:
-    """KAFKA_BOOTSTRAP_SERVERS when set, else the running local broker's address."""
-    external = (kafka_settings().kafka_bootstrap_servers or "").strip()
-    if external:
-        return external
-    state = running()
-    if state is None:
-        raise BrokerError(
-            "no Kafka broker: KAFKA_BOOTSTRAP_SERVERS is not set and the local broker "
-            "is not running; start it with `make broker`"
-        )
-    return state.bootstrap
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m infra.kafka.broker",
+        prog="python -m infra.dev.broker",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
