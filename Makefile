@@ -20,7 +20,7 @@ SEED ?= 20240701
 
 .PHONY: help setup system-deps jars broker broker-stop broker-status topics demo test \
         test-unit test-kafka4 lint clean model train evaluate worker simulate bench bench-ab \
-        bench-ab-base soak cdnow customers outlook
+        bench-ab-base soak cdnow customers outlook docs docs-serve reference
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -154,10 +154,20 @@ test-kafka4: setup ## The Kafka tests against a Kafka $(KAFKA4_VERSION) broker o
 	KAFKA_VERSION=$(KAFKA4_VERSION) SCORER_BROKER_DIR=$(CURDIR)/.cache/broker-kafka4 SCORER_BROKER_PORT=9192 \
 	  $(PY) -m pytest -m kafka --durations=25
 
-lint: setup ## ruff and mypy
+lint: setup ## ruff, mypy and the docs build (a dead link fails it)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy streams schemas model infra stations tests
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
+docs: setup ## Build the docs site into out/site (make docs-serve: on http://127.0.0.1:8000)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+docs-serve: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:8000
+
+reference: setup ## Write the reference pages of the docs again from the code
+	$(PY) -m infra.dev.reference
 
 clean: ## Stop the broker and remove caches, state and outputs (keeps the venv)
 	-@$(PY) -m infra.dev.broker stop 2>/dev/null
