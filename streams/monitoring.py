@@ -1,5 +1,5 @@
-"""Metrics that are sampled rather than counted: consumer lag, the model served, and the
-state the agents hold.
+"""Metrics that are sampled rather than counted: consumer lag, input drift, the customer
+model served, and the state the stages hold.
 
 Lag is what the worker's own consumer knows: the highwater of each partition it owns
 (every fetch response carries it) less the offset committed for it. The worker sends no
@@ -16,10 +16,8 @@ import time
 from collections.abc import Sized
 
 from schemas import topics
-from streams import channels, logs, metrics
-from streams.agents import join_faces, score_sessions, track_conversions
+from streams import channels, logs, metrics, pipeline
 from streams.app import app
-from streams.clock import now_ms
 from streams.kafka.consumer import ExactConsumer
 from streams.runtime import current
 
@@ -36,32 +34,24 @@ WATCHED = frozenset(
     )
 )
 
-# What each kind of state holds, read when /metrics is scraped.
+# What each kind of state holds, read from its stage when /metrics is scraped.
 HELD: dict[str, Sized] = {
-    "joins_waiting": join_faces.deadlines,  # mirrors the pending-sessions table
-    "conversions_waiting": track_conversions.state,
-    "shadows_waiting": track_conversions.shadows,
-    "join_dedup_keys": join_faces.scored,
-    "scorer_dedup_keys": score_sessions.recommended,
-    "conversion_dedup_keys": track_conversions.published,
+    "joins_waiting": pipeline.join.deadlines,  # mirrors the pending-sessions table
+    "conversions_waiting": pipeline.tracking.state,
+    "shadows_waiting": pipeline.tracking.shadows,
+    "join_dedup_keys": pipeline.join.scored,
+    "scorer_dedup_keys": pipeline.scoring.recommended,
+    "conversion_dedup_keys": pipeline.tracking.published,
 }
 for _topic in WATCHED:  # exported at 0 from the start: a rise is what the alert looks for
     metrics.CONSUMER_REWINDS.labels(topic=_topic)
 for _state, _held in HELD.items():
     metrics.STATE.labels(state=_state).set_function(_held.__len__)
-KEPT = (join_faces.scored, score_sessions.recommended, track_conversions.published)
 
 
 def publish_model_info() -> None:
     """The customer model's version (the scoring models' come from streams/serving.py)."""
     metrics.CUSTOMER_MODEL_INFO.labels(version=current().customers.version).set(1)
-
-
-@app.timer(interval=1.0)
-async def swap_models_when_idle() -> None:
-    """A worker without sessions to score swaps an announced model in here, so that
-    scorer_model_info is right even when idle (between batches, on the event loop)."""
-    current().models.serving()
 
 
 @app.timer(interval=10.0)
@@ -75,15 +65,6 @@ async def export_input_drift() -> None:
     for feature, value in rt.drift.psi(trained, now).items():
         metrics.FEATURE_PSI.labels(feature=feature).set(value)
     metrics.DRIFT_SESSIONS.set(rt.drift.sessions(now))
-
-
-@app.timer(interval=5.0)
-async def forget_expired_keys() -> None:
-    """The dedup keys past their window go on a quiet worker too (each add drops them
-    while sessions flow)."""
-    now = now_ms()
-    for keys in KEPT:
-        keys.expire(now)
 
 
 @app.timer(interval=10.0)

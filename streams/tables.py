@@ -2,7 +2,7 @@
 partitioned like it (docs/concepts/architecture.md, Topology). What was published needs no table:
 the output
 topics record it (streams/kafka/outputs.py), and conversion tracking rebuilds its state
-from the topics it reads (streams/agents/track_conversions.py).
+from the topics it reads (streams/stages/track.py).
 
 Keys are raw UTF-8 bytes, exactly as on the topics: Faust would otherwise serialise them
 as JSON strings, and then route a key (GET /users/{id}) to the worker of another partition.

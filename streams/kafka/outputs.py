@@ -65,7 +65,7 @@ class RecentKeys:
     def expire(self, now_ms: int) -> None:
         """Forget the keys published before the window that ends at `now_ms`, less how
         far the agent is behind its input (a worker that publishes nothing more forgets
-        them on its timer, streams/monitoring.py)."""
+        them on its timer, streams/agents/upkeep.py)."""
         cutoff, order = now_ms - self._behind_ms - self.window_ms, self._order
         while order and order[0][0] < cutoff:
             at, old = order.popleft()
