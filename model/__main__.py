@@ -12,11 +12,11 @@ from typing import Any
 
 import pandas as pd
 
-from model import release
 from model.customers import commands as customer_commands
-from model.features import RAW_COLUMNS, FeatureError
-from model.store import DEFAULT as DEFAULT_STORE
-from model.store import ModelStore
+from model.mlp.features import RAW_COLUMNS, FeatureError
+from model.production import release
+from model.production.store import DEFAULT as DEFAULT_STORE
+from model.production.store import ModelStore
 from schemas.errors import ScorerError
 
 BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from model import train
+    from model.mlp import train
 
     options = {"epochs": args.epochs, "class_weight": args.class_weight}
     if args.from_topic:
@@ -138,7 +138,8 @@ def train_from_log(args: argparse.Namespace, options: dict[str, Any]) -> Any:
     """Read the feature log and the conversions, refuse skew, train on the joined sessions."""
     from infra.kafka.cluster import bootstrap_servers
     from infra.kafka.settings import KafkaSettings, load_settings
-    from model import feature_log, train
+    from model.mlp import train
+    from model.production import feature_log
     from schemas import topics
 
     prefix = load_settings(KafkaSettings).scorer_topic_prefix
@@ -206,7 +207,7 @@ def read_session_chunks(path: Path, rows: int) -> Iterator[pd.DataFrame]:
 
 def read_labelled_sessions(path: Path) -> pd.DataFrame:
     """A CSV of sessions (RAW_COLUMNS) and the class each fell in (`class`), with `label`."""
-    from model.features import CLASSES
+    from model.mlp.features import CLASSES
 
     try:
         frame = _booleans(pd.read_csv(path, **_CSV))  # type: ignore[call-overload]
@@ -234,7 +235,7 @@ def _booleans(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from model.evaluate import EvaluationError, evaluate
+    from model.mlp.evaluate import EvaluationError, evaluate
 
     try:
         m = evaluate(args.model, args.out)
@@ -250,8 +251,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_score(args: argparse.Namespace) -> int:
-    from model.features import CLASSES
-    from model.predictor import Predictor
+    from model.mlp.features import CLASSES
+    from model.mlp.predictor import Predictor
 
     predictor = Predictor.from_artifact(args.model)
     try:

@@ -43,14 +43,14 @@ class Ranked(_Body):
 
 
 class Attribution(_Body):
-    input: str = Field(description="one of the 31 encoded inputs (model/features.py)")
+    input: str = Field(description="one of the 31 encoded inputs (model/mlp/features.py)")
     value: float = Field(description="the input as the network was given it")
     attribution: float = Field(description="how much of the top pick's probability it moved")
 
 
 class Explanation(_Body):
     """Integrated gradients of the top pick's probability against the average training
-    session (model/explain.py): the attributions add up to probability -
+    session (model/mlp/explain.py): the attributions add up to probability -
     baseline_probability, but for `gap`."""
 
     top_pick: RecommendedType
@@ -112,7 +112,7 @@ class History(_Body):
     )
     cells: dict[str, int] = Field(
         description="orders by purchase cell (lottery type x station type x hour band), "
-        "keyed by the cell's index in model/customers/journeys.py CELLS"
+        "keyed by the cell's index in model/outlook/journeys.py CELLS"
     )
 
 

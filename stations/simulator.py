@@ -1,6 +1,6 @@
 """`make simulate`: stations publishing live events, as the counter apps and cameras would.
 
-Built on model/generator.py and speaking only the wire format (confluent-kafka producer,
+Built on model/synthetic/generator.py and speaking only the wire format (confluent-kafka producer,
 Avro single-object encoding, murmur2 partitioning). In order:
 
 1. the station registry;
@@ -42,9 +42,9 @@ from infra.kafka.admin import admin_client, check_reachable, consumer_lag
 from infra.kafka.client import producer_config
 from infra.kafka.cluster import BrokerError, bootstrap_servers
 from infra.kafka.settings import kafka_settings
-from model import generator
 from model.customers import history
-from model.features import LOTTERY_TYPES, STATION_TYPES, local_hour
+from model.mlp.features import LOTTERY_TYPES, STATION_TYPES, local_hour
+from model.synthetic import generator
 from schemas import topics
 from schemas.codec import Codec
 from schemas.errors import ScorerError
@@ -358,7 +358,7 @@ class Simulator:
     def _seen(
         self, row: dict[str, Any], face: dict[str, Any] | None, user_id: str | None
     ) -> dict[str, Any]:
-        """The session as the scorer should see it (model.features.RAW_COLUMNS), with the
+        """The session as the scorer should see it (model.mlp.features.RAW_COLUMNS), with the
         class it fell in: the customer it can resolve (the counter's id, else the face
         event's match; the generator's matches score 80 and over, the default
         SCORER_MATCH_THRESHOLD) with the history published so far."""

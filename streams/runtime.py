@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from model.customers.outlook_artifact import OutlookModel
 from model.customers.profiles import CustomerModel
+from model.outlook.artifact import OutlookModel
 from schemas.codec import Codec
 from schemas.errors import ScorerError
 from streams.kafka.models import ModelFollower

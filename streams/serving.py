@@ -15,10 +15,10 @@ import threading
 import zlib
 from dataclasses import dataclass, replace
 
-from model.artifact import ArtifactError
-from model.lifecycle import Announcement
-from model.predictor import Predictor
-from model.store import ModelStore
+from model.mlp.artifact import ArtifactError
+from model.mlp.predictor import Predictor
+from model.production.lifecycle import Announcement
+from model.production.store import ModelStore
 from streams import metrics
 
 log = logging.getLogger(__name__)

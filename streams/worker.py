@@ -27,12 +27,14 @@ import torch
 
 from infra.kafka.admin import ensure_topics
 from infra.kafka.cluster import bootstrap_servers
-from model import lifecycle
-from model.artifact import ArtifactError
-from model.customers import history, outlook_artifact, outlook_live, profiles
-from model.customers.outlook_artifact import OutlookModel
-from model.predictor import Predictor
-from model.store import ModelStore
+from model.customers import history, profiles
+from model.mlp.artifact import ArtifactError
+from model.mlp.predictor import Predictor
+from model.outlook import artifact as outlook_artifact
+from model.outlook import live as outlook_live
+from model.outlook.artifact import OutlookModel
+from model.production import lifecycle
+from model.production.store import ModelStore
 from schemas import topics
 from schemas.codec import Codec
 from schemas.errors import ScorerError

@@ -130,7 +130,7 @@ def consumer_factory(
 @pytest.fixture(scope="session")
 def trained_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small model artifact (60,000 generated sessions), trained once per test session."""
-    from model.train import train
+    from model.mlp.train import train
 
     out = tmp_path_factory.mktemp("model")
     train(60_000, 5, out, progress=False)
@@ -140,9 +140,9 @@ def trained_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def customer_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small customer model (5,000 generated customers), fitted once per test session."""
-    from model import generator
     from model.customers import profiles
     from model.customers.rfm import from_orders
+    from model.synthetic import generator
 
     orders, _, _ = generator.customer_orders(5_000, seed=5)
     _, rfm = from_orders(orders, generator.START_MS + 540 * generator.DAY_MS)
@@ -155,7 +155,9 @@ def customer_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def outlook_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small outlook artifact (600 generated journeys of 18 months, two GRU epochs),
     trained once per test session."""
-    from model.customers import journeys, loyalty, outlook, outlook_artifact
+    from model.outlook import artifact as outlook_artifact
+    from model.outlook import journeys, loyalty
+    from model.outlook import next_class as outlook
 
     drawn = journeys.generate(600, 18, seed=8)
     data = outlook.prepare(drawn, seed=0)
@@ -174,7 +176,7 @@ def other_model(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -
     predictions that differ from the first's."""
     import torch
 
-    from model import artifact
+    from model.mlp import artifact
 
     first = artifact.load(trained_model)
     with torch.no_grad():

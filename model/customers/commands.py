@@ -12,19 +12,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from model import generator
-from model.customers import (
-    bgnbd,
-    calibration,
-    cdnow,
-    gamma_gamma,
-    outlook_commands,
-    profiles,
-    value,
-)
+from model.customers import bgnbd, calibration, cdnow, gamma_gamma, profiles, value
 from model.customers.clusters import silhouettes
 from model.customers.history import DAY_MS
 from model.customers.rfm import from_orders
+from model.outlook import commands as outlook_commands
+from model.synthetic import generator
 from schemas.errors import ScorerError
 
 MONTH_MS = int(value.DAYS_PER_MONTH * DAY_MS)

@@ -3,7 +3,7 @@
 Kept per user_id in a Faust table: first and last purchase, distinct purchase days,
 order count, total spend, counts per lottery type, station type and city, the recent
 orders, and what it takes to count every order once; for the outlook
-(model/customers/outlook_live.py), purchase days and spend in each of the last
+(model/outlook/live.py), purchase days and spend in each of the last
 OUTLOOK_MONTHS calendar months and the orders in each (lottery type, station type, hour
 band) cell. Derived on read: frequently
 bought type, home city, usual station type and RFM (recency = days between first and
@@ -20,7 +20,7 @@ An entry is bounded by design, whatever the customer's lifetime or a producer do
   ("outside_horizon", a dead letter with its reason): a user's orders must reach the
   scorer in about time order, no more than the horizon apart;
 - purchase days before the floor are final (no order can add one) and kept as a count;
-- months: the newest OUTLOOK_MONTHS; cells: at most the 120 of model/customers/journeys.py.
+- months: the newest OUTLOOK_MONTHS; cells: at most the 120 of model/outlook/journeys.py.
 """
 
 from __future__ import annotations
@@ -31,14 +31,14 @@ from typing import Any, Literal, TypeVar
 
 import numpy as np
 
-from model.customers.journeys import CELLS, hour_band
-from model.features import HUBEI_UTC_OFFSET_H
+from model.mlp.features import HUBEI_UTC_OFFSET_H
+from model.outlook.journeys import CELLS, hour_band
 
 _Ms = TypeVar("_Ms", int, np.ndarray)  # one time or an array of them
 RECENT_ORDERS = 10
 REMEMBERED_ORDER_IDS = 1000
 DAY_MS = 86_400_000
-OUTLOOK_MONTHS = 18  # as many as the outlook is trained on (model/customers/outlook.py)
+OUTLOOK_MONTHS = 18  # as many as the outlook is trained on (model/outlook/next_class.py)
 CELL_INDEX = {cell: str(k) for k, cell in enumerate(CELLS)}
 #: How far before a user's latest order an order id is still remembered (SCORER_ORDER_DEDUP_DAYS).
 DEDUP_HORIZON_MS = 30 * DAY_MS

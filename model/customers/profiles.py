@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from model.artifact import ArtifactError, json_sha256
 from model.customers import bgnbd, gamma_gamma, value
 from model.customers.clusters import Clusters
 from model.customers.history import DAY_MS
 from model.customers.rfm import Rfm
 from model.customers.segments import Quintiles, segments
+from model.mlp.artifact import ArtifactError, json_sha256
 
 FORMAT = 1
 FILE = "customers.json"

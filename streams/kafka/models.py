@@ -15,8 +15,8 @@ import threading
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from infra.kafka.client import reader_config
-from model import lifecycle
-from model.lifecycle import AnnouncementError
+from model.production import lifecycle
+from model.production.lifecycle import AnnouncementError
 from schemas.codec import Codec, CodecError
 from streams import metrics
 from streams.serving import ModelSet

@@ -1,4 +1,5 @@
-"""The inputs a worker served lately, counted per category for their PSI (model/drift.py).
+"""The inputs a worker served lately, counted per category for their PSI
+(model/production/drift.py).
 
 Counts are kept in a ring of time buckets, so a window slides at a bucket's grain and
 costs a (buckets x categories) array, whatever the rate. Session time is the exception:
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model import drift
+from model.production import drift
 
 DAY_S = 86_400
 HOUR = "hour"

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
-from model.features import CLASSES, purchase_class
+from model.mlp.features import CLASSES, purchase_class
 
 #: Smallest probability a loss is taken of (a certain miss costs -ln 1e-15, about 34.5).
 FLOOR = 1e-15

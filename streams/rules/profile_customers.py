@@ -12,9 +12,10 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from model.customers import outlook_live, profiles
-from model.customers.outlook_artifact import OutlookModel
+from model.customers import profiles
 from model.customers.rfm import from_summaries
+from model.outlook import live as outlook_live
+from model.outlook.artifact import OutlookModel
 
 
 def profile_records(

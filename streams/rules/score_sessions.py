@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from model.features import N_FEATURES, columns_from_records, local_hour
-from model.predictor import Predictor
+from model.mlp.features import N_FEATURES, columns_from_records, local_hour
+from model.mlp.predictor import Predictor
 from streams.records import Recommendation, ScoringRequest
 from streams.serving import Serving, in_share
 
@@ -27,7 +27,7 @@ def session_row(
     station: dict[str, str],
     history: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    """The raw inputs of the 18 features (model.features.RAW_COLUMNS) for one session.
+    """The raw inputs of the 18 features (model.mlp.features.RAW_COLUMNS) for one session.
 
     `history` is history.summary() of the customer, None for a new one; a new customer's
     city and station type are those of the station.

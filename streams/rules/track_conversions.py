@@ -10,7 +10,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from model.features import purchase_class
+from model.mlp.features import purchase_class
 from streams.clock import to_ms
 from streams.rules.outcome_loss import probabilities
 

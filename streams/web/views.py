@@ -7,7 +7,7 @@ the rate before a request costs the stream's event loop anything.
 - POST /score: a session as JSON (station_id, started_at in epoch ms or omitted for now,
   user_id or null, face as FaceAttributes or null) -> the ranked lottery types, held to
   the Kafka path's checks (400; streams/web/requests.py). With ?explain=true, also what
-  pushed the top pick, input by input (model/explain.py).
+  pushed the top pick, input by input (model/mlp/explain.py).
 - GET /users/{user_id}: history and RFM of a user; routed to the worker that owns it.
 - GET /metrics: Prometheus metrics (streams/metrics.py).
 - GET /healthz: the process answers. GET /readyz: the broker answers, partitions

@@ -10,8 +10,8 @@ from typing import Any
 
 import torch
 
-from model.features import columns_from_records, encode_columns
-from model.predictor import Predictor
+from model.mlp.features import columns_from_records, encode_columns
+from model.mlp.predictor import Predictor
 from schemas.codec import Codec
 from streams.clock import to_ms
 from streams.rules import score_sessions as scoring

@@ -17,7 +17,7 @@ from confluent_kafka import Producer
 
 from infra.kafka.admin import ensure_topics
 from infra.kafka.client import producer_config
-from model import generator
+from model.synthetic import generator
 from schemas import topics
 from schemas.codec import Codec
 from stations.simulator import face_record

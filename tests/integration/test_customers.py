@@ -21,8 +21,9 @@ import pytest
 from confluent_kafka import Consumer
 
 from infra.kafka.admin import ensure_topics
-from model.customers import outlook_live, profiles
+from model.customers import profiles
 from model.customers.rfm import from_orders
+from model.outlook import live as outlook_live
 from schemas import topics
 from schemas.codec import HEADER_SIZE, SCHEMA_DIR, load_version
 from streams.clock import to_ms

@@ -25,9 +25,10 @@ from confluent_kafka import Consumer
 
 from infra.kafka.admin import ensure_topics
 from infra.worker_env import worker_env
-from model import artifact, feature_log, lifecycle
-from model.features import CLASSES, RAW_COLUMNS
-from model.store import ModelStore
+from model.mlp import artifact
+from model.mlp.features import CLASSES, RAW_COLUMNS
+from model.production import feature_log, lifecycle
+from model.production.store import ModelStore
 from schemas import topics
 from schemas.codec import Codec
 from streams.clock import to_ms

@@ -21,8 +21,9 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from infra.kafka.admin import ensure_topics
-from model.customers import history, outlook_artifact
+from model.customers import history
 from model.customers.segments import SEGMENTS
+from model.outlook import artifact as outlook_artifact
 from schemas import topics
 from streams.clock import to_ms
 from tests.integration.scorer import PARTITIONS, ScorerSetup, Worker, collect, wait_stable

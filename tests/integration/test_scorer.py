@@ -22,7 +22,7 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from model.customers import history
-from model.predictor import Predictor
+from model.mlp.predictor import Predictor
 from schemas import topics
 from schemas.examples import FACE
 from schemas.http import ErrorResponse, ScoreResponse, UserResponse

@@ -11,10 +11,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from model import generator
 from model.customers import calibration, cdnow, profiles
 from model.customers.commands import MONTH_MS, truth_table
 from model.customers.rfm import from_orders
+from model.synthetic import generator
 
 pytestmark = pytest.mark.slow
 CUSTOMERS = 50_000

@@ -1,4 +1,5 @@
-"""The feature log as training data (model/feature_log.py, `train --from-file`), without a
+"""The feature log as training data (model/production/feature_log.py, `train --from-file`),
+without a
 broker: the stream's record of a session encodes and decodes, a logged vector that is not
 what the raw inputs encode to is found as skew, and the same sessions train the same
 model in any row order. The broker run is tests/integration/test_lifecycle.py."""
@@ -14,10 +15,12 @@ import pandas as pd
 import pytest
 import torch
 
-from model import artifact, feature_log, generator
-from model.features import CLASSES, RAW_COLUMNS, encode
-from model.store import ModelStore
-from model.train import TrainingError, train_frame
+from model.mlp import artifact
+from model.mlp.features import CLASSES, RAW_COLUMNS, encode
+from model.mlp.train import TrainingError, train_frame
+from model.production import feature_log
+from model.production.store import ModelStore
+from model.synthetic import generator
 from schemas.codec import Codec
 from streams.records import ScoringRequest
 from streams.rules.score_sessions import served_features, session_row

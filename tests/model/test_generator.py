@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model import generator, truth
-from model.features import CLASSES, EMOTIONS, EXPRESSIONS, Imputation, encode, local_hour
+from model.mlp.features import CLASSES, EMOTIONS, EXPRESSIONS, Imputation, encode, local_hour
+from model.synthetic import generator, truth
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The model store and the announcements of model/lifecycle.py (no broker)."""
+"""The model store and the announcements of model/production/lifecycle.py (no broker)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from model import artifact, lifecycle
-from model.artifact import ArtifactError
-from model.lifecycle import Announcement, AnnouncementError
-from model.store import ModelStore
+from model.mlp import artifact
+from model.mlp.artifact import ArtifactError
+from model.production import lifecycle
+from model.production.lifecycle import Announcement, AnnouncementError
+from model.production.store import ModelStore
 from schemas.codec import Codec
 
 

@@ -12,11 +12,12 @@ import pandas as pd
 import pytest
 import torch
 
-from model import artifact, truth
-from model.artifact import ArtifactError
-from model.features import RAW_COLUMNS
-from model.predictor import Predictor
-from model.train import predict_proba, prepare
+from model.mlp import artifact
+from model.mlp.artifact import ArtifactError
+from model.mlp.features import RAW_COLUMNS
+from model.mlp.predictor import Predictor
+from model.mlp.train import predict_proba, prepare
+from model.synthetic import truth
 
 ROOT = Path(__file__).resolve().parents[2]
 SESSIONS, SEED = 60_000, 5

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from model import generator, truth
-from model.features import Imputation, encode
+from model.mlp.features import Imputation, encode
+from model.synthetic import generator, truth
 
 
 def test_posterior_rows_are_distributions() -> None:

@@ -2,7 +2,7 @@
 
 Decode the SessionStarted, find its station, build the features of a customer with no
 history, run the model, and encode the Recommendation: the same functions the scorer uses
-(streams/rules/score_sessions.py, model/predictor.py), so a difference between contenders is the
+(streams/rules/score_sessions.py, model/mlp/predictor.py), so a difference between contenders is the
 framework and the batching, not the work.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from model.predictor import Predictor
+from model.mlp.predictor import Predictor
 from schemas import topics
 from schemas.codec import Codec
 from streams.clock import to_ms

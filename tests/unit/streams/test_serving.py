@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from model import artifact
-from model.lifecycle import Announcement
-from model.predictor import Predictor
-from model.store import ModelStore
+from model.mlp import artifact
+from model.mlp.predictor import Predictor
+from model.production.lifecycle import Announcement
+from model.production.store import ModelStore
 from streams import metrics
 from streams.rules.score_sessions import CANARY_SALT, score_served
 from streams.serving import ModelSet, in_share

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from model.artifact import ArtifactError
-from model.customers import outlook_artifact
+from model.mlp.artifact import ArtifactError
+from model.outlook import artifact as outlook_artifact
 from streams.worker import CLEAN_STOP, discard_state_after_crash, load_outlook
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model import generator
-from model.artifact import ArtifactError
 from model.customers import bgnbd, profiles
 from model.customers.rfm import from_orders
+from model.mlp.artifact import ArtifactError
+from model.synthetic import generator
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from model.features import purchase_class
+from model.mlp.features import purchase_class
 from streams.rules import track_conversions as c
 
 REC = {"session_id": "s1", "top_pick": "TWO_COLOR_BALL"}

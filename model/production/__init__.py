@@ -1,0 +1,3 @@
+"""The model's life in production: the store of versions, releases (promote, shadow,
+canary, rollback), input drift and the feature log.
+"""
