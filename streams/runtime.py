@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from model.customers.profiles import CustomerModel
+from model.customers.customer_model import CustomerModel
 from model.outlook.artifact import OutlookModel
 from schemas.codec import Codec
 from schemas.errors import ScorerError
-from streams.kafka.models import ModelFollower
+from streams.kafka.model_follower import ModelFollower
 from streams.kafka.probe import BrokerProbe
 from streams.kafka.publisher import Publisher
 from streams.kafka.registry import StationRegistry
@@ -32,8 +32,8 @@ class Runtime:
     registry: StationRegistry
     probe: BrokerProbe
     publisher: Publisher  # the worker's outputs (streams/kafka/publisher.py)
-    customers: CustomerModel  # segments and value (model/customers/profiles.py)
-    follower: ModelFollower  # of scoring.models (streams/kafka/models.py)
+    customers: CustomerModel  # segments and value (model/customers/customer_model.py)
+    follower: ModelFollower  # of scoring.models (streams/kafka/model_follower.py)
     drift: DriftMonitor  # the inputs served lately (streams/rules/drift.py)
     outlook: OutlookModel | None  # next month's class, loyalty; None without an artifact
 

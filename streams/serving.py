@@ -2,7 +2,7 @@
 
 `Serving` is what one scoring batch uses from start to end: the live model, an optional
 shadow and an optional canary with their shares. The follower of scoring.models
-(streams/kafka/models.py) loads an announced version in its own thread and hands it to
+(streams/kafka/model_follower.py) loads an announced version in its own thread and hands it to
 `ModelSet.offer`; the next batch's `ModelSet.serving()` swaps it in. So a swap falls
 between two micro-batches, costs the batch nothing but a pointer, and every
 recommendation names the version that scored it.

@@ -27,7 +27,7 @@ import torch
 
 from infra.kafka.admin import ensure_topics
 from infra.kafka.cluster import bootstrap_servers
-from model.customers import history, profiles
+from model.customers import customer_model, history
 from model.mlp.artifact import ArtifactError
 from model.mlp.predictor import Predictor
 from model.outlook import artifact as outlook_artifact
@@ -39,7 +39,7 @@ from schemas import topics
 from schemas.codec import Codec
 from schemas.errors import ScorerError
 from schemas.topics import prefixed
-from streams.kafka.models import ModelFollower
+from streams.kafka.model_follower import ModelFollower
 from streams.kafka.probe import BrokerProbe
 from streams.kafka.publisher import Publisher
 from streams.kafka.registry import StationRegistry
@@ -89,7 +89,7 @@ def prepare() -> Runtime:
             conf.scorer_web_port,
         )
     predictor = Predictor.from_artifact(conf.scorer_model_dir)
-    customers = profiles.load(conf.scorer_customer_model_dir)
+    customers = customer_model.load(conf.scorer_customer_model_dir)
     outlook = load_outlook(conf.scorer_outlook_dir)
     discard_state_after_crash(conf.scorer_data_dir)
     from streams.tables import changelog_topics  # builds the Faust app: settings are valid

@@ -140,14 +140,14 @@ def trained_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def customer_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small customer model (5,000 generated customers), fitted once per test session."""
-    from model.customers import profiles
+    from model.customers import customer_model
     from model.customers.rfm import from_orders
     from model.synthetic import generator
 
     orders, _, _ = generator.customer_orders(5_000, seed=5)
     _, rfm = from_orders(orders, generator.START_MS + 540 * generator.DAY_MS)
     out = tmp_path_factory.mktemp("customers")
-    profiles.save(out, profiles.fit(rfm), "2026-12-01T00:00:00+00:00")
+    customer_model.save(out, customer_model.fit(rfm), "2026-12-01T00:00:00+00:00")
     return out
 
 

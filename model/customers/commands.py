@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from model.customers import bgnbd, calibration, cdnow, gamma_gamma, profiles, value
+from model.customers import bgnbd, calibration, cdnow, clv, customer_model, gamma_gamma
 from model.customers.clusters import silhouettes
 from model.customers.history import DAY_MS
 from model.customers.rfm import from_orders
@@ -20,7 +20,7 @@ from model.outlook import commands as outlook_commands
 from model.synthetic import generator
 from schemas.errors import ScorerError
 
-MONTH_MS = int(value.DAYS_PER_MONTH * DAY_MS)
+MONTH_MS = int(clv.DAYS_PER_MONTH * DAY_MS)
 ORDER_COLUMNS = "user_id, placed_at_ms (epoch ms) or placed_at (ISO 8601), amount (fen)"
 
 
@@ -106,8 +106,8 @@ def run_fit(args: argparse.Namespace) -> int:
     users, rfm = from_orders(orders, as_of)
     if len(users) < args.clusters:
         raise CommandError(f"{len(users)} customers with orders: too few for the model")
-    model = profiles.fit(rfm, args.clusters, monthly_discount=args.monthly_discount)
-    columns = profiles.profile_columns(model, rfm)
+    model = customer_model.fit(rfm, args.clusters, monthly_discount=args.monthly_discount)
+    columns = customer_model.profile_columns(model, rfm)
     facts: dict[str, Any] = {
         "source": source,
         "as_of_ms": as_of,
@@ -121,8 +121,8 @@ def run_fit(args: argparse.Namespace) -> int:
     if truth is not None:
         facts["truth"] = truth_table(model)
         facts["holdout"] = _holdout(orders, args.out)
-    model = profiles.CustomerModel(**{**model.__dict__, "facts": facts})
-    version = profiles.save(args.out, model, datetime.now(UTC).isoformat(timespec="seconds"))
+    model = customer_model.CustomerModel(**{**model.__dict__, "facts": facts})
+    version = customer_model.save(args.out, model, datetime.now(UTC).isoformat(timespec="seconds"))
     (args.out / "report.md").write_text(report(version, model))
     print(
         f"Fitted {version} on {len(users):,} customers ({len(orders):,} orders) in "
@@ -162,7 +162,7 @@ def read_orders(path: Path) -> pd.DataFrame:
     return raw[["user_id", "placed_at_ms", "amount"]]
 
 
-def truth_table(model: profiles.CustomerModel) -> list[dict[str, Any]]:
+def truth_table(model: customer_model.CustomerModel) -> list[dict[str, Any]]:
     """Each fitted parameter beside the generator's truth."""
     truth = generator.BTYD_TRUTH
     fitted = {**model.purchases.as_dict(), **model.spend.as_dict()}
@@ -204,7 +204,7 @@ def _rounded(values: dict[str, float]) -> dict[str, float]:
     return {k: round(float(v), 4) for k, v in values.items()}
 
 
-def _params_line(model: profiles.CustomerModel) -> str:
+def _params_line(model: customer_model.CustomerModel) -> str:
     p, s = model.purchases, model.spend
     return (
         f"BG/NBD r {p.r:.3f} alpha {p.alpha:.2f} a {p.a:.3f} b {p.b:.3f}; "
@@ -212,7 +212,7 @@ def _params_line(model: profiles.CustomerModel) -> str:
     )
 
 
-def report(version: str, model: profiles.CustomerModel) -> str:
+def report(version: str, model: customer_model.CustomerModel) -> str:
     """The fit's report in Markdown: what a planner reads before trusting the model."""
     f = model.facts
     lines = [

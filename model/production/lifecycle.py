@@ -4,7 +4,7 @@ The topic is compacted and keyed by role, so its latest record per role is the s
 the deployment: the LIVE version every worker serves, an optional SHADOW scored beside
 it (results on scoring.shadow only) and an optional CANARY serving a share of sessions.
 `python -m model promote|rollback|retire|models` write and read it (model/__main__.py);
-every worker follows it (streams/kafka/models.py).
+every worker follows it (streams/kafka/model_follower.py).
 """
 
 from __future__ import annotations

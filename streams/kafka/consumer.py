@@ -2,25 +2,9 @@
 or whose table writes are not in their changelogs yet, and which hands out the scorer's
 internal hops before its inputs.
 
-Faust 0.15's consumer can lose or skip events around a rebalance in four ways, and stop a
-partition's commits for good in a fifth (read in its source and aiokafka's; orders missing
-from their users' histories and sessions never recommended were seen here after a SIGTERM,
-stuck commits after a broker outage):
-
-- aiokafka's `seek_to_committed` leaves a partition without a commit (or committed at 0)
-  where it was, so what the worker prefetched there and dropped is never fetched again.
-- Events a stream drops as fetched in an older generation, or while a rebalance stopped
-  the flow, are acked like processed ones, and committed once the partition's committed
-  offset is forgotten (every revoke forgets it).
-- `_new_offset` lets the acked run start one past the committed offset, and checks
-  nothing when the committed offset is unknown or 0.
-- Each rebalance seeks twice, once while records fetched before are still handed out:
-  those move Faust's read offset past the new position, so records the seek fetches again
-  are dropped as read already (traced: offset 99 processed, its ack reset by the second
-  seek, never handed out again; the partition's commits stopped at 99 for good).
-- `_new_offset` takes the run of acks it commits before the commit is made, so a commit
-  put off (outputs undelivered in 15 s, as in a broker outage) or discarded (its partition
-  not assigned at that moment, as in a rebalance) loses them.
+Faust 0.15's own consumer can commit past events that were never processed around a
+rebalance, and stop a partition's commits for good after a put-off commit; the cases are
+listed in docs/development/decisions.md, 2.
 
 `ExactConsumer` seeks every stream partition to an explicit offset (the committed one, else
 the start of the log) in one step with counting the seek (streams/kafka/offsets.py); each

@@ -4,8 +4,8 @@ fetch instead of one per record.
 Faust's `Consumer._drain_messages` races every record's delivery against `suspend_flow`
 (set when a rebalance stops the flow) with `Service.wait_first`, so that a delivery blocked
 on flow control gives way and the loop gets back to its fetch, which seeks. Each race costs
-four tasks, an `asyncio.wait` and three cancellations: about 27 µs of CPU a record here
-(measured alone), a fifth of what a consumed event costs in the worker. Here one race
+four tasks, an `asyncio.wait` and three cancellations, a fifth of what a consumed event
+costs in the worker (docs/development/benchmarks.md). Here one race
 covers every record of a fetch, and what each record goes through is unchanged: the read
 offset test, gaps, commits every `broker_commit_every` acks, a yield to the loop every 100
 records. A rebalance cancels the delivery where it blocks, as before; the records of the
@@ -16,11 +16,8 @@ until the buffer drains; a fetch long-polling 1 s on the other partitions did no
 resume, and the main thread sat idle 30% of the time. A fetch waits at most 50 ms while a
 partition is held back.
 
-With this loop, 1 of 47 SIGTERM failover runs lost a fetch's worth of records after the
-rebalance, the surviving worker's commits stuck at them on every partition (cause not
-found; 56 runs in all). Such a loss is now fetched again once later records of its
-partition have been processed for 15 s, logged and counted (streams/kafka/offsets.py); none
-of the 9 runs since needed it.
+A fetch lost after a rebalance (seen once, cause not found: docs/development/decisions.md,
+2) is fetched again by streams/kafka/offsets.py.
 """
 
 from __future__ import annotations

@@ -35,8 +35,7 @@ class RecentKeys:
 
     The keys in the order they were published are a deque beside the dict, not the dict's
     own order: a dict emptied from its front keeps the removed slots until it is resized,
-    so that finding its oldest key cost 44 µs with 20,000 keys held and 102 µs with
-    200,000 (measured), against 1.1 and 1.7 µs here.
+    so finding its oldest key slows down as keys are held; the deque's front stays cheap.
     """
 
     def __init__(self, topic: str, window_ms: int) -> None:

@@ -119,7 +119,7 @@ def recommendation(
     value: tuple[str | None, float | None] = (None, None),
 ) -> Recommendation:
     """The Recommendation record (schemas/recommendation.v2.avsc) of one scored session;
-    `value` is the customer's segment and CLV (streams/rules/profile_customers.py)."""
+    `value` is the customer's segment and CLV (streams/rules/customer_figures.py)."""
     return {
         "session_id": request.session_id,
         "station_id": request.station_id,

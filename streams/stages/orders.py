@@ -1,6 +1,6 @@
 """Record orders: each order into its customer's history, once per order_id (keyed by
 user_id), and the customer's new profile to customer.profiles
-(streams/rules/profile_customers.py).
+(streams/rules/customer_figures.py).
 
 Orders are taken in micro-batches so that the profiles of a batch's customers are
 computed in one vectorised pass: one customer at a time, numpy's per-call overhead made
@@ -24,7 +24,7 @@ from schemas.codec import CodecError
 from streams import channels, metrics
 from streams.clock import to_ms
 from streams.deadletters import decode_or_dead_letter, handle_or_dead_letter, send_dead_letter
-from streams.rules.profile_customers import profile_records
+from streams.rules.customer_figures import profile_records
 from streams.runtime import current
 from streams.tables import user_history, writing_to
 

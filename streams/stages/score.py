@@ -28,7 +28,7 @@ from streams.deadletters import send_dead_letter
 from streams.kafka import bundles
 from streams.kafka.outputs import ReadBack, RecentKeys, replay_start
 from streams.records import Recommendation, ScoringRequest
-from streams.rules.profile_customers import segments_and_values
+from streams.rules.customer_figures import segments_and_values
 from streams.rules.score_sessions import (
     FEATURES_SALT,
     Scored,

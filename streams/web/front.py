@@ -2,8 +2,8 @@
 
 The worker's views run on the event loop its stream runs on, so whatever it costs to take
 a request at all (accept it, parse it, answer it, even with 429) is paid between the
-stream's sessions: 2,000 POST /score requests, nearly all turned away, took the stream's
-p99 from 56 ms to 3.6 s (docs/development/decisions.md, 6); a thread shares the interpreter's lock.
+stream's sessions, and a burst of requests, even turned away, raised the stream's p99
+many times over (docs/development/decisions.md, 6); a thread shares the interpreter's lock.
 
 The front listens on SCORER_WEB_HOST:SCORER_WEB_PORT. It checks the token
 (streams/web/access.py) on every request, turns away POST /score past

@@ -27,12 +27,12 @@ import aiohttp
 from faust.web import Request, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from model.customers import history, profiles
+from model.customers import customer_model, history
 from model.customers.segments import SEGMENTS
 from schemas.errors import ScorerError
 from streams.app import app
 from streams.clock import now_ms
-from streams.rules.profile_customers import profile_records
+from streams.rules.customer_figures import profile_records
 from streams.runtime import current
 from streams.tables import user_history
 from streams.web import access, charts
@@ -63,7 +63,7 @@ def customer(user_id: str, at_ms: int) -> dict[str, Any] | None:
     days: dict[int, int] = {}
     for order in summary["recent_orders"]:  # each purchase day once, at its first order
         days.setdefault(history.local_day(order["placed_at_ms"]), order["placed_at_ms"])
-    times, alive = profiles.alive_over_time(
+    times, alive = customer_model.alive_over_time(
         model,
         summary["first_purchase_ms"],
         summary["total_purchase_days"],

@@ -21,7 +21,7 @@ import pytest
 from confluent_kafka import Consumer
 
 from infra.kafka.admin import ensure_topics
-from model.customers import profiles
+from model.customers import customer_model
 from model.customers.rfm import from_orders
 from model.outlook import live as outlook_live
 from schemas import topics
@@ -105,13 +105,13 @@ def test_recorded_orders_publish_their_customers_profiles_as_offline(
     assert len(USERS) <= len(records) <= len(orders)
     latest = {r["user_id"]: r for r in sorted(records, key=lambda r: r["orders"])}
     assert sorted(latest) == USERS  # one profile per customer seen
-    model = profiles.load(setup.customer_model_dir)
+    model = customer_model.load(setup.customer_model_dir)
     frame = orders.rename(columns={"placed_at": "placed_at_ms"})
     for user, record in latest.items():
         mine = frame[frame["user_id"] == user]
         as_of = int(mine["placed_at_ms"].max())
         _, rfm = from_orders(mine, as_of)
-        expected = {k: v[0] for k, v in profiles.profile_columns(model, rfm).items()}
+        expected = {k: v[0] for k, v in customer_model.profile_columns(model, rfm).items()}
         assert record["orders"] == len(mine) and to_ms(record["updated_at"]) == as_of
         assert record["model_version"] == model.version
         for name in ("segment", "cluster", "r_score", "f_score", "m_score", "frequency"):
@@ -181,10 +181,10 @@ def test_recommendations_carry_segment_and_value_and_v1_consumers_still_read_the
     v1_fields = load_version(SCHEMA_DIR / "recommendation.v1.avsc").raw["fields"]
     assert set(old) == {f["name"] for f in v1_fields}
     assert {k: current[k] for k in old} == old  # v1's view is v2 without the new fields
-    model = profiles.load(setup.customer_model_dir)
+    model = customer_model.load(setup.customer_model_dir)
     mine = orders[orders["user_id"] == USERS[5]].rename(columns={"placed_at": "placed_at_ms"})
     _, rfm = from_orders(mine, NOW)
-    expected = profiles.profile_columns(model, rfm)
+    expected = customer_model.profile_columns(model, rfm)
     assert current["segment"] == expected["segment"][0]
     assert current["clv_fen"] == pytest.approx(float(expected["clv_fen"][0]), rel=1e-9)
     assert by["cv-new"][1]["segment"] is None and by["cv-new"][1]["clv_fen"] is None
@@ -196,9 +196,9 @@ def test_a_corrupt_customer_model_stops_the_worker_with_the_reason(
     setup, _, _ = deployment
     bad = tmp_path / "customers"
     shutil.copytree(setup.customer_model_dir, bad)
-    meta = json.loads((bad / profiles.FILE).read_text())
+    meta = json.loads((bad / customer_model.FILE).read_text())
     meta["params"]["bgnbd"]["r"] = 9.0
-    (bad / profiles.FILE).write_text(json.dumps(meta))
+    (bad / customer_model.FILE).write_text(json.dumps(meta))
     env = {**setup.env("bad", 0), "SCORER_CUSTOMER_MODEL_DIR": str(bad)}
     done = subprocess.run(
         [sys.executable, "-m", "streams.worker"],

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from model.customers import calibration, cdnow, profiles
+from model.customers import calibration, cdnow, customer_model
 from model.customers.commands import MONTH_MS, truth_table
 from model.customers.rfm import from_orders
 from model.synthetic import generator
@@ -27,7 +27,7 @@ def orders() -> pd.DataFrame:
 
 def test_the_fit_recovers_the_generators_parameters(orders: pd.DataFrame) -> None:
     _, rfm = from_orders(orders, generator.START_MS + 18 * MONTH_MS)
-    table = truth_table(profiles.fit(rfm))
+    table = truth_table(customer_model.fit(rfm))
     # 50,000 customers, five seeds: r +1 to +4%, alpha +5 to +8% (two purchases on one
     # day are one purchase day, so rates look a little lower), a and b within 3%, p within
     # 6% and gamma within 8% (they trade off along a ridge), q within 1%.
@@ -71,7 +71,7 @@ def test_fit_from_a_csv_writes_a_loadable_model(orders: pd.DataFrame, tmp_path: 
     orders.head(20_000).to_csv(csv, index=False)
     done = _run("fit", "--orders", str(csv), "--out", str(tmp_path / "m"), "--clusters", "4")
     assert done.returncode == 0, done.stderr
-    model = profiles.load(tmp_path / "m")
+    model = customer_model.load(tmp_path / "m")
     assert len(model.clusters.labels) == 4 and model.version in done.stdout
     assert "## Segments" in (tmp_path / "m" / "report.md").read_text()
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.customers import bgnbd, cdnow, gamma_gamma, value
+from model.customers import bgnbd, cdnow, clv, gamma_gamma
 from model.customers.fitting import FitError
 
 PUBLISHED = cdnow.PUBLISHED
@@ -105,12 +105,12 @@ def test_expected_spend_shrinks_a_customer_towards_the_population() -> None:
 def test_clv_is_the_discounted_sum_of_monthly_purchases_times_spend() -> None:
     spend = gamma_gamma.GammaGamma(p=4.0, q=3.0, gamma=400.0)
     x, t_x, T, n, zbar = 4, 90.0, 120.0, 5, 900.0
-    month = value.DAYS_PER_MONTH
+    month = clv.DAYS_PER_MONTH
     cumulative = [float(bgnbd.expected_purchases(M, month * k, x, t_x, T)) for k in range(13)]
     by_hand = sum((cumulative[k] - cumulative[k - 1]) / 1.01**k for k in range(1, 13))
     by_hand *= float(gamma_gamma.expected_spend(spend, n, zbar))
-    assert float(value.clv(M, spend, [x], [t_x], [T], [n], [zbar])[0]) == pytest.approx(by_hand)
-    undiscounted = value.clv(M, spend, [x], [t_x], [T], [n], [zbar], monthly_discount=0.0)
+    assert float(clv.clv(M, spend, [x], [t_x], [T], [n], [zbar])[0]) == pytest.approx(by_hand)
+    undiscounted = clv.clv(M, spend, [x], [t_x], [T], [n], [zbar], monthly_discount=0.0)
     assert undiscounted[0] > by_hand
 
 

@@ -9,25 +9,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.customers import bgnbd, profiles
+from model.customers import bgnbd, customer_model
 from model.customers.rfm import from_orders
 from model.mlp.artifact import ArtifactError
 from model.synthetic import generator
 
 
 @pytest.fixture(scope="module")
-def fitted() -> tuple[profiles.CustomerModel, object]:
+def fitted() -> tuple[customer_model.CustomerModel, object]:
     orders, _, _ = generator.customer_orders(3000, seed=2)
     _, rfm = from_orders(orders, generator.START_MS + 540 * generator.DAY_MS)
-    return profiles.fit(rfm, k=4), rfm
+    return customer_model.fit(rfm, k=4), rfm
 
 
 def test_a_saved_model_loads_back_and_profiles_alike(fitted: tuple, tmp_path: Path) -> None:
     model, rfm = fitted
-    version = profiles.save(tmp_path, model, "2026-12-01T00:00:00+00:00")
-    loaded = profiles.load(tmp_path)
+    version = customer_model.save(tmp_path, model, "2026-12-01T00:00:00+00:00")
+    loaded = customer_model.load(tmp_path)
     assert loaded.version == version and version.startswith("cust-20261201-")
-    a, b = profiles.profile_columns(model, rfm), profiles.profile_columns(loaded, rfm)
+    a, b = customer_model.profile_columns(model, rfm), customer_model.profile_columns(loaded, rfm)
     for key in a:
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
     assert (a["p_alive"] > 0).all() and (a["p_alive"] <= 1).all()
@@ -35,9 +35,9 @@ def test_a_saved_model_loads_back_and_profiles_alike(fitted: tuple, tmp_path: Pa
 
 
 def _edit(path: Path, change: object) -> None:
-    meta = json.loads((path / profiles.FILE).read_text())
+    meta = json.loads((path / customer_model.FILE).read_text())
     change(meta)  # type: ignore[operator]
-    (path / profiles.FILE).write_text(json.dumps(meta))
+    (path / customer_model.FILE).write_text(json.dumps(meta))
 
 
 @pytest.mark.parametrize(
@@ -51,14 +51,14 @@ def _edit(path: Path, change: object) -> None:
 def test_a_changed_or_incomplete_artifact_is_refused(
     fitted: tuple, tmp_path: Path, change: object, why: str
 ) -> None:
-    profiles.save(tmp_path, fitted[0], "2026-12-01T00:00:00+00:00")
+    customer_model.save(tmp_path, fitted[0], "2026-12-01T00:00:00+00:00")
     _edit(tmp_path, change)
     with pytest.raises(ArtifactError, match=why):
-        profiles.load(tmp_path)
+        customer_model.load(tmp_path)
 
 
 def test_bad_numbers_are_refused_even_with_a_matching_hash(fitted: tuple, tmp_path: Path) -> None:
-    profiles.save(tmp_path, fitted[0], "2026-12-01T00:00:00+00:00")
+    customer_model.save(tmp_path, fitted[0], "2026-12-01T00:00:00+00:00")
 
     def negative(meta: dict) -> None:
         meta["params"]["gamma_gamma"]["q"] = 0.5
@@ -67,15 +67,15 @@ def test_bad_numbers_are_refused_even_with_a_matching_hash(fitted: tuple, tmp_pa
 
     _edit(tmp_path, negative)
     with pytest.raises(ArtifactError, match="q above 1"):
-        profiles.load(tmp_path)
+        customer_model.load(tmp_path)
 
 
 def test_missing_and_garbage_files_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ArtifactError, match="missing"):
-        profiles.load(tmp_path)
-    (tmp_path / profiles.FILE).write_text("{not json")
+        customer_model.load(tmp_path)
+    (tmp_path / customer_model.FILE).write_text("{not json")
     with pytest.raises(ArtifactError, match="not a customer model"):
-        profiles.load(tmp_path)
+        customer_model.load(tmp_path)
 
 
 def test_alive_over_time_decays_between_purchases_and_ends_at_the_profiles_figure(
@@ -86,7 +86,7 @@ def test_alive_over_time_decays_between_purchases_and_ends_at_the_profiles_figur
     first = generator.START_MS
     recent = [first + 40 * day, first + 60 * day, first + 65 * day]  # 2 days before: 5 in all
     until = first + 200 * day
-    times, alive = profiles.alive_over_time(model, first, 5, recent, until, points=400)
+    times, alive = customer_model.alive_over_time(model, first, 5, recent, until, points=400)
     assert times[0] == recent[0] and times[-1] == until
     between = (times > recent[-1]) & (times <= until)
     assert (np.diff(alive[between]) <= 1e-12).all()  # no purchase: it only falls

@@ -1,7 +1,7 @@
 """From a customer's history summary to their profile: the CustomerProfile record that
 record_orders publishes, and the segment and value a Recommendation carries.
 
-Both apply the customer model of model/customers/profiles.py to summaries of
+Both apply the customer model of model/customers/customer_model.py to summaries of
 model/customers/history.py, as of an event time: the offline commands apply the same
 model to the same RFM, so a profile on Kafka and one computed offline agree.
 """
@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from model.customers import profiles
+from model.customers import customer_model
 from model.customers.rfm import from_summaries
 from model.outlook import live as outlook_live
 from model.outlook.artifact import OutlookModel
@@ -21,7 +21,7 @@ from model.outlook.artifact import OutlookModel
 def profile_records(
     users: Sequence[str],
     summaries: Sequence[dict[str, Any]],
-    model: profiles.CustomerModel,
+    model: customer_model.CustomerModel,
     as_of_ms: Sequence[int],
     outlook: OutlookModel | None = None,
 ) -> list[dict[str, Any]]:
@@ -29,7 +29,7 @@ def profile_records(
     of their time (never before their last purchase), in one vectorised pass; the
     outlook's fields from `outlook`, null without one."""
     rfm = from_summaries(summaries, as_of_ms)
-    columns = profiles.profile_columns(model, rfm)
+    columns = customer_model.profile_columns(model, rfm)
     ahead = (
         outlook_live.predict(outlook, summaries, [int(t) for t in rfm.now_ms])
         if outlook is not None
@@ -71,7 +71,7 @@ _REAL = (
 def segments_and_values(
     summaries: Sequence[dict[str, Any] | None],
     as_of_ms: Sequence[int],
-    model: profiles.CustomerModel,
+    model: customer_model.CustomerModel,
 ) -> list[tuple[str | None, float | None]]:
     """(segment, CLV in fen) of each customer as of their time, in one vectorised pass;
     (None, None) for a customer without history."""
@@ -80,7 +80,7 @@ def segments_and_values(
     if not known:
         return out
     rfm = from_summaries([summaries[i] for i in known], [as_of_ms[i] for i in known])  # type: ignore[misc]
-    columns = profiles.profile_columns(model, rfm)
+    columns = customer_model.profile_columns(model, rfm)
     for j, i in enumerate(known):
         clv = float(columns["clv_fen"][j])
         out[i] = (str(columns["segment"][j]), clv if math.isfinite(clv) else None)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from model.customers import bgnbd, gamma_gamma, value
+from model.customers import bgnbd, clv, gamma_gamma
 from model.customers.clusters import Clusters
 from model.customers.history import DAY_MS
 from model.customers.rfm import Rfm
@@ -72,7 +72,7 @@ def profile_columns(model: CustomerModel, rfm: Rfm) -> dict[str, np.ndarray]:
     r, f, m = model.quintiles.scores(rfm)
     alive = bgnbd.p_alive(model.purchases, x, t_x, T)
     # the next 30 days and every month's end in one pass over the hypergeometric term
-    ends = np.vstack([[[HORIZON_DAYS]], value.horizons(model.months)])
+    ends = np.vstack([[[HORIZON_DAYS]], clv.horizons(model.months)])
     ahead = bgnbd.expected_purchases(model.purchases, ends, x, t_x, T, alive)
     spend = gamma_gamma.expected_spend(model.spend, n, zbar)
     return {
@@ -89,7 +89,7 @@ def profile_columns(model: CustomerModel, rfm: Rfm) -> dict[str, np.ndarray]:
         "p_alive": alive,
         "expected_purchases_30d": ahead[0],
         "expected_spend_fen": spend,
-        "clv_fen": value.discounted(ahead[1:], spend, model.monthly_discount),
+        "clv_fen": clv.discounted(ahead[1:], spend, model.monthly_discount),
     }
 
 
