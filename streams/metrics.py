@@ -166,6 +166,13 @@ CUSTOMER_MODEL_INFO = Gauge(
     ["version"],
     registry=REGISTRY,
 )
+READ_BACK_SKIPPED = Counter(
+    "scorer_read_back_skipped_total",
+    "Records read back on an assignment that do not decode (each went to the dead letters "
+    "when first read) and were passed over in the rebuild",
+    ["topic"],
+    registry=REGISTRY,
+)
 PROFILE_ERRORS = Counter(
     "scorer_customer_profile_errors_total",
     "Customer profiles not published: a figure outside its schema's range",

@@ -30,7 +30,7 @@ from schemas.codec import CodecError
 from streams import channels, metrics
 from streams.assignment import owned
 from streams.clock import now_ms, written_ms
-from streams.deadletters import CONTENT_ERRORS, handle_or_dead_letter
+from streams.deadletters import handle_or_dead_letter
 from streams.kafka import bundles
 from streams.kafka.outputs import ReadBack, RecentKeys, replay_start
 from streams.rules import outcome_loss as loss
@@ -201,7 +201,7 @@ class ConversionTracking:
 
     def _hold_shadows(self, written: list[Written]) -> None:
         """The shadow results read back, for the sessions whose outcome is not out yet."""
-        for w, packed in _readable(written, "Recommendation", loss.probabilities):
+        for w, packed in _readable(channels.SHADOW, written, "Recommendation", loss.probabilities):
             if w.key not in self.published:
                 self.shadows.hold(w.key, packed, w.timestamp_ms)
 
@@ -237,22 +237,31 @@ def _decoded(
     """What the rules replay, from the records read back."""
     return [
         (w.timestamp_ms, w.partition, kind, w.key, record)
-        for kind, schema, keep, written in (
-            ("rec", "Recommendation", rules.kept_recommendation, recs),
-            ("order", "OrderPlaced", rules.kept_order, orders),
+        for kind, topic, schema, keep, written in (
+            ("rec", channels.RECOMMENDATIONS, "Recommendation", rules.kept_recommendation, recs),
+            ("order", channels.SESSION_ORDERS, "OrderPlaced", rules.kept_order, orders),
         )
-        for w, record in _readable(written, schema, keep)
+        for w, record in _readable(topic, written, schema, keep)
     ]
 
 
 def _readable(
-    written: list[Written], schema: str, keep: Callable[[dict[str, Any]], Any]
+    topic: str, written: list[Written], schema: str, keep: Callable[[dict[str, Any]], Any]
 ) -> Iterator[tuple[Written, Any]]:
-    """What `keep` takes of each record read back that decodes; one that does not went
-    to the dead letters when the stage first read it, and is skipped."""
+    """What `keep` takes of each record of `topic` read back that decodes; one that does
+    not went to the dead letters when the stage first read it, and is passed over,
+    logged and counted."""
     codec = current().codec
+    skipped = 0
     for w in written:
         try:
-            yield w, keep(codec.decode(w.value, expect=schema))
-        except (CodecError, *CONTENT_ERRORS):
+            record = keep(codec.decode(w.value, expect=schema))
+        except CodecError as exc:
+            skipped += 1
+            log.debug("read back: %s[%d] does not decode: %s", topic, w.partition, exc)
             continue
+        yield w, record
+    if skipped:
+        name = channels.catalogue_name(topic)
+        log.warning("read back: %d records of %s that do not decode passed over", skipped, name)
+        metrics.READ_BACK_SKIPPED.labels(topic=name).inc(skipped)
