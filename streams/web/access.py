@@ -39,17 +39,21 @@ def _cookie_value(secret: str) -> str:
     return hmac.new(secret.encode(), b"station-scorer web session", hashlib.sha256).hexdigest()
 
 
+def _same(given: str, expected: str) -> bool:
+    """A constant-time comparison that any client string survives: header bytes that are
+    not UTF-8 reach us as lone surrogates, which a plain encode refuses (a 500)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode())
+
+
 def admitted(request: web.Request, secret: str | None) -> bool:
     """Whether the request carries the token (header) or the session cookie."""
     if secret is None or request.path in OPEN_PATHS:
         return True
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
-        return hmac.compare_digest(header[7:].strip().encode(), secret.encode())
+        return _same(header[7:].strip(), secret)
     cookie = request.cookies.get(COOKIE)
-    return cookie is not None and hmac.compare_digest(
-        cookie.encode(), _cookie_value(secret).encode()
-    )
+    return cookie is not None and _same(cookie, _cookie_value(secret))
 
 
 def headers() -> dict[str, str]:
@@ -103,7 +107,7 @@ async def login(request: web.Request) -> web.Response:
     given = str(form.get("token", ""))
     if secret is None:
         raise web.HTTPSeeOther(next_path)
-    if not hmac.compare_digest(given.encode(), secret.encode()):
+    if not _same(given, secret):
         log.warning("web: a sign-in with a wrong token from %s", request.remote)
         return _form(next_path, "That token is not this worker's.", status=401)
     response = web.HTTPSeeOther(next_path)

@@ -31,11 +31,13 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage
 from multidict import CIMultiDict
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 from yarl import URL
 
 from schemas.codec import Codec
+from streams import logs
 from streams.clock import now_ms
 from streams.settings import Settings, settings
 from streams.web import access
@@ -223,6 +225,30 @@ def _end_to_end(headers: object) -> CIMultiDict[str]:
     return CIMultiDict((k, v) for k, v in headers.items() if k.lower() not in HOP_BY_HOP)
 
 
+class MalformedRequests(logging.Filter):
+    """aiohttp answers a request it cannot parse (a request line or header over its 8,190
+    bytes, bytes that are not HTTP) with 400 itself, and logs the parser's traceback at
+    ERROR. That is the client's mistake, not the front's: one WARNING line, no traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, BadHttpMessage):
+            # One template, so that a flood of them is held back like any repeated line.
+            record.msg = "a request that is not HTTP the front can read, answered 400: %s"
+            record.args = (type(exc).__name__,)
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def quiet_client_errors() -> None:
+    """A malformed request is one WARNING line, and a flood of them a few (streams/logs.py)."""
+    server = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, MalformedRequests) for f in server.filters):
+        server.addFilter(MalformedRequests())
+    logs.limit_repeats(logging.getLogger())
+
+
 def _leave_with_parent() -> None:
     """Have the kernel stop this process when the worker that started it dies, however it
     dies (Linux; elsewhere the watch in `serve` notices within a second)."""
@@ -259,6 +285,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--parent", type=int, required=True, help="the worker's process id")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s web front: %(message)s")
+    quiet_client_errors()
     _leave_with_parent()
     os.nice(NICENESS)
     if os.getppid() != args.parent:
