@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from faust.types import EventT
@@ -14,10 +16,6 @@ from streams.rules.inputs import implausible_time
 from streams.runtime import current
 
 log = logging.getLogger(__name__)
-# What a bad event can make our own code raise. Anything else (Kafka, Faust, the network)
-# is not the event's fault: it stops the worker, which resumes from its last commit, so
-# that nothing is lost.
-CONTENT_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
 #: Most of an event's raw key and value a dead letter carries: with its message (at most
 #: 4,000 characters) a dead letter stays under the codec's default bound of 64 KiB, so any
 #: consumer can read every dead letter, whatever the size of the message it is about.
@@ -61,16 +59,32 @@ async def send_dead_letter(
 
 
 async def handle_or_dead_letter(agent: str, event: EventT, handle: channels.Handler) -> None:
-    """`handle` the event; when its content makes our code fail, send it to the dead
-    letters with the error (processing_error), so that the agent carries on."""
+    """`handle` the event; when its content is bad (a CodecError, raised where an input is
+    read and checked), send it to the dead letters with the reason, so that the agent
+    carries on. Any other error is the scorer's own: it goes on up (`crash_on_bug`), with
+    a note of the event it was handling."""
     try:
         await handle(event)
-    except CodecError as exc:  # a value this agent reads (any topic) that does not decode
+    except CodecError as exc:  # a value this agent reads (any topic) that is not valid
         await send_dead_letter(event, exc.reason, str(exc))
-    except CONTENT_ERRORS as exc:
+    except Exception as exc:
         msg = event.message
-        log.exception("%s failed on %s[%d]@%d", agent, msg.topic, msg.partition, msg.offset)
-        await send_dead_letter(event, "processing_error", f"{type(exc).__name__}: {exc}")
+        exc.add_note(f"{agent} was handling {msg.topic}[{msg.partition}]@{msg.offset}")
+        raise
+
+
+@contextmanager
+def crash_on_bug(agent: str) -> Iterator[None]:
+    """An error of the scorer's own code (not of its input, which is a dead letter) is
+    logged with its traceback and counted, then stops the agent: its supervisor stops the
+    worker, which leaves non-zero so that a supervisor starts it again, and what it had
+    not committed is handed again. It is never filed as a dead letter."""
+    try:
+        yield
+    except Exception:
+        log.exception("%s: an error in the scorer's own code; the worker stops", agent)
+        metrics.PROGRAMMING_ERRORS.labels(agent=agent).inc()
+        raise
 
 
 async def decode_or_dead_letter(event: EventT, schema: str) -> dict[str, Any] | None:

@@ -166,6 +166,12 @@ CUSTOMER_MODEL_INFO = Gauge(
     ["version"],
     registry=REGISTRY,
 )
+PROGRAMMING_ERRORS = Counter(
+    "scorer_programming_errors_total",
+    "Errors in the scorer's own code (not in its input), each of which stopped the worker",
+    ["agent"],
+    registry=REGISTRY,
+)
 READ_BACK_SKIPPED = Counter(
     "scorer_read_back_skipped_total",
     "Records read back on an assignment that do not decode (each went to the dead letters "

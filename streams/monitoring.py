@@ -45,6 +45,8 @@ HELD: dict[str, Sized] = {
 }
 for _topic in WATCHED:  # exported at 0 from the start: a rise is what the alert looks for
     metrics.CONSUMER_REWINDS.labels(topic=_topic)
+for _agent in ("join_faces", "score_sessions", "record_orders", "track_conversions"):
+    metrics.PROGRAMMING_ERRORS.labels(agent=_agent)  # at 0 from the start, for the alert
 for _state, _held in HELD.items():
     metrics.STATE.labels(state=_state).set_function(_held.__len__)
 

@@ -27,13 +27,10 @@ timers into the stages made here.
 
 from __future__ import annotations
 
-import logging
-
 from infra.kafka.client import key_partition
 from streams import channels
 from streams.app import app
 from streams.assignment import owned, rebuild_on_assignment
-from streams.deadletters import CONTENT_ERRORS
 from streams.kafka import bundles
 from streams.records import Joined, ScoringRequest
 from streams.rules import join_faces as join_rules
@@ -43,7 +40,6 @@ from streams.stages.join import FaceJoin
 from streams.stages.score import Ready, Scoring
 from streams.stages.track import ConversionTracking
 
-log = logging.getLogger(__name__)
 _conf = settings()
 
 tracking = ConversionTracking(
@@ -100,11 +96,7 @@ async def hand_on(ready: list[Joined], read_at: int, backlog: bool | None) -> No
         item = Ready(request, partition, joined["event_ms"])
         (here if partition in held else away).append(item)
     if here:
-        try:
-            away += await scoring.score(here, read_at)
-        except CONTENT_ERRORS:  # the scoring agent dead-letters what cannot be scored
-            log.exception("scoring %d joined sessions failed; sent to scoring", len(here))
-            away += here
+        away += await scoring.score(here, read_at)  # those whose station left the registry
     requests_out.add(
         rt.publisher,
         [(item.partition, item.request.key(), item.request.to_bytes()) for item in away],

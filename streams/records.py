@@ -13,10 +13,15 @@ that a value that is not one goes to the dead letters instead of stopping the ag
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypedDict
+from functools import lru_cache
+from typing import Any, Literal, TypedDict, get_args
 
-from schemas.codec import InvalidDatum
+import fastavro
+from fastavro.validation import ValidationError, validate
+
+from schemas.codec import InvalidDatum, SchemaSet, check_ranges
 
 #: FaceAttributes of face_detected.v1.avsc, as decoded (beauty, expression, emotion, ...).
 Face = dict[str, Any]
@@ -138,13 +143,44 @@ class ScoringRequest:
         if not (
             isinstance(request.session_id, str)
             and isinstance(request.station_id, str)
-            and isinstance(request.started_at_ms, int)
-            and isinstance(request.event_time_ms, int)
+            and _is_long(request.started_at_ms)
+            and _is_long(request.event_time_ms)
             and isinstance(request.user_id, str | None)
             and isinstance(request.face, dict | None)
+            and request.join in get_args(JoinOutcome)
         ):
             raise InvalidDatum(f"not a ScoringRequest: a field has the wrong type in {data!r:.200}")
+        if request.face is not None:
+            _check_face(request.face)
         return request
+
+
+def _is_long(value: Any) -> bool:
+    """An int an Avro long holds (event times go on into a Recommendation)."""
+    return isinstance(value, int) and -(2**63) <= value < 2**63
+
+
+@lru_cache(maxsize=1)
+def _face_schema() -> tuple[Any, Mapping[str, Any]]:
+    """FaceAttributes as the current SessionStarted declares it: parsed, and as written."""
+    schemas = SchemaSet()
+    raw = schemas.current(schemas.full_name("SessionStarted")).raw
+    face = next(f for f in raw["fields"] if f["name"] == "face")
+    record = next(t for t in face["type"] if isinstance(t, dict))
+    return fastavro.parse_schema({**record, "namespace": raw.get("namespace", "")}), record
+
+
+def _check_face(face: dict[str, Any]) -> None:
+    """A request's face is what the join decoded: any other shape is refused here, where
+    the request is read, so that the scorer's code never meets one."""
+    parsed, record = _face_schema()
+    try:
+        validate(face, parsed, raise_errors=True)
+        check_ranges(record, face)
+    except (ValidationError, InvalidDatum) as exc:
+        raise InvalidDatum(
+            f"not a ScoringRequest: its face is not a FaceAttributes: {exc}"
+        ) from exc
 
 
 def _loaded(value: bytes | None) -> Any:

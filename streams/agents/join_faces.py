@@ -13,6 +13,7 @@ from mode import CrashingSupervisor
 from streams import channels, pipeline
 from streams.app import app
 from streams.batching import batches
+from streams.deadletters import crash_on_bug
 from streams.settings import settings
 
 
@@ -20,10 +21,12 @@ from streams.settings import settings
 async def join_faces(stream: Any) -> None:
     most = settings().scorer_batch_max
     async for events in batches(stream, most):
-        await pipeline.join.take(events, backlog=len(events) >= most)
+        with crash_on_bug("join_faces"):
+            await pipeline.join.take(events, backlog=len(events) >= most)
 
 
 @app.timer(interval=settings().scorer_tick_ms / 1000)
 async def end_face_waits() -> None:
     """Every SCORER_TICK_MS: the sessions whose face wait is over go on unjoined."""
-    await pipeline.join.end_waits()
+    with crash_on_bug("join_faces"):
+        await pipeline.join.end_waits()

@@ -10,6 +10,7 @@ from mode import CrashingSupervisor
 from streams import channels
 from streams.app import app
 from streams.batching import batches
+from streams.deadletters import crash_on_bug
 from streams.settings import settings
 from streams.stages import orders
 
@@ -17,4 +18,5 @@ from streams.stages import orders
 @app.agent(supervisor_strategy=CrashingSupervisor, channel=channels.orders)
 async def record_orders(stream: Any) -> None:
     async for events in batches(stream, settings().scorer_batch_max):
-        await orders.record_batch(events)
+        with crash_on_bug("record_orders"):
+            await orders.record_batch(events)

@@ -6,7 +6,6 @@ this way (streams/pipeline.py); micro-batches of what is queued, up to SCORER_BA
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from mode import CrashingSupervisor
@@ -14,18 +13,12 @@ from mode import CrashingSupervisor
 from streams import channels, pipeline
 from streams.app import app
 from streams.batching import batches
-from streams.deadletters import CONTENT_ERRORS, send_dead_letter
+from streams.deadletters import crash_on_bug
 from streams.settings import settings
-
-log = logging.getLogger(__name__)
 
 
 @app.agent(supervisor_strategy=CrashingSupervisor, channel=channels.scoring_requests)
 async def score_sessions(stream: Any) -> None:
     async for events in batches(stream, settings().scorer_batch_max):
-        try:
+        with crash_on_bug("score_sessions"):
             await pipeline.scoring.take(events)
-        except CONTENT_ERRORS as exc:  # a batch that cannot be scored is kept, with why
-            log.exception("scoring a batch of %d sessions failed", len(events))
-            for event in events:
-                await send_dead_letter(event, "processing_error", f"{type(exc).__name__}: {exc}")

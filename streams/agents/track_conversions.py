@@ -10,16 +10,19 @@ from mode import CrashingSupervisor
 
 from streams import channels, pipeline
 from streams.app import app
+from streams.deadletters import crash_on_bug
 from streams.settings import settings
 
 
 @app.agent(supervisor_strategy=CrashingSupervisor, channel=channels.conversion_input)
 async def track_conversions(stream: Any) -> None:
     async for event in stream.events():
-        await pipeline.tracking.take(event)
+        with crash_on_bug("track_conversions"):
+            await pipeline.tracking.take(event)
 
 
 @app.timer(interval=settings().scorer_tick_ms / 1000)
 async def decide_due() -> None:
     """Every SCORER_TICK_MS: NO_PURCHASE for each recommendation whose window closed."""
-    await pipeline.tracking.decide_due()
+    with crash_on_bug("track_conversions"):
+        await pipeline.tracking.decide_due()

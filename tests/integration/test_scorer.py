@@ -26,6 +26,7 @@ from model.mlp.predictor import Predictor
 from schemas import topics
 from schemas.examples import FACE
 from schemas.http import ErrorResponse, ScoreResponse, UserResponse
+from streams.records import ScoringRequest
 from streams.rules.score_sessions import score_rows, session_row
 from tests.integration.scorer import ScorerSetup, Worker, collect
 
@@ -625,6 +626,11 @@ def test_garbage_on_every_topic_an_agent_reads_is_a_dead_letter(
     }
     for key, (spec, _) in cases.items():
         setup.send(p, spec, key.decode(), b"\x00garbage")  # 9 bytes, as the hostile test sent
+    # JSON that parses, but whose face is no FaceAttributes: refused where it is read, not
+    # an error in the scorer's code (which would stop the worker).
+    odd_face = ScoringRequest("junk-s", "st-wh-1", 1, None, {"beauty": "x"}, "joined", 1)
+    cases[b"junk-req-face"] = (topics.SCORING_REQUESTS, "invalid_datum")
+    setup.send(p, topics.SCORING_REQUESTS, "junk-req-face", odd_face.to_bytes())
     p.flush(10)
     got = _letters_for(setup, b"junk-", len(cases))
     assert {k: (d["source_topic"], d["error_class"]) for k, d in got.items()} == {

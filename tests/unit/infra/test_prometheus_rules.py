@@ -34,7 +34,7 @@ def test_config_is_valid() -> None:
 def test_rules_are_valid() -> None:
     done = promtool("check", "rules", "rules.yml")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "19 rules found" in done.stdout
+    assert "20 rules found" in done.stdout
 
 
 def test_every_alert_has_a_unit_test_and_they_pass() -> None:

@@ -3,6 +3,8 @@ anything else is refused with a dead letter's reason."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from schemas.codec import InvalidDatum
@@ -33,6 +35,29 @@ def test_a_request_round_trips() -> None:
     ],
 )
 def test_anything_else_is_invalid(value: bytes) -> None:
+    with pytest.raises(InvalidDatum, match="not a ScoringRequest"):
+        ScoringRequest.all_from_bytes(value)
+
+
+def _with(**fields: object) -> bytes:
+    return dataclasses.replace(REQUEST, **fields).to_bytes()  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        _with(face={"beauty": 50}),  # a face missing its fields
+        _with(face={**FACE, "beauty": "pretty"}),
+        _with(face={**FACE, "beauty": 180.0}),  # outside its declared 0..100
+        _with(face={**FACE, "expression": {"type": "wink", "probability": 0.5}}),
+        _with(face={**FACE, "expression": None}),
+        _with(join="guessed"),
+        _with(event_time_ms=2**70),  # no Avro long holds it
+    ],
+)
+def test_a_request_whose_face_or_join_the_join_never_makes_is_invalid(value: bytes) -> None:
+    """What scoring reads of a request is checked where it is read: a request with any
+    other shape is a dead letter (invalid_datum), never an error in the scorer's code."""
     with pytest.raises(InvalidDatum, match="not a ScoringRequest"):
         ScoringRequest.all_from_bytes(value)
 

@@ -10,7 +10,7 @@ from typing import Any, cast
 import pytest
 
 from schemas.codec import Codec, CodecError, WrongSchema
-from schemas.examples import EXAMPLES
+from schemas.examples import EXAMPLES, FACE
 from streams.kafka import bundles
 from streams.kafka.publisher import Publisher
 from streams.records import ScoringRequest
@@ -33,7 +33,7 @@ class Recorder:
 
 
 def _request(i: int, padding: int = 0) -> ScoringRequest:
-    face = {"face_token": "f" * padding} if padding else None
+    face = {**FACE, "face_token": "f" * padding} if padding else None
     return ScoringRequest(f"s-{i}", "st-1", 1, f"u-{i}", face, "joined", 2)
 
 
