@@ -10,6 +10,7 @@ from typing import Any
 from faust.types import EventT
 
 from schemas.codec import CodecError
+from schemas.errors import ScorerError
 from streams import channels, metrics
 from streams.clock import now_ms
 from streams.rules.inputs import implausible_time
@@ -78,9 +79,13 @@ def crash_on_bug(agent: str) -> Iterator[None]:
     """An error of the scorer's own code (not of its input, which is a dead letter) is
     logged with its traceback and counted, then stops the agent: its supervisor stops the
     worker, which leaves non-zero so that a supervisor starts it again, and what it had
-    not committed is handed again. It is never filed as a dead letter."""
+    not committed is handed again. It is never filed as a dead letter. The project's own
+    errors (ScorerError: outputs undeliverable for good, ...) stop the worker as they did,
+    and are not counted here."""
     try:
         yield
+    except ScorerError:
+        raise  # the project's own, which says what failed (the broker gone for good, ...)
     except Exception:
         log.exception("%s: an error in the scorer's own code; the worker stops", agent)
         metrics.PROGRAMMING_ERRORS.labels(agent=agent).inc()

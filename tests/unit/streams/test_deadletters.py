@@ -84,3 +84,14 @@ def test_crash_on_bug_lets_a_cancelled_agent_stop_quietly(deadletters: Any) -> N
     with pytest.raises(asyncio.CancelledError), deadletters.crash_on_bug("join_faces"):
         raise asyncio.CancelledError
     assert counter._value.get() == before
+
+
+def test_crash_on_bug_counts_no_error_the_project_raises_itself(deadletters: Any) -> None:
+    """Outputs undeliverable for good (DeliveryFailed) stop the worker too, but are no bug."""
+    metrics = importlib.import_module("streams.metrics")
+    failed = importlib.import_module("streams.kafka.publisher").DeliveryFailed
+    counter = metrics.PROGRAMMING_ERRORS.labels(agent="score_sessions")
+    before = counter._value.get()
+    with pytest.raises(failed), deadletters.crash_on_bug("score_sessions"):
+        raise failed("the broker has been away for 300 s")
+    assert counter._value.get() == before
