@@ -33,7 +33,7 @@ from model.mlp.predictor import Predictor
 from model.outlook import artifact as outlook_artifact
 from model.outlook import live as outlook_live
 from model.outlook.artifact import OutlookModel
-from model.production import lifecycle
+from model.production import kafka_io
 from model.production.store import ModelStore
 from schemas import topics
 from schemas.codec import Codec
@@ -108,7 +108,7 @@ def prepare() -> Runtime:
     )
     models = ModelSet(ModelStore(conf.scorer_model_store), predictor)
     models_topic = topics.named(topics.MODELS, conf.scorer_topic_prefix)
-    for announced in lifecycle.read(bootstrap, models_topic, codec).values():
+    for announced in kafka_io.read_announcements(bootstrap, models_topic, codec).values():
         models.offer(announced)
     models.serving()  # what was announced serves from the first batch
     follower = ModelFollower(bootstrap, codec, models_topic, models)

@@ -18,18 +18,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from infra.kafka.reading import read_tail
 from model.mlp.artifact import ArtifactError
 from model.mlp.features import CLASSES, RAW_COLUMNS, encode, frame_from_records, purchase_class
+from model.production import kafka_io
 from model.production.store import ModelStore
-from schemas.codec import Codec, CodecError
+from schemas.codec import Codec
 from schemas.errors import ScorerError
 
 #: Largest difference between a logged input and the same raw inputs encoded again that
 #: still counts as the same (the inputs are float32 on the wire and in the network).
 SKEW_TOLERANCE = 1e-6
-#: How long reading a whole topic may take before the training gives up.
-READ_TIMEOUT_S = 600.0
 
 
 class FeatureLogError(ScorerError):
@@ -62,8 +60,12 @@ def read(
     """Both topics read whole, joined by session_id. A session logged twice (scored again
     after a crash) keeps its first record, as its first recommendation is the one kept."""
     codec = codec or Codec()
-    served, bad_logged = _first_per_session(bootstrap, features_topic, codec, "ServedFeatures")
-    decided, bad_decided = _first_per_session(bootstrap, conversions_topic, codec, "Conversion")
+    served, bad_logged = kafka_io.first_per_session(
+        bootstrap, features_topic, codec, "ServedFeatures"
+    )
+    decided, bad_decided = kafka_io.first_per_session(
+        bootstrap, conversions_topic, codec, "Conversion"
+    )
     labels = {k: label_of(conversion) for k, conversion in decided.items()}
     unreadable = bad_logged + bad_decided
     joined = sorted(k for k in served if k in labels)
@@ -81,22 +83,6 @@ def read(
         unreadable=unreadable,
         versions=dict(Counter(r["model_version"] for r in records)),
     )
-
-
-def _first_per_session(
-    bootstrap: str, topic: str, codec: Codec, expect: str
-) -> tuple[dict[str, dict[str, Any]], int]:
-    """A topic read whole: the first record of each session, and how many did not decode."""
-    first: dict[str, dict[str, Any]] = {}
-    unreadable = 0
-    for w in read_tail(bootstrap, topic, None, 0, timeout_s=READ_TIMEOUT_S, strict=True):
-        try:
-            record = codec.decode(w.value, expect=expect)
-        except CodecError:
-            unreadable += 1
-            continue
-        first.setdefault(record["session_id"], record)
-    return first, unreadable
 
 
 @dataclass(frozen=True)

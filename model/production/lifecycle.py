@@ -3,8 +3,9 @@
 The topic is compacted and keyed by role, so its latest record per role is the state of
 the deployment: the LIVE version every worker serves, an optional SHADOW scored beside
 it (results on scoring.shadow only) and an optional CANARY serving a share of sessions.
-`python -m model promote|rollback|retire|models` write and read it (model/__main__.py);
-every worker follows it (streams/kafka/model_follower.py).
+`python -m model promote|rollback|retire|models` write and read it (model/__main__.py,
+through model/production/kafka_io.py); every worker follows it
+(streams/kafka/model_follower.py). This module is the rules, without Kafka.
 """
 
 from __future__ import annotations
@@ -15,17 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import (
-    OFFSET_BEGINNING,
-    Consumer,
-    KafkaError,
-    KafkaException,
-    Producer,
-    TopicPartition,
-)
-
-from infra.kafka.client import producer_config, reader_config
-from schemas.codec import Codec, CodecError
+from schemas.codec import Codec
 from schemas.errors import ScorerError
 
 ROLES = ("live", "shadow", "canary")
@@ -84,71 +75,6 @@ class Announcement:
 def decode(codec: Codec, value: bytes) -> Announcement:
     """An announcement from its message; CodecError or AnnouncementError when it is bad."""
     return Announcement.from_record(codec.decode(value, expect="ModelAnnouncement"))
-
-
-LEADER_PENDING = frozenset({KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE})
-
-
-def read(
-    bootstrap: str, topic: str, codec: Codec, timeout: float = 30.0
-) -> dict[str, Announcement]:
-    """The latest announcement per role, the topic read to its end; an unreadable record
-    is skipped (the workers skip it too)."""
-    consumer = Consumer(reader_config(bootstrap))
-    partition = TopicPartition(topic, 0)
-    latest: dict[str, Announcement] = {}
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            try:
-                start, end = consumer.get_watermark_offsets(partition, timeout=timeout)
-                break
-            except KafkaException as exc:
-                # A topic made a moment ago may have no leader yet: wait it out.
-                waiting = exc.args[0].code() in LEADER_PENDING or exc.args[0].retriable()
-                if not waiting or time.monotonic() > deadline:
-                    raise AnnouncementError(f"cannot read {topic!r}: {exc}") from exc
-                time.sleep(0.2)
-        if end <= start:
-            return latest
-        consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
-        position = start
-        while position < end:
-            if time.monotonic() > deadline:
-                raise AnnouncementError(f"{topic!r} could not be read to its end in {timeout:g} s")
-            msg = consumer.poll(0.2)
-            if msg is None or msg.error():
-                continue
-            position = (msg.offset() or 0) + 1
-            value = msg.value()
-            if value is None:
-                latest.pop((msg.key() or b"").decode(errors="replace"), None)
-                continue
-            try:
-                announcement = decode(codec, value)
-            except (CodecError, AnnouncementError):
-                continue
-            latest[announcement.role] = announcement
-    finally:
-        consumer.close()
-    return latest
-
-
-def publish(bootstrap: str, topic: str, codec: Codec, announcement: Announcement) -> None:
-    """Write one announcement and wait until the broker has it."""
-    producer = Producer(producer_config(bootstrap))
-    errors: list[str] = []
-
-    def delivered(err: Any, _msg: Any) -> None:
-        if err is not None:
-            errors.append(str(err))
-
-    value = codec.encode("ModelAnnouncement", announcement.to_record())
-    producer.produce(topic, key=announcement.role.encode(), value=value, on_delivery=delivered)
-    if producer.flush(30) or errors:
-        raise AnnouncementError(
-            f"the announcement was not delivered to {topic!r}: {'; '.join(errors) or 'timed out'}"
-        )
 
 
 def announcement(

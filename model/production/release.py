@@ -15,13 +15,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from infra.kafka.admin import ensure_topics
-from infra.kafka.cluster import bootstrap_servers
-from infra.kafka.settings import KafkaSettings, load_settings
 from model.mlp.artifact import ArtifactError
-from model.production import lifecycle
+from model.production import kafka_io, lifecycle
 from model.production.store import DEFAULT, ModelStore
-from schemas import topics
 from schemas.codec import Codec
 
 COMMANDS = ("store", "promote", "rollback", "retire", "models")
@@ -81,8 +77,8 @@ def run(args: argparse.Namespace) -> int:
             return 0
         return _list(store, {})
     codec = Codec()
-    bootstrap, topic = _cluster()
-    current = lifecycle.read(bootstrap, topic, codec)
+    bootstrap, topic = kafka_io.models_topic()
+    current = kafka_io.read_announcements(bootstrap, topic, codec)
     if args.command == "models":
         return _list(ModelStore(args.store), current)
     if args.command == "promote":
@@ -101,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         made = lifecycle.rollback(current, args.by)
     else:
         made = lifecycle.announcement(args.role, None, 1.0, current, args.by)
-    lifecycle.publish(bootstrap, topic, codec, made)
+    kafka_io.publish_announcement(bootstrap, topic, codec, made)
     what = made.version or "nothing (retired)"
     shared = made.role != "live" and made.version
     share_note = f" for {made.share:.0%} of sessions" if shared else ""
@@ -115,14 +111,6 @@ def _sound(store: ModelStore, version: str) -> bool:
     except ArtifactError:
         return False
     return True
-
-
-def _cluster() -> tuple[str, str]:
-    conf = load_settings(KafkaSettings)
-    bootstrap = bootstrap_servers()
-    spec = topics.prefixed(conf.scorer_topic_prefix, (topics.MODELS,))
-    ensure_topics(bootstrap, conf.scorer_partitions, conf.scorer_replication_factor, spec)
-    return bootstrap, spec[0].name
 
 
 def _list(store: ModelStore, current: dict[str, lifecycle.Announcement]) -> int:

@@ -1,7 +1,7 @@
 """Every worker follows scoring.models: a plain consumer (no group) in its own thread.
 
 The topic is compacted, one partition, keyed by role. At start the worker reads it to its
-end before it serves (`lifecycle.read`, in streams/worker.py), so a restarted worker
+end before it serves (`kafka_io.read_announcements`, in streams/worker.py), so a restarted worker
 serves what the others serve; this thread then follows it from the start (a record seen
 twice changes nothing) and hands each announcement to `ModelSet.offer`, which loads the
 version from the model store here, off the event loop, and queues it for the next batch.

@@ -27,7 +27,7 @@ from infra.kafka.admin import ensure_topics
 from infra.worker_env import worker_env
 from model.mlp import artifact
 from model.mlp.features import CLASSES, RAW_COLUMNS
-from model.production import feature_log, lifecycle
+from model.production import feature_log, kafka_io, lifecycle
 from model.production.store import ModelStore
 from schemas import topics
 from schemas.codec import Codec
@@ -181,9 +181,9 @@ def test_promote_refuse_canary_shadow_and_rollback_under_load(
 
     def announce(role: str, version: str | None, share: float = 1.0) -> None:
         """What `promote` writes, written here: fast enough to keep to the load's clock."""
-        current = lifecycle.read(kafka_bootstrap, models_topic, codec)
+        current = kafka_io.read_announcements(kafka_bootstrap, models_topic, codec)
         made = lifecycle.announcement(role, version, share, current, "test")
-        lifecycle.publish(kafka_bootstrap, models_topic, codec, made)
+        kafka_io.publish_announcement(kafka_bootstrap, models_topic, codec, made)
 
     workers = [Worker(setup, "w1").start(), Worker(setup, "w2").start()]
     sims: list[subprocess.Popen[bytes]] = []
